@@ -1,0 +1,1 @@
+"""Batches, behavioral experiments, normalized-accuracy evaluation, reports, and the root CLI."""

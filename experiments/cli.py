@@ -1,0 +1,73 @@
+"""The `simulacra` command: gathers every package's typer commands under one root.
+
+Each package owns its commands (`simulacra/cli.py`, `surveys/cli.py`, `interviewer/cli.py`,
+`experiments/commands.py`) and exposes `register(app)`. Heavy libraries are imported inside commands so
+`simulacra --help` stays instant. User errors (`SimulacraError`) print one red line and exit 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from simulacra.errors import SimulacraError
+
+app = typer.Typer(
+    name="simulacra",
+    help="Turn people into faithful generative agents and measure how faithful they are.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at info level (debug with SIMULACRA_DEBUG=1)."),
+) -> None:
+    level = logging.DEBUG if os.environ.get("SIMULACRA_DEBUG") else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register_all() -> None:
+    from simulacra import cli as simulacra_cli
+    from surveys import cli as surveys_cli
+    from interviewer import cli as interviewer_cli
+    from experiments import commands as experiments_cli
+
+    for module in (simulacra_cli, surveys_cli, interviewer_cli, experiments_cli):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    err = Console(stderr=True)
+    try:
+        app(standalone_mode=False)
+    except SimulacraError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: everything answered so far is saved; run the same command to resume.")
+        sys.exit(130)
+    except (typer.Abort,):
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""`simulacra doctor`, `simulacra chat` and the `simulacra agents ...` commands."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def doctor(
+    ping: bool = typer.Option(True, "--ping/--no-ping", help="Send one tiny completion to check the model answers."),
+) -> None:
+    """Say which endpoint, model and embedder are in use, whether the model answers, and where the workspace is."""
+    from simulacra.config import load_settings
+    from simulacra.llm import describe_backend, open_llm
+    from simulacra.workspace import Workspace
+
+    settings = load_settings()
+    workspace = Workspace.default()
+    table = Table(title="simulacra doctor", show_header=False)
+    table.add_row("workspace", str(workspace.root))
+    table.add_row("config file", settings.config_file or "(none: defaults and environment)")
+    backend = describe_backend(settings)
+    for key, value in backend.items():
+        table.add_row(f"llm {key}", value)
+    if backend["kind"] == "embedded":
+        from simulacra.llm.models import resolve_local_model
+
+        table.add_row("llm model file", str(resolve_local_model(settings.llm.local_model, workspace)))
+    embedder = settings.embeddings.base_url or f"local sentence-transformers ({settings.embeddings.model})"
+    table.add_row("embeddings", embedder)
+    table.add_row("memory store", settings.memory.chroma_url or f"embedded chromadb in {workspace.root / 'agents' / 'chroma'}")
+    if ping:
+        llm = open_llm(settings, workspace, cache=False)
+        started = time.perf_counter()
+        result = asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=8))
+        table.add_row("model answers", f"yes ({time.perf_counter() - started:.1f}s): {result.text.strip()[:40]!r}")
+        table.add_row("context size", str(llm.context_size))
+    console.print(table)
+
+
+def chat(
+    prompt: str = typer.Argument(..., help="What to say to the model."),
+    system: str = typer.Option("You are a helpful assistant.", help="System message."),
+    max_tokens: int = typer.Option(256, help="Most tokens to generate."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Always call the model, even for a repeated prompt."),
+) -> None:
+    """One real completion from the configured model (embedded by default)."""
+    from simulacra.llm import open_llm
+
+    llm = open_llm(cache=not no_cache)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+    result = asyncio.run(llm.chat(messages, max_tokens=max_tokens))
+    console.print(result.text.strip(), highlight=False, markup=False)
+    origin = "cache" if result.cached else f"{result.seconds:.1f}s"
+    console.print(
+        f"[dim]{llm.model} · {result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens · "
+        f"${result.cost_usd:.4f} · {origin}[/dim]"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(doctor)
+    app.command()(chat)
+    try:
+        from simulacra.agents.cli import agents_app
+    except ImportError:  # the agents package is not there yet
+        return
+    app.add_typer(agents_app, name="agents", help="Build, import, list, show and ask agents.")

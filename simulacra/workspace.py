@@ -1,0 +1,101 @@
+"""The workspace folder (default ./simulacra-data or $SIMULACRA_HOME) and safe file writing.
+
+Interview data is personal: folders are created 0700 and files 0600. Writes are atomic (temporary file,
+fsync, rename) or append-only with flush+fsync, so nothing half-written is ever read back as good.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) if needed, readable only by the owner."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path, PRIVATE_DIR)
+    except PermissionError:  # a folder we do not own (e.g. an existing shared parent): leave it
+        pass
+    return path
+
+
+def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
+    """Write `text` to `path` so that readers see either the old or the new file, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any, mode: int = PRIVATE_FILE) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", mode)
+
+
+def append_line(path: Path, line: str, mode: int = PRIVATE_FILE) -> None:
+    """Append one line and make it durable before returning (used for transcripts and logs)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(path, mode)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where everything simulacra keeps lives. Sub-folders are created on first use."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> "Workspace":
+        return cls(Path(os.environ.get("SIMULACRA_HOME", "simulacra-data")).expanduser().resolve())
+
+    def _sub(self, name: str) -> Path:
+        private_dir(self.root)
+        return private_dir(self.root / name)
+
+    @property
+    def transcripts(self) -> Path:
+        return self._sub("transcripts")
+
+    @property
+    def agents(self) -> Path:
+        return self._sub("agents")
+
+    @property
+    def runs(self) -> Path:
+        return self._sub("runs")
+
+    @property
+    def cache(self) -> Path:
+        return self._sub("cache")
+
+    @property
+    def models(self) -> Path:
+        return self._sub("models")
+
+    @property
+    def sessions(self) -> Path:
+        return self._sub("sessions")
