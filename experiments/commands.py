@@ -1,4 +1,4 @@
-"""Commands of this package, mounted on the root `simulacra` command by experiments/cli.py."""
+"""Experiment-side commands: batches (`run`, `report`, `compare`, `benchmark`, `demo`) and `experiment ...`."""
 
 from __future__ import annotations
 
@@ -6,5 +6,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the root app."""
-    return None
+    from experiments import batch_cli
+    from experiments.behavioral import cli as behavioral_cli
+
+    batch_cli.register(app)
+    behavioral_cli.register(app)

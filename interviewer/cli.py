@@ -1,4 +1,4 @@
-"""Commands of this package, mounted on the root `simulacra` command by experiments/cli.py."""
+"""Interviewer commands: `simulacra interview` (text, or an agent as respondent) and `simulacra serve` (voice web app)."""
 
 from __future__ import annotations
 
@@ -6,5 +6,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the root app."""
-    return None
+    from interviewer import session_cli
+    from interviewer.web import cli as web_cli
+
+    session_cli.register(app)
+    web_cli.register(app)

@@ -67,8 +67,6 @@ def chat(
 def register(app: typer.Typer) -> None:
     app.command()(doctor)
     app.command()(chat)
-    try:
-        from simulacra.agents.cli import agents_app
-    except ImportError:  # the agents package is not there yet
-        return
+    from simulacra.agents.cli import agents_app
+
     app.add_typer(agents_app, name="agents", help="Build, import, list, show and ask agents.")

@@ -1,15 +1,8 @@
-"""Errors a user can cause. The CLI prints their message (one line, no traceback) and exits non-zero.
+"""Errors a user can cause (see surveys.errors for the base classes, re-exported here)."""
 
-Every message names what was wrong and where (file, line, field, question id), so the user can fix it.
-"""
+from surveys.errors import ConfigError, DataFileError, SimulacraError
 
-
-class SimulacraError(Exception):
-    """Base class for user-facing errors."""
-
-
-class ConfigError(SimulacraError):
-    """Bad configuration: a simulacra.toml key, an environment variable, a missing model file."""
+__all__ = ["SimulacraError", "ConfigError", "DataFileError", "EndpointError", "StructuredOutputError"]
 
 
 class EndpointError(SimulacraError):
@@ -26,21 +19,3 @@ class StructuredOutputError(SimulacraError):
         super().__init__(message)
         self.raw = raw
         self.problems = problems or []
-
-
-class DataFileError(SimulacraError):
-    """A data file (instrument, response CSV, transcript, script, experiment) is malformed.
-
-    The message names the file and, where known, the line and field.
-    """
-
-    def __init__(self, path, message: str, line: int | None = None, field: str | None = None):
-        where = str(path)
-        if line is not None:
-            where += f":{line}"
-        if field:
-            where += f" [{field}]"
-        super().__init__(f"{where}: {message}")
-        self.path = path
-        self.line = line
-        self.field = field

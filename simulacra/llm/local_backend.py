@@ -32,6 +32,7 @@ from simulacra.workspace import Workspace
 log = logging.getLogger(__name__)
 
 RAM_CACHE_BYTES = 1 << 30
+DEFAULT_CONTEXT = 8192  # SmolLM2's training context; larger models are capped here to keep memory modest
 
 
 class LocalLlamaBackend:
@@ -51,21 +52,13 @@ class LocalLlamaBackend:
         self._lock = threading.Lock()
         llm = llama_cpp.Llama(
             model_path=str(self.model_path),
-            n_ctx=n_ctx or 0,
+            n_ctx=n_ctx or DEFAULT_CONTEXT,
             n_threads=n_threads,
             n_threads_batch=n_threads,
             n_batch=512,
             logits_all=False,
             verbose=False,
         )
-        if not n_ctx:  # 0 means "the model's training context"; cap it to keep memory modest
-            trained = llm.n_ctx_train()
-            if trained > 8192:
-                llm.close()
-                llm = llama_cpp.Llama(
-                    model_path=str(self.model_path), n_ctx=8192, n_threads=n_threads,
-                    n_threads_batch=n_threads, n_batch=512, logits_all=False, verbose=False,
-                )
         self._llm = llm
         self.context_size = llm.n_ctx()
         llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=RAM_CACHE_BYTES))

@@ -1,0 +1,1 @@
+"""The five behavioral experiments (and users' own): definitions, assignment, tests, verdicts."""

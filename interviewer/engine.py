@@ -1,0 +1,596 @@
+"""The interview session engine: asks the script verbatim, decides follow-ups, keeps time and notes.
+
+One `InterviewSession` per respondent. Transports (terminal, web, agent loop) only call
+`next_utterance()` and `submit_answer()`; the engine saves every turn (flushed) before handing it out,
+so a crash loses nothing said, and `InterviewSession.open` on the same files resumes exactly there.
+
+Time (see interviewer/README.md, "Time budgets"). Each question has a budget; its *allowance* is the
+budget plus the block's carry: the time earlier questions of the same block left unused (or minus what
+they overran). A follow-up is only considered while the allowance has at least `min_follow_up_s` left,
+so a question overruns by at most one answer. Unused time never leaves its block: what is left when a
+block ends is written in the first turn of the next block (`previous_block_unused_s`), not spent.
+
+Decisions. After each answer: script lines without a budget (intro) and declined questions move on
+without asking the model (a respondent who declines is never pushed); out of time or follow-ups moves
+on; otherwise the model reads the notes, the last `tail_chars` characters of the conversation, the
+question, its objective and the time left, and returns an assessment plus follow-up-or-move-on. The
+decision travels in the `meta["decision"]` of the interviewer turn it leads to (the answer itself is
+saved before the model is asked).
+
+Notes. Every `notes_every` answers the model rewrites its short bullet notes on the respondent from the
+conversation since the last refresh; notes are capped, so prompts stay bounded however long the talk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from simulacra.errors import EndpointError, StructuredOutputError
+from simulacra.llm import LLM
+from simulacra.prompts import render_prompt
+from simulacra.transcript import InterviewNotes, Transcript, Turn
+from interviewer.clock import Clock, SpeechClock, WallClock
+from interviewer.errors import SessionStateError
+from interviewer.script import Block, Script, ScriptQuestion
+from interviewer.storage import TranscriptStore, now_iso, validate_respondent
+
+log = logging.getLogger(__name__)
+PROMPTS = Path(__file__).parent / "prompts"
+STATE_VERSION = 1
+
+# Explicit refusals. The model is also told not to push, but a refusal is honoured even if it is not.
+_DECLINE = re.compile(
+    r"\b(i'?d rather not|i would rather not|prefer not to|rather not (say|answer|talk|discuss|share|get into)"
+    r"|(do not|don'?t) (want|wish|feel comfortable) to (talk|answer|discuss|say|share|get into|go into)"
+    r"|not comfortable (talking|answering|sharing|discussing)|none of your business|that'?s (private|personal)"
+    r"|no comment|i'?ll pass|pass on (this|that)|skip (this|that)( one| question)?|decline to)\b",
+    re.I,
+)
+
+
+def is_decline(text: str) -> bool:
+    """True for an explicit refusal to answer (short answers only: a long story that says "I'd rather not
+    have moved" is not a refusal)."""
+    stripped = text.strip()
+    if stripped.casefold().strip(".! ") in {"pass", "skip", "no comment", "private"}:
+        return True
+    return len(stripped.split()) <= 30 and bool(_DECLINE.search(stripped))
+
+
+@dataclass
+class Utterance:
+    text: str
+    kind: str  # "intro" | "scripted" | "follow_up" | "closing"
+    question_id: str | None
+    block: str | None
+    turn_index: int
+    expects_answer: bool = True  # False only for the closing line
+    block_label: str | None = None
+
+
+@dataclass
+class Progress:
+    question_number: int  # 1-based position among the script's questions (0 before the first)
+    total_questions: int
+    block: str | None
+    elapsed_s: float
+    finished: bool
+    block_label: str | None = None
+    question_left_s: float | None = None  # allowance left on the current question
+    planned_s: float = 0.0  # the script's total budget
+
+
+@dataclass
+class EngineSettings:
+    notes_every: int = 4  # answers between reflection-note refreshes
+    tail_chars: int = 5000  # conversation tail the next-utterance prompt sees (as in the paper)
+    notes_input_chars: int = 6000  # conversation the notes prompt sees at most
+    max_bullets: int = 30
+    bullet_chars: int = 160
+    max_follow_ups: int = 8  # per question; a guard, time is the real limit
+    min_follow_up_s: float = 20.0  # a follow-up is asked only with at least this much allowance left
+    decision_max_tokens: int = 360
+    notes_max_tokens: int = 700
+
+
+class FollowUpDecision(BaseModel):
+    """What the model returns after an answer (fields in reasoning-first order)."""
+
+    assessment: str
+    action: Literal["follow_up", "move_on"]
+    follow_up: str = ""
+
+
+class NotesUpdate(BaseModel):
+    bullets: list[str]
+
+
+_KIND_OF = {"intro": "intro", "question": "scripted", "closing": "closing"}
+
+
+class InterviewSession:
+    def __init__(
+        self,
+        script: Script,
+        respondent: str,
+        llm: LLM,
+        store: TranscriptStore,
+        clock: Clock | None = None,
+        *,
+        name: str | None = None,
+        settings: EngineSettings | None = None,
+    ):
+        self.script = script
+        self._respondent = validate_respondent(respondent)
+        self.llm = llm
+        self.store = store
+        self.clock: Clock = clock or WallClock()
+        self.settings = settings or EngineSettings()
+        self.name = name or _display_name(respondent)
+        self._items: list[tuple[Block, ScriptQuestion]] = list(script.items())
+        self._position_of = {q.id: i for i, (_, q) in enumerate(self._items)}
+        self._turns: list[Turn] = []
+        self._notes = InterviewNotes()
+        self._pos = -1  # index into _items of the question being discussed
+        self._question_started = 0.0  # session time the current question was first asked
+        self._follow_ups = 0
+        self._used: dict[int, float] = {}  # item index -> seconds it took (questions already left)
+        self._pending: Utterance | None = None  # asked, not yet answered
+        self._decision: dict[str, Any] | None = None  # about the last answer (or a skip)
+        self._needs_decision = False
+        self._finished = False
+        self._ended: str | None = None
+        self._base = 0.0  # session time at `_origin` on the clock
+        self._origin = self.clock.now()
+        self._paused_at: float | None = None
+        self._skip: dict[str, Any] | None = None  # the last skip request: {"turn": index it came after}
+        self._lock = asyncio.Lock()
+
+    # -- opening and resuming ---------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        script: Script,
+        respondent: str,
+        llm: LLM,
+        store: TranscriptStore,
+        clock: Clock | None = None,
+        *,
+        name: str | None = None,
+        settings: EngineSettings | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> "InterviewSession":
+        """A new session, or the saved one resumed (same turns, notes, clock and pending question).
+
+        `name` fills the script's {name}; `meta` adds fields to a new transcript's header line (e.g.
+        `demographics`, `persona`, which `simulacra agents build` reads).
+        """
+        validate_respondent(respondent)
+        transcript = store.load(respondent)
+        state = store.load_state(respondent) or {}
+        if transcript is not None:
+            recorded = transcript.meta.get("script")
+            if recorded and recorded != script.id:
+                raise SessionStateError(
+                    f"{store.path(respondent)} was recorded with script {recorded!r}, not {script.id!r}: "
+                    f"resume it with that script, or use another respondent id"
+                )
+            name = name or transcript.meta.get("name")
+        session = cls(script, respondent, llm, store, clock, name=name, settings=settings)
+        if transcript is None:
+            store.write_header(
+                respondent, script=script.id, script_title=script.title, name=session.name,
+                interviewer=script.interviewer_name, planned_s=script.total_budget_s, **(meta or {}),
+            )
+        else:
+            session._restore(transcript, state)
+        return session
+
+    def _restore(self, transcript: Transcript, state: dict[str, Any]) -> None:
+        self._turns = list(transcript.turns)
+        self._notes = transcript.notes
+        last_time = 0.0
+        for turn in self._turns:
+            last_time = max(last_time, turn.ended_at or 0.0, turn.started_at or 0.0)
+            if turn.speaker != "interviewer":
+                continue
+            if turn.question_id not in self._position_of:
+                raise SessionStateError(
+                    f"{self.store.path(self._respondent)}: turn {turn.index} belongs to question "
+                    f"{turn.question_id!r}, which script {self.script.id!r} does not have"
+                )
+            position = self._position_of[turn.question_id]
+            if turn.kind == "follow_up":
+                self._follow_ups += 1
+            elif position != self._pos:
+                if self._pos >= 0:
+                    self._used[self._pos] = (turn.started_at or 0.0) - self._question_started
+                self._pos, self._question_started, self._follow_ups = position, turn.started_at or 0.0, 0
+        self._base = max(last_time, float(state.get("elapsed_s") or 0.0))
+        self._finished = bool(state.get("finished"))
+        self._ended = state.get("ended")
+        if not self._turns:
+            return
+        last = self._turns[-1]
+        self._skip = state.get("skip")
+        skipped = (self._skip or {}).get("turn") == last.index
+        if last.speaker == "interviewer":
+            if last.kind == "closing":
+                self._finished, self._ended = True, self._ended or "completed"
+            elif skipped:
+                self._decision = {"action": "skip", "reason": "skipped", "about_turn": last.index}
+            else:
+                block, question = self._items[self._pos]
+                self._pending = self._utterance(last, block, question)
+        elif skipped:
+            self._decision = {"action": "skip", "reason": "skipped", "about_turn": last.index}
+        else:
+            decision = state.get("decision")
+            if decision and decision.get("about_turn") == last.index:
+                self._decision = decision
+            else:
+                self._needs_decision = True  # killed between saving the answer and deciding
+
+    # -- public API --------------------------------------------------------------------------------------
+    @property
+    def respondent(self) -> str:
+        return self._respondent
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def ended(self) -> str | None:
+        """Why the session finished: "completed", or the reason given to `end()` (None while it runs)."""
+        return self._ended
+
+    @property
+    def notes(self) -> InterviewNotes:
+        return self._notes
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self._turns)
+
+    @property
+    def pending(self) -> Utterance | None:
+        return self._pending
+
+    @property
+    def progress(self) -> Progress:
+        block = self._items[self._pos][0] if self._pos >= 0 else None
+        number = sum(1 for _, q in self._items[: self._pos + 1] if q.kind == "question")
+        return Progress(
+            question_number=number,
+            total_questions=self.script.question_count,
+            block=block.id if block else None,
+            elapsed_s=round(self.elapsed(), 3),
+            finished=self._finished,
+            block_label=block.label if block else None,
+            question_left_s=None if self._pos < 0 or self._finished else round(self.question_left(), 3),
+            planned_s=self.script.total_budget_s,
+        )
+
+    def elapsed(self) -> float:
+        """Interview time so far on the session clock (pauses and time away excluded)."""
+        now = self._paused_at if self._paused_at is not None else self.clock.now()
+        return self._base + now - self._origin
+
+    def pause(self) -> None:
+        """Stop the interview clock (e.g. the respondent asked for a break); `resume()` restarts it."""
+        if self._paused_at is None:
+            self._paused_at = self.clock.now()
+            self._save_state()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._origin += self.clock.now() - self._paused_at
+            self._paused_at = None
+
+    def skip(self) -> None:
+        """Leave the current question: no (more) follow-ups; the next utterance is the next scripted line."""
+        if self._finished or not self._turns:
+            return
+        last = self._turns[-1]
+        self._pending = None
+        self._needs_decision = False
+        self._decision = {"action": "skip", "reason": "skipped", "about_turn": last.index}
+        self._skip = {"turn": last.index, "at": now_iso()}
+        self._save_state()
+
+    def end(self, reason: str = "ended") -> None:
+        """Finish the session now (the respondent quit); the transcript keeps everything said."""
+        if not self._finished:
+            self._finished, self._ended, self._pending = True, reason, None
+            self._save_state()
+
+    async def next_utterance(self) -> Utterance | None:
+        """The interviewer's next line, saved before it is returned; the same one again until answered."""
+        async with self._lock:
+            if self._finished:
+                return None
+            if self._pending is not None:
+                return self._pending
+            if self._needs_decision:
+                await self._decide()
+            decision = self._decision
+            if decision and decision.get("action") == "follow_up" and self._pos >= 0:
+                block, question = self._items[self._pos]
+                text, kind, meta = decision["follow_up"], "follow_up", {"decision": decision}
+                self._follow_ups += 1
+            else:
+                if not self._advance():
+                    return None
+                block, question = self._items[self._pos]
+                text = question.text.replace("{name}", self.name)
+                kind = _KIND_OF[question.kind]
+                meta = self._timing_meta()
+                if decision:
+                    meta["decision"] = decision
+            turn = self._say(text, kind, block, question, meta)
+            self._decision = None
+            if question.kind == "closing":
+                self._finished, self._ended = True, "completed"
+            else:
+                self._pending = self._utterance(turn, block, question)
+            self._save_state()
+            return self._utterance(turn, block, question)
+
+    async def submit_answer(self, text: str, duration_s: float | None = None, meta: dict[str, Any] | None = None) -> None:
+        """Save the respondent's answer (flushed), then refresh notes if due and decide what comes next."""
+        async with self._lock:
+            if self._finished:
+                raise SessionStateError(f"the interview of {self._respondent} is finished")
+            pending = self._pending
+            if pending is None or not pending.expects_answer:
+                raise SessionStateError("no question is waiting for an answer: call next_utterance() first")
+            text = (text or "").strip()
+            before = self.elapsed()
+            if isinstance(self.clock, SpeechClock):
+                self.clock.spoken(text, duration_s)
+            after = self.elapsed()
+            started = after - duration_s if duration_s is not None else (before if after > before else None)
+            info: dict[str, Any] = {"words": len(text.split())}
+            if duration_s is not None:
+                info["duration_s"] = duration_s
+            info.update(meta or {})
+            turn = Turn(
+                index=len(self._turns), speaker="respondent", text=text, question_id=pending.question_id,
+                block=pending.block, kind="answer", started_at=started, ended_at=after, meta=info,
+            )
+            self.store.append(self._respondent, turn)
+            self._turns.append(turn)
+            self._pending = None
+            self._decision = None
+            self._needs_decision = True
+            self._save_state()
+            await self._refresh_notes_if_due()
+            await self._decide()
+            self._save_state()
+
+    # -- time -----------------------------------------------------------------------------------------------
+    def _carry(self, position: int) -> float:
+        """Unused (or, if negative, overrun) time of the questions before `position` in its block."""
+        block = self._items[position][0]
+        carry = 0.0
+        for index in range(position - 1, -1, -1):
+            earlier_block, question = self._items[index]
+            if earlier_block is not block:
+                break
+            carry += question.budget_s - self._used.get(index, question.budget_s)
+        return carry
+
+    def allowance(self, position: int | None = None) -> float:
+        position = self._pos if position is None else position
+        return self._items[position][1].budget_s + self._carry(position)
+
+    def question_left(self) -> float:
+        """Seconds of the current question's allowance not yet used (negative when over)."""
+        return self.allowance() - (self.elapsed() - self._question_started)
+
+    def block_left(self) -> float:
+        block = self._items[self._pos][0]
+        later = sum(q.budget_s for b, q in self._items[self._pos + 1 :] if b is block)
+        return self.question_left() + later
+
+    def _timing_meta(self) -> dict[str, Any]:
+        question = self._items[self._pos][1]
+        meta: dict[str, Any] = {"budget_s": question.budget_s, "carry_s": round(self._carry(self._pos), 3)}
+        previous = self._pos - 1
+        if previous >= 0 and self._items[previous][0] is not self._items[self._pos][0]:
+            block = self._items[previous][0]
+            used = sum(self._used.get(i, 0.0) for i, (b, _) in enumerate(self._items) if b is block)
+            meta["previous_block_unused_s"] = round(block.budget_s - used, 3)
+        return meta
+
+    def _advance(self) -> bool:
+        """Close the current question and move to the next script line; False (and finished) at the end."""
+        now = self.elapsed()
+        if self._pos >= 0:
+            self._used[self._pos] = now - self._question_started
+        if self._pos + 1 >= len(self._items):
+            self._finished, self._ended = True, "completed"
+            self._save_state()
+            return False
+        self._pos += 1
+        self._question_started = now
+        self._follow_ups = 0
+        return True
+
+    # -- turns ----------------------------------------------------------------------------------------------
+    def _say(self, text: str, kind: str, block: Block, question: ScriptQuestion, meta: dict[str, Any]) -> Turn:
+        started = self.elapsed()
+        ended = None
+        if isinstance(self.clock, SpeechClock):
+            self.clock.spoken(text)
+            ended = self.elapsed()
+        turn = Turn(
+            index=len(self._turns), speaker="interviewer", text=text, question_id=question.id,
+            block=block.id, kind=kind, started_at=started, ended_at=ended, meta=meta,
+        )
+        self.store.append(self._respondent, turn)
+        self._turns.append(turn)
+        return turn
+
+    def _utterance(self, turn: Turn, block: Block, question: ScriptQuestion) -> Utterance:
+        return Utterance(
+            text=turn.text, kind=turn.kind, question_id=question.id, block=block.id, turn_index=turn.index,
+            expects_answer=question.expects_answer, block_label=block.label,
+        )
+
+    def _save_state(self) -> None:
+        state = {
+            "version": STATE_VERSION,
+            "script": self.script.id,
+            "respondent": self._respondent,
+            "name": self.name,
+            "elapsed_s": round(self.elapsed(), 3),
+            "turns": len(self._turns),
+            "position": self._pos,
+            "decision": self._decision,
+            "skip": self._skip,
+            "finished": self._finished,
+            "ended": self._ended,
+            "saved": now_iso(),
+        }
+        self.store.save_state(self._respondent, state)
+
+    # -- model calls ------------------------------------------------------------------------------------------
+    def conversation_tail(self, chars: int | None = None, since_turn: int = -1) -> str:
+        """The last `chars` characters of the conversation (whole turns where they fit)."""
+        limit = self.settings.tail_chars if chars is None else chars
+        parts: list[str] = []
+        size = 0
+        for turn in reversed(self._turns):
+            if turn.index <= since_turn:
+                break
+            speaker = self.script.interviewer_name if turn.speaker == "interviewer" else "Interviewee"
+            line = f"{speaker}: {turn.text}"
+            if size + len(line) + 2 > limit:
+                room = limit - size - 2
+                if room > 40:
+                    parts.append("..." + line[-(room - 3):])
+                break
+            parts.append(line)
+            size += len(line) + 2
+        return "\n\n".join(reversed(parts))
+
+    def _notes_text(self) -> str:
+        return "\n".join(f"- {b}" for b in self._notes.bullets) or "(none yet)"
+
+    async def _refresh_notes_if_due(self) -> None:
+        since = self._notes.updated_at_turn
+        answers = sum(1 for t in self._turns if t.index > since and t.speaker == "respondent" and t.text)
+        if answers < self.settings.notes_every:
+            return
+        s = self.settings
+        messages = render_prompt(
+            PROMPTS / "notes.txt",
+            notes=self._notes_text(),
+            conversation=self.conversation_tail(s.notes_input_chars, since_turn=since),
+            max_bullets=s.max_bullets,
+        )
+        try:
+            out = await self.llm.structured(messages, NotesUpdate, max_tokens=s.notes_max_tokens)
+        except (StructuredOutputError, EndpointError) as exc:
+            log.warning("reflection notes for %s not refreshed (will retry next turn): %s", self._respondent, exc)
+            return
+        bullets: list[str] = []
+        seen: set[str] = set()
+        for bullet in out.value.bullets:
+            clean = " ".join(bullet.strip().lstrip("-*• ").split())[: s.bullet_chars]
+            if clean and clean.casefold() not in seen:
+                seen.add(clean.casefold())
+                bullets.append(clean)
+        if not bullets:
+            bullets = list(self._notes.bullets)
+        self._notes = InterviewNotes(bullets=bullets[: s.max_bullets], updated_at_turn=self._turns[-1].index)
+        self.store.save_notes(self._respondent, self._notes)
+        log.debug("notes for %s: %s", self._respondent, self._notes.bullets)
+
+    async def _decide(self) -> None:
+        """Follow up or move on, after the last answer; the result waits in `_decision`."""
+        answer = self._turns[-1]
+        block, question = self._items[self._pos]
+        left, block_left = self.question_left(), self.block_left()
+        base: dict[str, Any] = {
+            "about_turn": answer.index,
+            "question_id": question.id,
+            "question_left_s": round(left, 1),
+            "block_left_s": round(block_left, 1),
+        }
+        s = self.settings
+        if question.kind != "question" or question.budget_s <= 0:
+            decision = {**base, "action": "move_on", "reason": "no_budget", "assessment": ""}
+        elif is_decline(answer.text):
+            decision = {**base, "action": "move_on", "reason": "declined",
+                        "assessment": "The interviewee declined to answer; not pressing them."}
+        elif left < s.min_follow_up_s:
+            decision = {**base, "action": "move_on", "reason": "time",
+                        "assessment": f"This question's time is used up ({left:.0f} s of its allowance left)."}
+        elif self._follow_ups >= s.max_follow_ups:
+            decision = {**base, "action": "move_on", "reason": "follow_up_limit", "assessment": ""}
+        else:
+            decision = {**base, **await self._ask_model(block, question, left, block_left)}
+        if (self._skip or {}).get("turn") == answer.index:  # skipped while the model was thinking
+            decision = {**base, "action": "skip", "reason": "skipped", "assessment": decision.get("assessment", "")}
+        self._decision = decision
+        self._needs_decision = False
+
+    async def _ask_model(self, block: Block, question: ScriptQuestion, left: float, block_left: float) -> dict[str, Any]:
+        asked = {t.text.strip().casefold() for t in self._turns if t.speaker == "interviewer"}
+
+        def check(value: FollowUpDecision) -> None:
+            if value.action == "follow_up":
+                if not value.follow_up.strip():
+                    raise ValueError("follow_up: write the question to ask (or choose move_on)")
+                if value.follow_up.strip().casefold() in asked:
+                    raise ValueError("follow_up: that question was already asked; ask something new or move_on")
+
+        messages = render_prompt(
+            PROMPTS / "next_utterance.txt",
+            interviewer_name=self.script.interviewer_name,
+            language=self.script.language,
+            notes=self._notes_text(),
+            conversation=self.conversation_tail(),
+            question=question.text.replace("{name}", self.name),
+            objective=question.objective or "learn the interviewee's full answer to: " + question.text.replace("{name}", self.name),
+            question_left=max(0, round(left)),
+            block_left=max(0, round(block_left)),
+            block=block.label or block.id,
+            follow_ups=self._follow_ups,
+        )
+        try:
+            out = await self.llm.structured(messages, FollowUpDecision, validate=check, max_tokens=self.settings.decision_max_tokens)
+        except (StructuredOutputError, EndpointError) as exc:
+            log.warning("follow-up decision failed for %s; moving on: %s", self._respondent, exc)
+            return {"action": "move_on", "reason": "model_error", "assessment": "", "error": str(exc)[:300]}
+        value = out.value
+        assessment = " ".join(value.assessment.split())[:1200]
+        if value.action == "follow_up":
+            return {"action": "follow_up", "reason": "model", "assessment": assessment,
+                    "follow_up": " ".join(value.follow_up.split())[:600]}
+        return {"action": "move_on", "reason": "objective_met", "assessment": assessment}
+
+
+def _display_name(respondent: str) -> str:
+    """How the script's {name} is filled when no name is given: the id, made readable."""
+    return " ".join(part.capitalize() for part in re.split(r"[_-]+", respondent) if part) or respondent
+
+
+__all__ = [
+    "InterviewSession", "Utterance", "Progress", "EngineSettings", "FollowUpDecision", "NotesUpdate", "is_decline",
+]
+
+
+def progress_dict(progress: Progress) -> dict[str, Any]:
+    """A JSON-ready view of `Progress` (for transports)."""
+    return asdict(progress)

@@ -1,0 +1,1 @@
+"""Voice interviews in the browser: FastAPI app, sessions, speech."""

@@ -1,0 +1,85 @@
+"""`simulacra serve`: the voice interview web app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    script: str = typer.Option("default", help="Interview script: a name in interviewer/data or a YAML path."),
+    invite: int = typer.Option(0, "--invite", help="Create this many new respondent links and print them."),
+    respondent: list[str] = typer.Option([], "--respondent", help="Create (or reissue) a link for this respondent id; repeatable."),
+    operator_token: Optional[str] = typer.Option(
+        None, envvar="SIMULACRA_OPERATOR_TOKEN", help="Operator token for /operator (random when not set)."
+    ),
+    speech: bool = typer.Option(True, "--speech/--no-speech", help="Turn speech recognition and the voice on or off."),
+    ssl_certfile: Optional[Path] = typer.Option(None, help="TLS certificate (browsers allow microphones only on https or localhost)."),
+    ssl_keyfile: Optional[Path] = typer.Option(None, help="TLS private key."),
+    warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the speech models before taking requests."),
+) -> None:
+    """Serve voice interviews in the browser: consent, spoken or typed answers, saved after every turn."""
+    import ipaddress
+    import logging
+    import secrets
+
+    import uvicorn
+    from rich.console import Console
+
+    from interviewer.script import load_script
+    from interviewer.web.app import create_app
+    from simulacra.workspace import Workspace
+
+    console = Console()
+    logging.getLogger("interviewer").setLevel(logging.INFO)  # turn latency lines (numbers only)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    workspace = Workspace.default()
+    the_script = load_script(script)
+    token = operator_token or secrets.token_urlsafe(24)
+    app = create_app(
+        workspace,
+        script=the_script,
+        operator_token=token,
+        **({} if speech else {"stt": None, "tts": None}),
+    )
+    if warm:
+        for engine in (app.state.stt, app.state.tts):
+            if engine is not None and hasattr(engine, "warm_up"):
+                with console.status(f"loading {engine.name}…"):
+                    engine.warm_up()
+    scheme = "https" if ssl_certfile else "http"
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown_host}:{port}"
+    registry = app.state.registry
+    links = [registry.invite(r) for r in respondent] + [registry.invite() for _ in range(invite)]
+    console.print(f"[bold]simulacra interviews[/bold] · script {the_script.id} ({the_script.question_count} questions) · workspace {workspace.root}")
+    console.print(f"speech-to-text: {getattr(app.state.stt, 'name', 'off (typed answers only)')}")
+    console.print(f"text-to-speech: {getattr(app.state.tts, 'name', 'off (subtitles only)')}")
+    console.print(f"operator view:  {base}/operator#{token}", highlight=False, soft_wrap=True)
+    for secret, invitation in links:
+        console.print(f"link for {invitation.respondent}: {base}/interview#{secret}", highlight=False, soft_wrap=True)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not ssl_certfile:
+        console.print("[yellow]warning:[/yellow] serving beyond this machine without TLS: browsers will refuse the "
+                      "microphone and links travel in clear text; pass --ssl-certfile/--ssl-keyfile.")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+    )

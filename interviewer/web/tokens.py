@@ -1,0 +1,135 @@
+"""Invitations: one unguessable link token per respondent, stored only as a hash.
+
+A token is `secrets.token_urlsafe(32)` (256 random bits). On disk (`<workspace>/sessions/web/`, 0700):
+
+- `tokens/<sha256(token)>.json`   -> {"respondent": ...}      (lookup by the presented token)
+- `respondents/<respondent>.json` -> the `Invitation` (whose token hash must match: a reissued link
+  revokes the old one, so a token always maps to exactly one respondent and a respondent to one token)
+
+Nobody, the operator included, can recover a token from the files; a lost link is reissued.
+SHA-256 without salt is enough here: the tokens are random, not passwords.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from interviewer.storage import validate_respondent
+from simulacra.workspace import atomic_write_json, private_dir
+
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Invitation(BaseModel):
+    respondent: str
+    token_sha256: str
+    created_at: str
+    consented_at: str | None = None
+    label: str | None = None  # the operator's note (e.g. recruitment batch)
+    name: str | None = None  # what the interviewer calls the respondent ({name} in the script)
+
+
+class SessionRegistry:
+    def __init__(self, folder: Path):
+        self.folder = private_dir(Path(folder))
+        self._tokens = private_dir(self.folder / "tokens")
+        self._respondents = private_dir(self.folder / "respondents")
+        self._lock = threading.Lock()
+
+    def _invitation_path(self, respondent: str) -> Path:
+        return self._respondents / f"{validate_respondent(respondent)}.json"
+
+    def invite(
+        self, respondent: str | None = None, label: str | None = None, name: str | None = None
+    ) -> tuple[str, Invitation]:
+        """A fresh link token for `respondent` (a new random id when None). Reissuing revokes the old token;
+        the respondent's transcript and consent are kept, so the new link resumes where they left off."""
+        with self._lock:
+            if respondent is None:
+                respondent = "r-" + secrets.token_hex(5)
+                while self._invitation_path(respondent).exists():
+                    respondent = "r-" + secrets.token_hex(5)
+            previous = self.get(respondent)
+            token = new_token()
+            digest = hash_token(token)
+            invitation = Invitation(
+                respondent=respondent,
+                token_sha256=digest,
+                created_at=_now(),
+                consented_at=previous.consented_at if previous else None,
+                label=label if label is not None else (previous.label if previous else None),
+                name=name if name is not None else (previous.name if previous else None),
+            )
+            atomic_write_json(self._tokens / f"{digest}.json", {"respondent": respondent})
+            atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
+            if previous is not None and previous.token_sha256 != digest:
+                (self._tokens / f"{previous.token_sha256}.json").unlink(missing_ok=True)
+            return token, invitation
+
+    def get(self, respondent: str) -> Invitation | None:
+        path = self._invitation_path(respondent)
+        if not path.is_file():
+            return None
+        return Invitation.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def resolve(self, token: str | None) -> Invitation | None:
+        """The invitation a presented token opens, or None (malformed, unknown or revoked)."""
+        if not token or not _TOKEN_SHAPE.match(token):
+            return None
+        digest = hash_token(token)
+        path = self._tokens / f"{digest}.json"
+        if not path.is_file():
+            return None
+        try:
+            respondent = json.loads(path.read_text(encoding="utf-8"))["respondent"]
+            invitation = self.get(respondent)
+        except (ValueError, KeyError):
+            return None
+        if invitation is None or not secrets.compare_digest(invitation.token_sha256, digest):
+            return None
+        return invitation
+
+    def record_consent(self, respondent: str, name: str | None = None) -> Invitation:
+        """Consent is recorded once (its first time kept); a name given with it is remembered."""
+        with self._lock:
+            invitation = self.get(respondent)
+            if invitation is None:
+                raise KeyError(respondent)
+            update: dict[str, str] = {}
+            if invitation.consented_at is None:
+                update["consented_at"] = _now()
+            if name and not invitation.name:
+                update["name"] = name
+            if update:
+                invitation = invitation.model_copy(update=update)
+                atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
+            return invitation
+
+    def all(self) -> list[Invitation]:
+        found = []
+        for path in sorted(self._respondents.glob("*.json")):
+            try:
+                found.append(Invitation.model_validate_json(path.read_text(encoding="utf-8")))
+            except ValueError:
+                continue
+        return sorted(found, key=lambda inv: inv.created_at)

@@ -1,0 +1,1 @@
+"""Generative agents: import, memory stream, expert reflections, router, answering, baselines, bank."""

@@ -1,0 +1,78 @@
+"""Expert reflections: four experts (psychologist, behavioral economist, political scientist, demographer)
+each write more than 5 and fewer than 20 observations about the person, once per agent.
+
+The paper gives each expert the whole transcript. When the transcript does not fit the model's context
+(the embedded model has 8k tokens, a two-hour interview ~17k), each expert reads the memories most
+relevant to its field within a token budget instead; the memories it read become the reflection's
+evidence pointers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from simulacra.errors import StructuredOutputError
+from simulacra.llm import LLM
+from simulacra.prompts import render_prompt
+
+log = logging.getLogger(__name__)
+
+PROMPTS = Path(__file__).parent / "prompts"
+OBSERVATION_CHARS = 200
+MIN_OBSERVATIONS = 6  # "more than 5"
+MAX_OBSERVATIONS = 19  # "fewer than 20"
+
+# What each expert looks for: the retrieval query when the expert reads selected memories.
+EXPERT_FOCUS = {
+    "psychologist": "personality, emotions, values, relationships, how I think and feel about my life",
+    "behavioral_economist": "money, work, spending and saving, risk, trust, fairness, generosity, economic decisions",
+    "political_scientist": "politics, government, voting, parties, ideology, public policy, social issues, community",
+    "demographer": "age, family, where I grew up and live, education, income, occupation, religion, ethnicity",
+}
+
+
+class Observations(BaseModel):
+    observations: list[str]
+
+
+async def expert_observations(llm: LLM, expert: str, context: str, limit: int | None = None) -> list[str]:
+    """The expert's observations about the person in `context` (empty when the output stays invalid)."""
+    most = MAX_OBSERVATIONS if limit is None else max(1, min(MAX_OBSERVATIONS, limit))
+    least = min(MIN_OBSERVATIONS, most)
+    messages = render_prompt(PROMPTS / f"reflection_{expert}.txt", context=context, min_items=least - 1, max_items=most + 1)
+    schema = {
+        "type": "object",
+        "properties": {
+            "observations": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 8, "maxLength": OBSERVATION_CHARS},
+                "minItems": least,
+                "maxItems": most,
+            }
+        },
+        "required": ["observations"],
+        "additionalProperties": False,
+    }
+
+    def check(reply: Observations) -> None:
+        kept = [o for o in reply.observations if o.strip()]
+        if not least <= len(kept) <= most:
+            raise ValueError(f"observations: give between {least} and {most} non-empty observations, not {len(kept)}")
+
+    try:
+        reply = await llm.structured(
+            messages, Observations, validate=check, json_schema=schema, max_tokens=64 + most * (OBSERVATION_CHARS // 3)
+        )
+    except StructuredOutputError as exc:
+        log.warning("the %s's reflections stayed invalid and were skipped: %s", expert, exc)
+        return []
+    seen: set[str] = set()
+    unique = []
+    for observation in (o.strip() for o in reply.value.observations):
+        if observation and observation.casefold() not in seen:
+            seen.add(observation.casefold())
+            unique.append(observation)
+    return unique

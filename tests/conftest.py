@@ -1,0 +1,21 @@
+"""Shared test setup: every test gets its own workspace, and no endpoint configured from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+_ENDPOINT_VARS = [
+    "SIMULACRA_BASE_URL", "SIMULACRA_API_KEY", "SIMULACRA_MODEL", "SIMULACRA_CONFIG",
+    "SIMULACRA_EMBEDDINGS_BASE_URL", "SIMULACRA_CHROMA_URL", "SIMULACRA_LOCAL_MODEL",
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated_workspace(tmp_path, monkeypatch):
+    home = tmp_path / "simulacra-data"
+    monkeypatch.setenv("SIMULACRA_HOME", str(home))
+    for name in _ENDPOINT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    return home

@@ -1,0 +1,92 @@
+"""Fixtures for batch and evaluation tests: small fake agents that really call the (scripted) model.
+
+`tests/experiments/` has the same name as the `experiments` package; pytest's default import mode puts
+`tests/` on sys.path, where this folder would shadow the package as a namespace package. Putting the
+repository root first keeps `import experiments` pointing at the real package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
+if "experiments" in sys.modules and getattr(sys.modules["experiments"], "__file__", None) is None:
+    del sys.modules["experiments"]
+
+import pytest  # noqa: E402
+
+from simulacra.agent import Agent, PriorStep  # noqa: E402
+from simulacra.llm import LLM, FakeBackend  # noqa: E402
+from simulacra.llm.types import ChatRequest  # noqa: E402
+from surveys.model import Answer, AnswerStatus, Instrument, Option, Question, QuestionKind  # noqa: E402
+
+
+def pick(agent_id: str, question: Question) -> Any:
+    """A deterministic 'opinion' of a fake agent: an option chosen by hashing agent and question."""
+    digest = int(hashlib.sha256(f"{agent_id}/{question.id}".encode()).hexdigest(), 16)
+    if question.is_choice:
+        return question.options[digest % len(question.options)].code
+    if question.kind == QuestionKind.numeric:
+        return question.min + digest % int(question.max - question.min + 1)
+    return "text"
+
+
+def fake_reply(request: ChatRequest) -> str:
+    """The scripted model: reads the agent id and questions from the prompt JSON and answers them."""
+    payload = json.loads(request.messages[-1]["content"])
+    return json.dumps({q["id"]: q["answer"] for q in payload["questions"]})
+
+
+class FakeAgent(Agent):
+    """Asks the model one call per batch with its id and the questions; answers what the model says."""
+
+    source: Literal["interview", "demographic", "persona", "composite"] = "demographic"
+    fail_questions: list[str] = []
+
+    async def answer(self, questions: Sequence[Question], *, llm: LLM, prior: Sequence[PriorStep] = (), stimulus: str | None = None) -> list[Answer]:
+        payload = {"agent": self.id, "questions": [{"id": q.id, "answer": pick(self.id, q)} for q in questions]}
+        result = await llm.chat([{"role": "system", "content": f"You are {self.id}."}, {"role": "user", "content": json.dumps(payload)}])
+        values = json.loads(result.text)
+        out = []
+        for question in questions:
+            if question.id in self.fail_questions:
+                out.append(Answer(question_id=question.id, status=AnswerStatus.failed, raw=result.text, error="invalid"))
+            else:
+                out.append(Answer(question_id=question.id, value=values[question.id], reasoning="because"))
+        return out
+
+
+def make_instrument(n: int = 7, instrument_id: str = "mini") -> Instrument:
+    questions = []
+    for i in range(n):
+        if i % 3 == 2:
+            questions.append(Question(id=f"q{i}", text=f"Question {i}?", kind=QuestionKind.categorical,
+                                      options=[Option(code=c, label=c) for c in ("red", "green", "blue")]))
+        else:
+            questions.append(Question(id=f"q{i}", text=f"Question {i}?", kind=QuestionKind.ordinal,
+                                      options=[Option(code=str(k), label=f"level {k}") for k in (1, 2, 3, 4)]))
+    return Instrument(id=instrument_id, title="A small battery", questions=questions)
+
+
+@pytest.fixture
+def instrument() -> Instrument:
+    return make_instrument()
+
+
+@pytest.fixture
+def agents() -> list[FakeAgent]:
+    return [FakeAgent(id=f"agent-{i}") for i in range(3)]
+
+
+@pytest.fixture
+def fake_llm():
+    def factory(**kwargs: Any) -> LLM:
+        return LLM(FakeBackend(default=fake_reply, **kwargs))
+
+    return factory
