@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,19 @@ from surveys.model import Instrument, Option, Question
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUILTIN: dict[str, str] = {"gss": "gss.yaml", "bfi44": "bfi44.yaml", "games": "games.yaml"}
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML, except that only true/false are booleans: `label: no` and `code: yes` stay text."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_TEXT_FIELDS = {"id", "title", "text", "description", "block", "unit", "instrument", "source", "code", "label"}
 _ALLOWED_KEYS = {
     (): set(Instrument.model_fields),
     ("questions",): set(Question.model_fields),
@@ -73,6 +86,7 @@ def parse_instrument(text: str, path: str | Path = "<instrument>") -> Instrument
     if not isinstance(document, dict):
         raise DataFileError(path, "expected a mapping with at least `id`, `title` and `questions`", line=1)
     _check_keys(document, text, path)
+    _numbers_to_text(document)
     try:
         return Instrument.model_validate(document)
     except ValidationError as exc:
@@ -140,6 +154,23 @@ def _check_keys(document: dict, text: str, path: str | Path) -> None:
             if isinstance(options, list):
                 for j, option in enumerate(options):
                     check(option, ("questions", "options"), ("questions", i, "options", j))
+
+
+def _numbers_to_text(document: dict) -> None:
+    """`code: 1` and `id: 2024` are meant as text; YAML reads them as numbers. Convert before validating."""
+
+    def fix(mapping: Any) -> None:
+        if isinstance(mapping, dict):
+            for key, value in mapping.items():
+                if key in _TEXT_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    mapping[key] = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+    fix(document)
+    for question in document.get("questions") or []:
+        fix(question)
+        if isinstance(question, dict):
+            for option in question.get("options") or []:
+                fix(option)
 
 
 def _clean_message(error: dict) -> str:

@@ -88,7 +88,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataFileError(path, "no such file")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataFileError(path, f"cannot read as CSV: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -308,6 +308,8 @@ def load_gss_panel(
     if not wave_tuple or any(w not in allowed for w in wave_tuple):
         raise ValueError(f"panel {panel} has waves {allowed}; asked for {wave_tuple}")
     instrument = instrument if instrument is not None else "gss"
+    if isinstance(instrument, Instrument) and instrument.id in BUILTIN and instrument == _builtin(instrument.id):
+        instrument = instrument.id  # an unchanged copy of a shipped instrument: use the cache
     if isinstance(instrument, str) and instrument in BUILTIN:
         data, demographics, unmapped, inst_id = _gss_panel_cached(panel, instrument, wave_tuple, y_versions)
     else:
@@ -337,9 +339,9 @@ def _build_gss_panel(panel: str, inst: Instrument, waves: tuple[int, ...], y_ver
         variable = str(question.meta.get("gss_variable", question.id))
         y_variable = question.meta.get("y_variable") if y_versions == "merge" else None
         for wave in waves:
-            mapped = _panel_item(panel, question, variable, source.get(variable, wave), maps)
+            mapped = _panel_item(panel, question, variable, source.get(variable, wave), maps, wave)
             if y_variable:
-                y_mapped = _panel_item(panel, question, y_variable, source.get(y_variable, wave), maps)
+                y_mapped = _panel_item(panel, question, y_variable, source.get(y_variable, wave), maps, wave)
                 if mapped is None:
                     mapped = y_mapped
                 elif y_mapped is not None:  # one ballot form per person; the base answer wins if both exist
@@ -367,7 +369,7 @@ def _plain(raw: Any) -> Any:
     return int(raw) if isinstance(raw, float) and raw.is_integer() else raw
 
 
-def _panel_item(panel: str, question: Question, variable: str, raw: np.ndarray | None, maps: dict):
+def _panel_item(panel: str, question: Question, variable: str, raw: np.ndarray | None, maps: dict, wave: int = 1):
     """(values, raw, reasons) arrays for one panel column, or None if the panel lacks the column.
 
     Each distinct raw value is mapped once: 2006 labels by the generated label table, 2016-2020 codes
@@ -379,6 +381,8 @@ def _panel_item(panel: str, question: Question, variable: str, raw: np.ndarray |
     option_codes = {o.code for o in question.options}
     labels = entry.get("labels_2006", {})
     recode = entry.get("recode_2016_2020", {})
+    if wave == 2 and "recode_2016_2020_wave2" in entry:
+        recode = entry["recode_2016_2020_wave2"]
     y_codes = entry.get("codes", {})
     missing = set(entry.get("missing_codes", []))
     positions, uniques = pd.factorize(raw, use_na_sentinel=True)
@@ -446,14 +450,14 @@ def load_responses(name_or_path: str | Path, instrument: Instrument | str | None
     if not path.is_file():
         raise DataFileError(key, f"no such file, and not a known response set ({', '.join(RESPONSE_SETS)})")
     try:
-        header = pd.read_csv(path, nrows=0, dtype=str)
+        header = pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataFileError(path, f"cannot read as CSV: {exc}") from None
     columns = [str(c).strip() for c in header.columns]
     is_long = "question" in columns and "value" in columns
     if instrument is None:
         if is_long:
-            qids = set(pd.read_csv(path, usecols=lambda c: c.strip() == "question", dtype=str)["question"].str.strip())
+            qids = set(pd.read_csv(path, usecols=lambda c: c.strip() == "question", dtype=str, encoding="utf-8-sig")["question"].str.strip())
         else:
             qids = set(columns)
         instrument = _guess_instrument(path, qids)
