@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from simulacra.errors import SimulacraError
 
@@ -51,7 +52,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SimulacraError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: everything answered so far is saved; run the same command to resume.")

@@ -20,28 +20,31 @@ experiment_app = typer.Typer(
 @experiment_app.command("list")
 def list_studies() -> None:
     """The studies you can run: built-in ones and your own in $SIMULACRA_HOME/studies/."""
+    from rich.markup import escape
     from rich.table import Table
 
     from experiments.behavioral.definition import BUILTIN_DIR, load_study_file, study_files, user_studies_dir
 
     table = Table(title="experiments")
-    for column in ("id", "title", "design", "test", "human d", "source"):
+    table.add_column("id", no_wrap=True)
+    for column in ("title", "design", "test", "human d", "source"):
         table.add_column(column)
     for name, path in study_files().items():
         study = load_study_file(path)
         human = f"{study.published.d:g}" if study.published else "-"
         origin = "built-in" if path.parent == BUILTIN_DIR else str(path)
-        table.add_row(study.id, study.title, study.design, study.analysis.test, human, origin)
+        table.add_row(*(escape(x) for x in (study.id, study.title, study.design, study.analysis.test, human, origin)))
     console.print(table)
-    console.print(f"[dim]add your own: a YAML file in {user_studies_dir()} (check it with `simulacra experiment validate FILE`)[/dim]")
+    console.print(f"[dim]add your own: a YAML file in {escape(str(user_studies_dir()))} (check it with `simulacra experiment validate FILE`)[/dim]")
 
 
 @experiment_app.command("validate")
 def validate(files: List[Path] = typer.Argument(..., help="Study YAML files to check.")) -> None:
     """Check study definition files; errors name the file, line and field."""
-    from simulacra.errors import SimulacraError
+    from rich.markup import escape
 
     from experiments.behavioral.definition import load_study_file
+    from simulacra.errors import SimulacraError
 
     bad = 0
     for path in files:
@@ -49,10 +52,10 @@ def validate(files: List[Path] = typer.Argument(..., help="Study YAML files to c
             study = load_study_file(path)
         except SimulacraError as exc:
             bad += 1
-            console.print(f"[red]invalid[/red] {exc}", highlight=False)
+            console.print(f"[red]invalid[/red] {escape(str(exc))}", highlight=False)
             continue
         console.print(
-            f"[green]ok[/green] {path}: {study.id} ({study.design}, {len(study.conditions)} conditions, "
+            f"[green]ok[/green] {escape(str(path))}: {study.id} ({study.design}, {len(study.conditions)} conditions, "
             f"{len(study.steps)} step(s), {study.analysis.test})",
             highlight=False,
         )

@@ -66,22 +66,24 @@ def collect(runs: Sequence[RunFolder]) -> list[dict[str, Any]]:
 
 
 def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     for results in collected:
         model = results.get("model", {}).get("name", "?")
         table = Table(
-            title=f"run {results['run_id']}  ({results['agents']} agents, model {model}, seed {results['seed']}, {results['status']})",
+            title=escape(f"run {results['run_id']}  ({results['agents']} agents, model {model}, seed {results['seed']}, {results['status']})"),
             title_justify="left",
         )
-        for column in ("study", "test", "n", "statistic", "p", "agents' d [95% CI]", "human d", "human p", "agents", "humans"):
+        table.add_column("study", no_wrap=True)
+        for column in ("test", "n", "statistic", "p", "agents' d [95% CI]", "human d", "human p", "agents", "humans"):
             table.add_column(column, justify="right" if column in ("n", "p", "human d", "human p") else "left")
         for study in results["studies"]:
             verdict = study["verdict"]
             style = "green" if verdict == "replicated" else "red" if verdict == "not replicated" else "yellow"
             human = "replicated" if study.get("human_replicated") else "not replicated" if study.get("human_replicated") is not None else "n/a"
             table.add_row(
-                study["title"].split(":")[0],
+                escape(study["study_id"]),
                 TEST_LABEL.get(study["test"], study["test"]),
                 str(study["n"]) + (f" (-{study['n_excluded']})" if study["n_excluded"] else ""),
                 fmt_statistic(study),
@@ -102,7 +104,7 @@ def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
         )
         for study in results["studies"]:
             if study.get("note"):
-                console.print(f"  [dim]{study['study_id']}: {study['note']}[/dim]")
+                console.print(f"  [dim]{escape(study['study_id'] + ': ' + study['note'])}[/dim]")
 
 
 def effect_plot_png(collected: Sequence[dict[str, Any]]) -> str:

@@ -297,7 +297,7 @@ async def run_experiment(
             record = stored(agent_id, study, step.id)
             if record is None:
                 if agent is None:
-                    agent = await asyncio.to_thread(source.load, agent_id)
+                    agent = source.load(agent_id)  # in the loop: a bank's lazy memory store is not thread-safe
                 stimulus = study.stimulus(step, condition)
                 answers = await agent.answer(step.questions, llm=llm, prior=tuple(prior), stimulus=stimulus)
                 if len(answers) != len(step.questions):

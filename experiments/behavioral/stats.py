@@ -15,7 +15,7 @@ Every effect is signed so that a positive d is the hypothesised direction. Conve
 - CI of d for the t-test and the ANOVA: d +/- 1.96 * SE, SE = sqrt((n1 + n2)/(n1 n2) + d^2 / (2 (n1 + n2)))
   (Hedges & Olkin 1985); for the interaction the two "groups" are taken as N' = df_error + 2 split equally.
 
-Degenerate data (an empty group, no variation at all) gives `p = None` or `d = None` with a `note`, never a crash.
+Degenerate data (an empty group, no variation at all) is reported as n/a with a note saying why, never a crash.
 """
 
 from __future__ import annotations
