@@ -36,6 +36,7 @@ FLOOR_RANDOM = "random_floor"
 CONDITION_ORDER = ["interview", "composite", "demographic", "persona", FLOOR_MAJORITY, FLOOR_RANDOM]
 RANDOM_DRAWS = 20
 AGE_BINS = [(18, 29), (30, 44), (45, 64), (65, 200)]
+NOT_DEMOGRAPHIC = {"year", "sample", "wave", "id", "respondent", "weight", "name", "first_name", "last_name"}
 
 
 @dataclass
@@ -335,7 +336,7 @@ def demographic_groups(demographics: pd.DataFrame, people: list[str], fields: li
     table.index = table.index.astype(str)
     table = table[table.index.isin(set(people))]
     out: dict[str, dict[str, Any]] = {}
-    for column in fields or list(table.columns):
+    for column in fields or [c for c in table.columns if str(c).lower() not in NOT_DEMOGRAPHIC]:
         if column not in table.columns:
             continue
         series = table[column]

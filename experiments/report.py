@@ -213,8 +213,15 @@ def write_report(folder: RunFolder, truth: Any, settings: EvalSettings | None = 
     return ReportResult(metrics, metrics_path, html_path)
 
 
+SHORT_LABELS = {"majority_floor": "majority", "random_floor": "random"}
+SHORT_TITLES = {"accuracy": "acc.", "retest_agreement": "retest", "normalized_accuracy": "norm.acc", "correlation": "corr.",
+                "normalized_correlation": "norm.corr", "numeric_mae": "num.MAE", "coverage": "valid", "mae": "MAE",
+                "retest_correlation": "retest r"}
+CI_KEYS = {"survey": "normalized_accuracy", "bfi": "normalized_correlation", "games": "normalized_correlation"}
+
+
 def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
-    """The headline table per instrument, in the terminal (rich)."""
+    """The headline table per instrument, in the terminal (rich); the CI is shown for the main metric."""
     from rich.console import Console
     from rich.table import Table
 
@@ -228,18 +235,25 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         rows = headline_rows(metrics, instrument)
         if not rows:
             continue
-        table = Table(title=f"{instrument} ({family})", title_justify="left")
-        table.add_column("condition")
-        table.add_column("people", justify="right")
-        for _, title in HEADLINES[family]:
-            table.add_column(title, justify="right")
+        columns = [(k, t) for k, t in HEADLINES[family]
+                   if k != "coverage" and any((b.get(k) or {}).get("mean") is not None for _, b in rows)]
+        table = Table(title=f"{instrument} ({family}): means over people", title_justify="left", padding=(0, 1))
+        table.add_column("condition", no_wrap=True)
+        table.add_column("n", justify="right")
+        for key, title in columns:
+            table.add_column(SHORT_TITLES.get(key, title), justify="right")
+            if key == CI_KEYS[family]:
+                table.add_column("95% CI", justify="right", no_wrap=True)
         for condition, block in rows:
-            table.add_row(
-                CONDITION_LABELS.get(condition, condition),
-                str(block.get("people", 0)),
-                *[fmt_stat(block.get(key)) if key != "coverage" else fmt(block.get(key, {}).get("mean") if block.get(key) else None) for key, _ in HEADLINES[family]],
-                style="dim" if condition.endswith("_floor") else None,
-            )
+            cells = []
+            for key, _ in columns:
+                stat = block.get(key) or {}
+                cells.append(fmt(stat.get("mean"), 2))
+                if key == CI_KEYS[family]:
+                    ci = stat.get("ci")
+                    cells.append(f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "–")
+            table.add_row(SHORT_LABELS.get(condition, condition), str(block.get("people", 0)), *cells,
+                          style="dim" if condition.endswith("_floor") else None)
         console.print(table)
     for instrument, by_condition in metrics["parity"].items():
         worst = []

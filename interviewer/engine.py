@@ -92,12 +92,24 @@ class EngineSettings:
     notes_every: int = 4  # answers between reflection-note refreshes
     tail_chars: int = 5000  # conversation tail the next-utterance prompt sees (as in the paper)
     notes_input_chars: int = 6000  # conversation the notes prompt sees at most
-    max_bullets: int = 30
-    bullet_chars: int = 160
+    max_bullets: int = 20
+    bullet_chars: int = 120
     max_follow_ups: int = 8  # per question; a guard, time is the real limit
     min_follow_up_s: float = 20.0  # a follow-up is asked only with at least this much allowance left
-    decision_max_tokens: int = 360
-    notes_max_tokens: int = 700
+    assessment_chars: int = 400  # 3-4 sentences
+    follow_up_chars: int = 250
+    attempts: int = 2  # per model call: one repair, then move on (decisions) or keep the old notes
+
+    # Token limits follow from the schema's length bounds (about 2 characters a token, the worst case
+    # seen from a rambling small model, plus JSON syntax), so a grammar-constrained reply always
+    # finishes instead of being cut off and retried.
+    @property
+    def decision_max_tokens(self) -> int:
+        return (self.assessment_chars + self.follow_up_chars) // 2 + 64
+
+    @property
+    def notes_max_tokens(self) -> int:
+        return self.max_bullets * (self.bullet_chars // 2 + 8) + 32
 
 
 class FollowUpDecision(BaseModel):
@@ -110,6 +122,35 @@ class FollowUpDecision(BaseModel):
 
 class NotesUpdate(BaseModel):
     bullets: list[str]
+
+
+def decision_schema(settings: "EngineSettings") -> dict[str, Any]:
+    """The reply schema with length limits, so a grammar-constrained local model always finishes its JSON."""
+    return {
+        "type": "object",
+        "properties": {
+            "assessment": {"type": "string", "minLength": 10, "maxLength": settings.assessment_chars},
+            "action": {"type": "string", "enum": ["follow_up", "move_on"]},
+            "follow_up": {"type": "string", "maxLength": settings.follow_up_chars},
+        },
+        "required": ["assessment", "action", "follow_up"],
+        "additionalProperties": False,
+    }
+
+
+def notes_schema(settings: "EngineSettings") -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "bullets": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 3, "maxLength": settings.bullet_chars},
+                "maxItems": settings.max_bullets,
+            }
+        },
+        "required": ["bullets"],
+        "additionalProperties": False,
+    }
 
 
 _KIND_OF = {"intro": "intro", "question": "scripted", "closing": "closing"}
@@ -499,7 +540,9 @@ class InterviewSession:
             max_bullets=s.max_bullets,
         )
         try:
-            out = await self.llm.structured(messages, NotesUpdate, max_tokens=s.notes_max_tokens)
+            out = await self.llm.structured(
+                messages, NotesUpdate, json_schema=notes_schema(s), max_tokens=s.notes_max_tokens, attempts=s.attempts
+            )
         except (StructuredOutputError, EndpointError) as exc:
             log.warning("reflection notes for %s not refreshed (will retry next turn): %s", self._respondent, exc)
             return
@@ -569,15 +612,18 @@ class InterviewSession:
             follow_ups=self._follow_ups,
         )
         try:
-            out = await self.llm.structured(messages, FollowUpDecision, validate=check, max_tokens=self.settings.decision_max_tokens)
+            out = await self.llm.structured(
+                messages, FollowUpDecision, validate=check, json_schema=decision_schema(self.settings),
+                max_tokens=self.settings.decision_max_tokens, attempts=self.settings.attempts,
+            )
         except (StructuredOutputError, EndpointError) as exc:
             log.warning("follow-up decision failed for %s; moving on: %s", self._respondent, exc)
             return {"action": "move_on", "reason": "model_error", "assessment": "", "error": str(exc)[:300]}
         value = out.value
-        assessment = " ".join(value.assessment.split())[:1200]
+        assessment = " ".join(value.assessment.split())[: self.settings.assessment_chars]
         if value.action == "follow_up":
             return {"action": "follow_up", "reason": "model", "assessment": assessment,
-                    "follow_up": " ".join(value.follow_up.split())[:600]}
+                    "follow_up": " ".join(value.follow_up.split())[: self.settings.follow_up_chars]}
         return {"action": "move_on", "reason": "objective_met", "assessment": assessment}
 
 

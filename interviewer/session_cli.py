@@ -39,10 +39,9 @@ def interview(
     from rich.console import Console
 
     from interviewer.clock import SpeakingRateClock, WallClock
-    from interviewer.engine import InterviewSession
     from interviewer.errors import InterviewError
     from interviewer.script import load_script, select_blocks, shorten
-    from interviewer.storage import TranscriptStore
+    from interviewer.storage import TranscriptStore, validate_respondent
 
     console = Console()
     if not respondent and not respondent_agent:
@@ -56,7 +55,7 @@ def interview(
         script = shorten(script, max_minutes)
     the_clock = SpeakingRateClock(words_per_minute) if clock == "speech" or respondent_agent else WallClock()
     store = TranscriptStore()
-    respondent_id = respondent or _agent_respondent_id(respondent_agent or "")
+    respondent_id = validate_respondent(respondent or _agent_respondent_id(respondent_agent or ""))
 
     if respondent_agent:
         asyncio.run(_run_agent(script, respondent_id, respondent_agent, store, the_clock, name, agents_dir, echo, console))

@@ -33,7 +33,7 @@ from interviewer.speech import SpeechToText, TextToSpeech, open_stt, open_tts
 from interviewer.speech.audio import ACCEPTED_AUDIO_TYPES, base_mime, sniff_container
 from interviewer.speech.errors import AudioFormatError, SpeechError
 from interviewer.storage import TranscriptStore
-from interviewer.web.runtime import LiveSession, SessionPool, TurnTiming
+from interviewer.web.runtime import LiveSession, SessionPool, TurnTiming, split_for_speech
 from interviewer.web.tokens import Invitation, SessionRegistry
 from simulacra.errors import SimulacraError
 from simulacra.workspace import Workspace
@@ -60,6 +60,10 @@ class TextAnswer(BaseModel):
     text: str = Field(max_length=MAX_TEXT_CHARS)
     answer_to: int  # turn index of the utterance being answered (a resent answer is refused, not saved twice)
     duration_s: float | None = Field(default=None, ge=0, le=24 * 3600)
+
+
+class SkipRequest(BaseModel):
+    answer_to: int
 
 
 class Consent(BaseModel):
@@ -232,6 +236,7 @@ def create_app(
     def utterance_payload(utt: Any) -> dict[str, Any] | None:
         if utt is None:
             return None
+        speaking = tts_engine is not None
         return {
             "text": utt.text,
             "kind": utt.kind,
@@ -240,7 +245,8 @@ def create_app(
             "block_label": getattr(utt, "block_label", None),
             "turn_index": utt.turn_index,
             "expects_answer": bool(getattr(utt, "expects_answer", utt.kind != "closing")),
-            "audio_url": f"/api/session/speech/{utt.turn_index}" if tts_engine is not None else None,
+            "audio_url": f"/api/session/speech/{utt.turn_index}" if speaking else None,  # + "/<part>"
+            "audio_parts": len(split_for_speech(utt.text)) if speaking else 0,
         }
 
     def progress_payload(engine: Any) -> dict[str, Any]:
@@ -324,9 +330,6 @@ def create_app(
         result["heard"] = text
         return result
 
-    class SkipRequest(BaseModel):
-        answer_to: int
-
     @app.post("/api/session/skip")
     async def skip(body: SkipRequest, invitation: Invitation = Depends(consented)):
         """Leave the waiting question unanswered (nothing is saved in the respondent's name)."""
@@ -341,8 +344,8 @@ def create_app(
             return await next_payload(live, None)
 
     async def read_upload(request: Request) -> tuple[bytes, str]:
-        too_large = ApiError(413, "too_large",
-                             f"The recording is larger than {max_audio_bytes // (1024 * 1024)} MB. Please answer in shorter parts.")
+        limit = f"{max_audio_bytes / 2**20:.0f} MB" if max_audio_bytes >= 2**20 else f"{max_audio_bytes / 1024:.0f} KB"
+        too_large = ApiError(413, "too_large", f"The recording is larger than {limit}. Please answer in shorter parts.")
         declared = base_mime(request.headers.get("content-type"))
         if declared not in ACCEPTED_AUDIO_TYPES:
             raise ApiError(415, "unsupported_type",
@@ -392,9 +395,9 @@ def create_app(
         result["heard"] = text
         return result
 
-    @app.get("/api/session/speech/{turn_index}")
-    async def speech(turn_index: int, invitation: Invitation = Depends(consented)):
-        """The interviewer's words as WAV: only the utterance now being said can be fetched."""
+    @app.get("/api/session/speech/{turn_index}/{part}")
+    async def speech(turn_index: int, part: int, invitation: Invitation = Depends(consented)):
+        """Part `part` of the interviewer's words as WAV; only the utterance now being said can be fetched."""
         live = await pool.get(invitation.respondent)
         text = ""
         if turn_index not in live.speech:
@@ -404,7 +407,9 @@ def create_app(
                 raise ApiError(404, "no_such_audio", "That part of the interview is not being spoken now.")
             text = last.text
         try:
-            wav = await pool.speech(live, turn_index, text)
+            wav = await pool.speech(live, turn_index, part, text)
+        except IndexError:
+            raise ApiError(404, "no_such_audio", "That part of the interview does not exist.") from None
         except SpeechError:
             raise ApiError(503, "text_to_speech_failed", "The interviewer's voice failed; the words are shown as subtitles.") from None
         return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})

@@ -61,7 +61,7 @@ def serve(
     base = f"{scheme}://{shown_host}:{port}"
     registry = app.state.registry
     links = [registry.invite(r) for r in respondent] + [registry.invite() for _ in range(invite)]
-    console.print(f"[bold]simulacra interviews[/bold] · script {the_script.id} ({the_script.question_count} questions) · workspace {workspace.root}")
+    console.print(f"[bold]simulacra interviews[/bold] · script {the_script.id} ({the_script.question_count} questions) · workspace {workspace.root}", soft_wrap=True)
     console.print(f"speech-to-text: {getattr(app.state.stt, 'name', 'off (typed answers only)')}")
     console.print(f"text-to-speech: {getattr(app.state.tts, 'name', 'off (subtitles only)')}")
     console.print(f"operator view:  {base}/operator#{token}", highlight=False, soft_wrap=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -61,8 +62,44 @@ class TurnTiming:
             self.model_s,
             "-" if self.tts_s is None else f"{self.tts_s:.2f}",
             figures["total_s"],
+            extra={"turn_timing": {**figures, "answer_audio_s": round(self.audio_s, 3), "respondent": self.respondent}},
         )
         return figures
+
+
+def split_for_speech(text: str, min_chars: int = 80, max_chars: int = 400) -> list[str]:
+    """Cut an utterance into sentence groups, spoken one after another.
+
+    The page can start playing the first part while later parts are still being synthesized, so a long
+    scripted question (the paper's intro runs for minutes) starts sounding within a sentence's time.
+    """
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s]
+    pieces: list[str] = []
+    for sentence in sentences:
+        while len(sentence) > max_chars:  # a run-on sentence: cut at the last comma or space that fits
+            cut = max(sentence.rfind(", ", 0, max_chars), sentence.rfind(" ", 0, max_chars))
+            cut = cut if cut > 0 else max_chars
+            pieces.append(sentence[: cut + 1].strip())
+            sentence = sentence[cut + 1 :].strip()
+        if sentence:
+            pieces.append(sentence)
+    parts: list[str] = []
+    for piece in pieces:
+        if parts and (len(parts[-1]) < min_chars or (len(parts) > 1 and len(piece) < min_chars // 2)) \
+                and len(parts[-1]) + len(piece) < max_chars:
+            parts[-1] = f"{parts[-1]} {piece}"
+        else:
+            parts.append(piece)
+    return parts or [text.strip()]
+
+
+@dataclass
+class Speech:
+    """One utterance being synthesized part by part, in order, in the background."""
+
+    parts: list[str]
+    audio: list[asyncio.Future]
+    task: asyncio.Task | None = None
 
 
 @dataclass
@@ -70,7 +107,7 @@ class LiveSession:
     respondent: str
     engine: Any  # interviewer.engine.InterviewSession
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    speech: dict[int, asyncio.Task] = field(default_factory=dict)  # turn index -> WAV bytes task
+    speech: dict[int, Speech] = field(default_factory=dict)  # turn index -> its audio
     last_timing: dict[str, Any] | None = None
 
 
@@ -106,38 +143,47 @@ class SessionPool:
                 self._live.pop(name)
 
     # -- speech ---------------------------------------------------------------------------------------
-    def start_speech(self, live: LiveSession, turn_index: int, text: str, timing: TurnTiming | None) -> None:
-        """Synthesize the interviewer's words in the background; logs the turn when the audio is ready."""
+    def start_speech(self, live: LiveSession, turn_index: int, text: str, timing: TurnTiming | None) -> Speech | None:
+        """Synthesize the interviewer's words in the background, part by part; the turn's latency is
+        logged when the first part is ready (that is when the page starts playing)."""
         if self.tts is None:
             if timing is not None:
                 live.last_timing = timing.log()
-            return
+            return None
         if turn_index in live.speech:
-            return
+            return live.speech[turn_index]
+        loop = asyncio.get_running_loop()
+        speech = Speech(split_for_speech(text), [])
+        speech.audio = [loop.create_future() for _ in speech.parts]
+        tts = self.tts
 
-        async def run() -> bytes:
+        async def run() -> None:
             started = time.perf_counter()
-            try:
-                return await asyncio.to_thread(self.tts.synthesize, text)
-            finally:
-                if timing is not None:
-                    timing.tts_s = time.perf_counter() - started
-                    live.last_timing = timing.log()
+            for number, (part, future) in enumerate(zip(speech.parts, speech.audio)):
+                try:
+                    future.set_result(await asyncio.to_thread(tts.synthesize, part))
+                except Exception as exc:  # noqa: BLE001 - handed to whoever awaits this part
+                    log.warning("speech synthesis failed: %s", type(exc).__name__)
+                    for rest in speech.audio[number:]:
+                        if not rest.done():
+                            rest.set_exception(exc if isinstance(exc, SpeechError) else SpeechError(str(exc)))
+                            rest.exception()  # mark retrieved: nobody may ask for the later parts
+                    break
+                finally:
+                    if number == 0 and timing is not None:
+                        timing.tts_s = time.perf_counter() - started
+                        live.last_timing = timing.log()
 
-        task = asyncio.create_task(run())
-        task.add_done_callback(_swallow)  # failures are reported to whoever awaits the audio
         for old in [k for k in live.speech if k != turn_index]:
             live.speech.pop(old)
-        live.speech[turn_index] = task
+        speech.task = asyncio.create_task(run())
+        live.speech[turn_index] = speech
+        return speech
 
-    async def speech(self, live: LiveSession, turn_index: int, text: str) -> bytes:
+    async def speech(self, live: LiveSession, turn_index: int, part: int, text: str) -> bytes:
         if self.tts is None:
             raise SpeechError("text-to-speech is off on this server")
-        if turn_index not in live.speech:
-            self.start_speech(live, turn_index, text, None)
-        return await asyncio.shield(live.speech[turn_index])
-
-
-def _swallow(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("speech synthesis failed: %s", type(task.exception()).__name__)
+        speech = live.speech.get(turn_index) or self.start_speech(live, turn_index, text, None)
+        if not 0 <= part < len(speech.audio):
+            raise IndexError(part)
+        return await asyncio.shield(speech.audio[part])

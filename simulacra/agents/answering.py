@@ -35,8 +35,8 @@ from surveys.model import Answer, AnswerStatus, AnswerValidationError, Question,
 log = logging.getLogger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
-REASONING_CHARS = 240
-OPEN_ANSWER_CHARS = 600
+REASONING_CHARS = 120  # grammar cost grows with maxLength on llama.cpp: keep it short
+OPEN_ANSWER_CHARS = 300
 LETTERS = string.ascii_uppercase
 
 

@@ -71,16 +71,19 @@ async def add_expert_reflections(
     settings = load_settings()
     mode = agent.resolve_context_mode(llm, settings.memory.context_mode)
     count = lambda text: llm.count_tokens(text)  # noqa: E731
+    todo = [e for e in experts if not agent.reflections(e)]
+    if not todo:
+        return 0
+    # Every expert reads the same text (the transcript, or the memories retrieved for all their fields
+    # together), so on a local model the four calls share one warm prompt prefix.
+    if mode == "full":
+        evidence = agent.observations()
+    else:
+        evidence = agent.retrieve([EXPERT_FOCUS[e] for e in todo], settings.memory.token_budget, count, update=False)
+    context = "\n\n".join(m.text.strip() for m in evidence)
     new: list[MemoryNode] = []
-    for expert in experts:
-        if agent.reflections(expert):
-            continue
+    for expert in todo:
         progress(f"{expert} reflects")
-        if mode == "full":
-            evidence = agent.observations()
-        else:
-            evidence = agent.retrieve([EXPERT_FOCUS[expert]], settings.memory.token_budget, count, update=False)
-        context = "\n\n".join(m.text.strip() for m in evidence)
         for text in await expert_observations(llm, expert, context, limit=limit):
             new.append(agent.add_memory(text, "reflection", evidence=[m.id for m in evidence], expert=expert))
     if new and score:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal, Sequence
 
-import numpy as np
 from pydantic import Field, PrivateAttr
 
 from simulacra.agent import Agent, PriorStep
@@ -117,8 +116,8 @@ class InterviewAgent(Agent):
     ) -> list[MemoryNode]:
         """Memories for `queries` within `budget` tokens, in time order; marks them retrieved.
 
-        Relevance to several queries is the mean of the per-query similarities, so one retrieval serves
-        a whole batch of questions.
+        Relevance to several queries is the best of the per-query similarities (a memory that matters
+        to any of the questions counts), so one retrieval serves a whole batch of questions.
         """
         candidates = [m for m in self.memories if m.kind in kinds]
         if not candidates:
@@ -128,7 +127,7 @@ class InterviewAgent(Agent):
         queries = [q for q in queries if q.strip()] or [""]
         per_query = [self.store.relevance(self.id, q) for q in queries]
         for memory in candidates:
-            relevance[memory.id] = float(np.mean([r.get(memory.id, 0.0) for r in per_query]))
+            relevance[memory.id] = float(max(r.get(memory.id, 0.0) for r in per_query))
         self.clock += 1
         scores = score_memories(candidates, relevance, self.clock, self.weights)
         chosen = select_within_budget(candidates, scores, budget, count_tokens)

@@ -2,9 +2,9 @@
 each write more than 5 and fewer than 20 observations about the person, once per agent.
 
 The paper gives each expert the whole transcript. When the transcript does not fit the model's context
-(the embedded model has 8k tokens, a two-hour interview ~17k), each expert reads the memories most
-relevant to its field within a token budget instead; the memories it read become the reflection's
-evidence pointers.
+(the embedded model has 8k tokens, a two-hour interview ~17k), the experts read the memories most
+relevant to their four fields within a token budget instead; the memories read become the reflections'
+evidence pointers. All experts read the same text first in the prompt, so it stays warm between them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from simulacra.prompts import render_prompt
 log = logging.getLogger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
-OBSERVATION_CHARS = 200
+OBSERVATION_CHARS = 150
 MIN_OBSERVATIONS = 6  # "more than 5"
 MAX_OBSERVATIONS = 19  # "fewer than 20"
 

@@ -34,7 +34,7 @@ async def test_build_from_our_transcript(tmp_path, sample_dir, bank):
     assert {m.expert for m in agent.reflections()} == set(EXPERTS)
     for expert in EXPERTS:
         notes = agent.reflections(expert)
-        assert len(notes) == 1  # the fake repeats one observation 6 times: duplicates are dropped
+        assert len(notes) == 6
         assert set(notes[0].evidence) <= {m.id for m in observations} and notes[0].evidence
     reflection_prompt = next(r for r in backend.requests if "expert psychologist" in r.messages[-1]["content"])
     assert "more than 5 observations and fewer than 7" in reflection_prompt.messages[-1]["content"]

@@ -82,7 +82,8 @@ def interviewer_reply(request: ChatRequest) -> str:
     if request.schema_name == "NotesUpdate":
         facts = re.findall(r"Interviewee: (.{0,60})", prompt)
         return json.dumps({"bullets": [f"Said: {f.strip()}" for f in facts] or ["No facts yet."]})
-    first_on_life_story = "story of your life" in prompt and "asked on this question: 0." in prompt
+    question = re.search(r'Scripted question now being discussed: "(.*)"', prompt)
+    first_on_life_story = bool(question) and "story of your life" in question.group(1) and "asked on this question: 0." in prompt
     if first_on_life_story:
         return json.dumps({"assessment": "Only the start of the story.", "action": "follow_up", "follow_up": FOLLOW_UP})
     return json.dumps({"assessment": "Enough on this question.", "action": "move_on", "follow_up": ""})

@@ -73,7 +73,8 @@
 
   function setState(kind, text) {
     const avatar = $("avatar");
-    avatar.className = "avatar state-" + kind;
+    avatar.classList.forEach((name) => { if (name.startsWith("state-")) avatar.classList.remove(name); });
+    avatar.classList.add("state-" + kind);
     $("state").textContent = text;
   }
 
@@ -107,21 +108,39 @@
     if (state.audioUrl) { URL.revokeObjectURL(state.audioUrl); state.audioUrl = null; }
   }
 
+  async function fetchPart(utterance, part) {
+    const response = await api(utterance.audio_url + "/" + part, {}, 2);
+    return URL.createObjectURL(await response.blob());
+  }
+
+  function playUrl(url) {
+    return new Promise((resolve) => {
+      const audio = new Audio(url);
+      state.audio = audio;
+      audio.onended = () => resolve(true);
+      audio.onerror = () => resolve(false);
+      audio.play().catch(() => resolve(false));   // autoplay refused or no sound device
+    });
+  }
+
+  // Plays the utterance part by part; the next part downloads while the current one plays.
   async function speak(utterance) {
     stopSpeaking();
-    if (!utterance.audio_url) return;
+    if (!utterance.audio_url || !utterance.audio_parts) return;
+    const stillCurrent = () => state.pending === utterance || !utterance.expects_answer;
     try {
-      const response = await api(utterance.audio_url, {}, 2);
-      const blob = await response.blob();
-      if (state.pending !== utterance && utterance.expects_answer) return;  // moved on meanwhile
-      state.audioUrl = URL.createObjectURL(blob);
-      const audio = new Audio(state.audioUrl);
-      state.audio = audio;
-      await new Promise((resolve) => {
-        audio.onended = resolve;
-        audio.onerror = resolve;
-        audio.play().catch(resolve);   // autoplay refused or no sound device: subtitles still show
-      });
+      let next = fetchPart(utterance, 0);
+      for (let part = 0; part < utterance.audio_parts; part++) {
+        const url = await next;
+        next = part + 1 < utterance.audio_parts ? fetchPart(utterance, part + 1) : null;
+        if (!stillCurrent() || !state.audio && part > 0) { URL.revokeObjectURL(url); break; }
+        state.audioUrl = url;
+        const played = await playUrl(url);
+        URL.revokeObjectURL(url);
+        state.audioUrl = null;
+        if (!played || state.audio === null) break;   // stopped (answer started, pause) or cannot play
+      }
+      if (next) next.then((url) => URL.revokeObjectURL(url)).catch(() => {});
     } catch (e) {
       // The words are on screen; a voice failure must not stop the interview.
     }
@@ -287,7 +306,7 @@
     state.interviewer = session.interviewer_name || state.interviewer;
     document.querySelectorAll(".interviewer-name").forEach((el) => { el.textContent = state.interviewer; });
     document.querySelector(".avatar-initial").textContent = state.interviewer.charAt(0).toUpperCase();
-    if (!state.speechToText) { openTyped(); $("record").hidden = true; }
+    if (!state.speechToText) { openTyped(); $("record").hidden = true; document.body.classList.add("typed-only"); }
     if (session.name) $("name-input").value = session.name;
     if (!session.consented) { show("consent-screen"); return; }
     await startInterview();

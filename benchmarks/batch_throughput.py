@@ -1,0 +1,97 @@
+"""Batch throughput on the embedded model: naive order vs the batch runner's order and batching.
+
+Agents: demographic agents of real GSS 2016-2020 panel respondents; items: real GSS items (seeded).
+- naive: one call per question, item-major (every agent answers item 1, then item 2, ...), so each call
+  starts from another agent's prompt;
+- runner: `experiments.runner` as `simulacra run` uses it on the embedded model: agent-major (each agent's
+  prefix stays warm in llama.cpp's KV cache), batches of `--batch-size` questions per agent call and
+  transaction, one question per model call (the runner's default on a warm-prefix model);
+- runner-batched: the same, with all of a batch's questions in one model call (the default on endpoints).
+The response cache is off, so both really compute. Prints answers per minute for both, prompt tokens
+actually evaluated, and the ratios.
+
+    python benchmarks/batch_throughput.py                 # 5 agents x 30 items (the issue's setting)
+    python benchmarks/batch_throughput.py --agents 2 --items 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+
+async def naive(agents, questions, llm) -> tuple[int, int]:
+    answered = failed = 0
+    for question in questions:
+        for agent in agents:
+            answer = (await agent.answer([question], llm=llm))[0]
+            answered += 1
+            failed += answer.status.value != "ok"
+    return answered, failed
+
+
+async def with_runner(agents, instrument, llm, batch_size: int, root: Path, per_call: int | None, label: str) -> tuple[int, int]:
+    from experiments.runner import BatchRunner, open_run
+
+    folder = open_run(root / "runs", agents, [instrument], model={"model": llm.model}, label=label)
+    outcome = await BatchRunner(folder, llm, batch_size=batch_size, questions_per_call=per_call).run(agents, [instrument])
+    return outcome.written, outcome.failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=5)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from simulacra.config import load_settings
+    from simulacra.llm import open_llm
+    from simulacra.workspace import Workspace
+
+    from experiments.gss_benchmark import plan_gss_benchmark
+
+    with tempfile.TemporaryDirectory(prefix="simulacra-throughput-") as tmp:
+        root = Path(tmp)
+        plan = plan_gss_benchmark(people=args.agents, items=args.items, seed=args.seed, conditions=["demographic"], context_items=0)
+        llm = open_llm(load_settings(), Workspace(root), cache=False)
+        print(f"model {llm.model}; {len(plan.agents)} agents x {len(plan.items)} GSS items; batch size {args.batch_size}")
+        asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=2))  # load and warm up
+
+        results = {}
+        modes = {"naive": None, "runner": None, "runner-batched": args.batch_size}
+        for name in modes:
+            before = llm.usage.snapshot()
+            started = time.perf_counter()
+            if name == "naive":
+                answered, failed = asyncio.run(naive(plan.agents, plan.instrument.questions, llm))
+            else:
+                answered, failed = asyncio.run(
+                    with_runner(plan.agents, plan.instrument, llm, args.batch_size, root, modes[name], name))
+            seconds = time.perf_counter() - started
+            after = llm.usage.snapshot()
+            results[name] = {
+                "answers": answered,
+                "failed": failed,
+                "seconds": seconds,
+                "per_minute": answered / seconds * 60,
+                "calls": after["calls"] - before["calls"],
+                "evaluated": after["prompt_tokens_evaluated"] - before["prompt_tokens_evaluated"],
+                "generated": after["completion_tokens"] - before["completion_tokens"],
+            }
+            r = results[name]
+            print(f"{name:>14}: {r['answers']} answers ({r['failed']} failed) in {r['seconds']:.1f}s = {r['per_minute']:.1f} answers/min; "
+                  f"{r['calls']} calls, {r['evaluated']} prompt tokens evaluated, {r['generated']} generated")
+        naive_r = results["naive"]
+        for name in ("runner", "runner-batched"):
+            r = results[name]
+            print(f"speed-up of {name} (answers per minute vs naive): {r['per_minute'] / naive_r['per_minute']:.2f}x; "
+                  f"prompt tokens evaluated naive / {name}: {naive_r['evaluated'] / max(1, r['evaluated']):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""`simulacra demo`: the product's main job, end to end, in a few minutes on the embedded model.
+
+A handful of real GSS panel respondents become demographic and composite agents, the real sample interview
+agent (genagents' sample transcript, imported once into the workspace's bank) joins them, all answer a
+small GSS battery through the batch runner, and the report (normalized accuracy against the people's wave-1
+answers, wave 2 as their retest) is written to the run folder. The sample agent has no GSS answers on
+record, so it answers but is not scored; its answers are printed.
+
+Defaults aim at about five minutes with SmolLM2-135M on 2 otherwise idle cores: 3 people, 8 items (one
+transaction per agent, one question a model call with the agent's prefix warm), 6 context items for
+composite agents, and no expert reflections for the sample agent (they take the longest on a small model;
+`--reflections` adds them). Running it again resumes and reuses everything (answers, cache, bank).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulacra.workspace import Workspace, private_dir
+
+DEMO_BATCH_SIZE = 8  # one transaction per agent; the runner asks one question a call on the embedded model
+DEMO_CONTEXT_ITEMS = 6
+SAMPLE_FILES = {
+    "meta.json": "single_agent_meta.json",
+    "scratch.json": "single_agent_scratch.json",
+    "memory_stream/nodes.json": "single_agent_memory_nodes.json",
+}
+
+
+@dataclass
+class DemoOptions:
+    people: int = 3
+    items: int = 8
+    interview: bool = True
+    reflections: bool = False
+    seed: int = 0
+    panel: str = "2016-2020"
+    batch_size: int = DEMO_BATCH_SIZE
+    context_items: int = DEMO_CONTEXT_ITEMS
+    bootstrap: int = 500
+
+
+def sample_agent_folder(workspace: Workspace, sample_dir: Path | None = None) -> Path:
+    """Rebuild genagents' folder layout (<id>/meta.json, scratch.json, memory_stream/nodes.json) from the flat sample files."""
+    from surveys.paths import shared_data_dir
+
+    from simulacra.errors import DataFileError
+
+    source = Path(sample_dir) if sample_dir else shared_data_dir() / "genagents_sample"
+    meta_file = source / SAMPLE_FILES["meta.json"]
+    if not meta_file.is_file():
+        raise DataFileError(meta_file, "the genagents sample agent is missing from the shared data folder")
+    agent_id = str(json.loads(meta_file.read_text(encoding="utf-8")).get("id") or "genagents-sample")
+    target = workspace.root / "imports" / "genagents_sample" / agent_id
+    for name, flat in SAMPLE_FILES.items():
+        destination = target / name
+        if not destination.is_file():
+            private_dir(destination.parent)
+            shutil.copyfile(source / flat, destination)
+            destination.chmod(0o600)
+    return target
+
+
+async def sample_interview_agent(workspace: Workspace, llm: Any, *, reflections: bool, progress: Any = None) -> Any:
+    """The sample interview agent from the workspace's bank, importing it on first use."""
+    from simulacra.agents.bank import AgentBank
+    from simulacra.agents.build import import_genagents
+
+    folder = sample_agent_folder(workspace)
+    bank = AgentBank(workspace.agents)
+    agent_id = folder.name
+    if bank.exists(agent_id):
+        agent = bank.load(agent_id)
+        if not reflections or agent.reflections():
+            return agent
+    kwargs = {"reflections": reflections}
+    if progress is not None:
+        kwargs["progress"] = progress
+    agents = await import_genagents(folder, llm, bank, **kwargs)
+    return agents[0]
+
+
+@dataclass
+class DemoResult:
+    run_path: Path
+    html_path: Path
+    metrics: dict[str, Any]
+
+
+def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None = None, llm: Any = None, console: Any = None) -> DemoResult:
+    """Build the agents, run the battery (resumable), write the report; returns where it is."""
+    from rich.console import Console
+
+    from simulacra.config import load_settings
+    from simulacra.llm import describe_backend, open_llm
+
+    from experiments.evaluate import EvalSettings
+    from experiments.gss_benchmark import plan_gss_benchmark
+    from experiments.report import print_summary, write_report
+    from experiments.run_folder import TRUTH_IN_RUN, load_saved_truth, save_truth
+    from experiments.runner import open_run
+
+    options = options or DemoOptions()
+    console = console or Console()
+    workspace = workspace or Workspace.default()
+    settings = load_settings()
+    console.print(f"[bold]simulacra demo[/bold] · workspace {workspace.root}")
+    console.print(f"· choosing {options.people} re-interviewed people and {options.items} items from the GSS {options.panel} panel")
+    plan = plan_gss_benchmark(
+        options.panel, people=options.people, items=options.items, seed=options.seed,
+        context_items=options.context_items, group_size=1,
+    )
+    llm = llm or open_llm(settings, workspace)
+    model = describe_backend(settings)
+    agents = list(plan.agents)
+    respondents = dict(plan.respondents)
+
+    async def main() -> Any:
+        from experiments.batch_cli import execute_run
+
+        if options.interview:
+            console.print("· importing the real sample interview agent (genagents sample transcript)")
+            agent = await sample_interview_agent(
+                workspace, llm, reflections=options.reflections, progress=lambda m: console.print(f"  [dim]{m}[/dim]")
+            )
+            agents.append(agent)
+            respondents[agent.id] = agent.id
+        folder = open_run(
+            workspace.runs, agents, [plan.instrument], model=model,
+            settings={"temperature": settings.llm.temperature, "samples": 1, "batch_size": options.batch_size},
+            truth=TRUTH_IN_RUN, label="demo", respondents=respondents, extra={**plan.describe(), "demo": True},
+        )
+        if not (folder.path / "truth" / "responses.csv").is_file():
+            save_truth(folder, plan.truth)
+        console.print(f"· {len(agents)} agents answer {len(plan.items)} GSS items on {llm.model} (run {folder.path.name})")
+        await execute_run(folder, agents, [plan.instrument], llm, batch_size=options.batch_size, retry_failed=False)
+        return folder
+
+    folder = asyncio.run(main())
+    result = write_report(folder, load_saved_truth(folder), EvalSettings(bootstrap=options.bootstrap, seed=options.seed))
+    print_summary(result.metrics, console)
+    if options.interview:
+        _print_unscored_answers(folder, result.metrics, console)
+    return DemoResult(folder.path, result.html_path, result.metrics)
+
+
+def _print_unscored_answers(folder: Any, metrics: dict[str, Any], console: Any) -> None:
+    """What the sample interview agent answered (it has no GSS answers on record to score against)."""
+    from rich.table import Table
+
+    unscored = {a["agent"] for a in metrics["unscored_agents"]}
+    if not unscored:
+        return
+    instrument = folder.instruments()[0]
+    frame = folder.answers()
+    for agent_id in sorted(unscored):
+        rows = frame[frame.agent == agent_id]
+        table = Table(title=f"answers of {agent_id} (interview agent, not scored)", title_justify="left")
+        table.add_column("item")
+        table.add_column("answer")
+        for row in rows.itertuples(index=False):
+            question = instrument.question(row.question)
+            shown = question.option(str(row.value)).label if row.status == "ok" and question.is_choice else (row.value if row.status == "ok" else f"[red]failed[/red]")
+            table.add_row(question.description or question.id, str(shown))
+        console.print(table)
