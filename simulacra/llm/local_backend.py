@@ -103,7 +103,7 @@ class LocalLlamaBackend:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _grammar(self, schema: dict[str, Any]):
-        key = json.dumps(schema, sort_keys=True)
+        key = json.dumps(schema)  # property order matters: the grammar writes fields in this order
         if key not in self._grammars:
             from llama_cpp.llama_grammar import LlamaGrammar
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,7 +37,8 @@ class ChatRequest:
             "messages": self.messages,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            "json_schema": self.json_schema,
+            # as a string: the cache key sorts keys, but property order changes what the model writes first
+            "json_schema": json.dumps(self.json_schema) if self.json_schema is not None else None,
             "seed": self.seed,
             "stop": self.stop,
             "sample": sample,
