@@ -24,16 +24,17 @@ conversation since the last refresh; notes are capped, so prompts stay bounded h
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from simulacra.errors import EndpointError, StructuredOutputError
-from simulacra.llm import LLM
+from simulacra.llm import LLM, extract_json
 from simulacra.prompts import render_prompt
 from simulacra.transcript import InterviewNotes, Transcript, Turn
 from interviewer.clock import Clock, SpeechClock, WallClock
@@ -43,6 +44,7 @@ from interviewer.storage import TranscriptStore, now_iso, validate_respondent
 
 log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
+T = TypeVar("T", bound=BaseModel)
 STATE_VERSION = 1
 
 # Explicit refusals. The model is also told not to push, but a refusal is honoured even if it is not.
@@ -154,6 +156,54 @@ def notes_schema(settings: "EngineSettings") -> dict[str, Any]:
 
 
 _KIND_OF = {"intro": "intro", "question": "scripted", "closing": "closing"}
+
+
+def parse_reply(text: str) -> Any:
+    """JSON from a model reply, accepting raw line breaks inside strings (grammar-constrained local
+    models emit them; strict JSON forbids them)."""
+    try:
+        return json.loads(text.strip(), strict=False)
+    except json.JSONDecodeError:
+        return extract_json(text)
+
+
+async def ask_structured(
+    llm: LLM,
+    messages: list[dict[str, str]],
+    output_type: type[T],
+    *,
+    json_schema: dict[str, Any],
+    max_tokens: int,
+    attempts: int,
+    validate: Any = None,
+) -> T:
+    """Ask for JSON matching `output_type`; on an invalid reply, show the problem and ask again.
+
+    Like `LLM.structured`, but parsing tolerates raw line breaks in strings, which `LLM.structured`'s
+    strict parser rejects. Raises `StructuredOutputError` when the reply stays invalid.
+    """
+    conversation = list(messages)
+    problems = ""
+    raw = ""
+    for attempt in range(max(1, attempts)):
+        result = await llm.chat(
+            conversation, json_schema=json_schema, schema_name=output_type.__name__, max_tokens=max_tokens, sample=attempt
+        )
+        raw = result.text
+        try:
+            value = output_type.model_validate(parse_reply(raw))
+            if validate is not None:
+                validate(value)
+            return value
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors())
+        except ValueError as exc:
+            problems = str(exc)
+        conversation = list(messages) + [{"role": "assistant", "content": raw[:2000]}] + render_prompt(
+            PROMPTS / "repair.txt", problems=problems
+        )
+    llm.usage.failures += 1
+    raise StructuredOutputError(f"model output stayed invalid after {attempts} attempts: {problems}", raw=raw, problems=[problems])
 
 
 class InterviewSession:
@@ -540,15 +590,15 @@ class InterviewSession:
             max_bullets=s.max_bullets,
         )
         try:
-            out = await self.llm.structured(
-                messages, NotesUpdate, json_schema=notes_schema(s), max_tokens=s.notes_max_tokens, attempts=s.attempts
+            value = await ask_structured(
+                self.llm, messages, NotesUpdate, json_schema=notes_schema(s), max_tokens=s.notes_max_tokens, attempts=s.attempts
             )
         except (StructuredOutputError, EndpointError) as exc:
             log.warning("reflection notes for %s not refreshed (will retry next turn): %s", self._respondent, exc)
             return
         bullets: list[str] = []
         seen: set[str] = set()
-        for bullet in out.value.bullets:
+        for bullet in value.bullets:
             clean = " ".join(bullet.strip().lstrip("-*• ").split())[: s.bullet_chars]
             if clean and clean.casefold() not in seen:
                 seen.add(clean.casefold())
@@ -612,14 +662,13 @@ class InterviewSession:
             follow_ups=self._follow_ups,
         )
         try:
-            out = await self.llm.structured(
-                messages, FollowUpDecision, validate=check, json_schema=decision_schema(self.settings),
+            value = await ask_structured(
+                self.llm, messages, FollowUpDecision, validate=check, json_schema=decision_schema(self.settings),
                 max_tokens=self.settings.decision_max_tokens, attempts=self.settings.attempts,
             )
         except (StructuredOutputError, EndpointError) as exc:
             log.warning("follow-up decision failed for %s; moving on: %s", self._respondent, exc)
             return {"action": "move_on", "reason": "model_error", "assessment": "", "error": str(exc)[:300]}
-        value = out.value
         assessment = " ".join(value.assessment.split())[: self.settings.assessment_chars]
         if value.action == "follow_up":
             return {"action": "follow_up", "reason": "model", "assessment": assessment,

@@ -1,30 +1,20 @@
 """Fixtures for batch and evaluation tests: small fake agents that really call the (scripted) model.
 
-`tests/experiments/` has the same name as the `experiments` package; pytest's default import mode puts
-`tests/` on sys.path, where this folder would shadow the package as a namespace package. Putting the
-repository root first keeps `import experiments` pointing at the real package.
+(pyproject's `pythonpath = ["."]` keeps `import experiments` on the real package, not this folder.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from pathlib import Path
 from typing import Any, Literal, Sequence
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-if "experiments" in sys.modules and getattr(sys.modules["experiments"], "__file__", None) is None:
-    del sys.modules["experiments"]
+import pytest
 
-import pytest  # noqa: E402
-
-from simulacra.agent import Agent, PriorStep  # noqa: E402
-from simulacra.llm import LLM, FakeBackend  # noqa: E402
-from simulacra.llm.types import ChatRequest  # noqa: E402
-from surveys.model import Answer, AnswerStatus, Instrument, Option, Question, QuestionKind  # noqa: E402
+from simulacra.agent import Agent, PriorStep
+from simulacra.llm import LLM, FakeBackend
+from simulacra.llm.types import ChatRequest
+from surveys.model import Answer, AnswerStatus, Instrument, Option, Question, QuestionKind
 
 
 def pick(agent_id: str, question: Question) -> Any:

@@ -270,3 +270,21 @@ async def test_speaking_rate_clock_paces_typed_sessions(small_script, store):
     await session.submit_answer("yes " * 300)  # two minutes of speech
     answer = session.turns[-1]
     assert answer.ended_at - answer.started_at == pytest.approx(121.0)
+
+
+async def test_replies_with_raw_line_breaks_are_accepted_and_invalid_ones_repaired_once(small_script, store, clock):
+    replies = iter([
+        '{"assessment": "The story\nis partial.", "action": "follow_up", "follow_up": ""}',  # invalid: empty follow-up
+        '{"assessment": "The story\nis partial.", "action": "follow_up", "follow_up": "Where did you\ngrow up?"}',
+    ])
+    backend = FakeBackend(default=lambda request: next(replies))
+    session = InterviewSession.open(small_script, "nl", LLM(backend), store, clock)
+    await session.next_utterance()
+    await session.submit_answer("ok")
+    await session.next_utterance()
+    clock.advance(10)
+    await session.submit_answer("I was born in 1970.")
+    follow_up = await session.next_utterance()
+    assert follow_up.kind == "follow_up" and follow_up.text == "Where did you grow up?"
+    repair = backend.requests[-1].messages[-1]["content"]
+    assert "not valid" in repair and "follow_up" in repair
