@@ -645,6 +645,8 @@ class InterviewSession:
             if value.action == "follow_up":
                 if not value.follow_up.strip():
                     raise ValueError("follow_up: write the question to ask (or choose move_on)")
+                if len(value.follow_up.split()) < 2 or value.follow_up.strip().casefold() in ("follow_up", "move_on"):
+                    raise ValueError("follow_up: write the full question you will say to the interviewee")
                 if value.follow_up.strip().casefold() in asked:
                     raise ValueError("follow_up: that question was already asked; ask something new or move_on")
 

@@ -218,8 +218,9 @@ async def _answer_batch(
         keys=", ".join(keys),
     )
     schema = batch_schema(keys, questions, options.reasoning)
-    per_item = 80 + (REASONING_CHARS // 3 if options.reasoning else 0)
-    per_item += sum(OPEN_ANSWER_CHARS // 3 for q in questions if q.kind == QuestionKind.open) // max(1, len(questions))
+    # room for the worst case the grammar allows (a looping small model spends a token per character)
+    per_item = 60 + (REASONING_CHARS if options.reasoning else 0)
+    per_item += sum(OPEN_ANSWER_CHARS for q in questions if q.kind == QuestionKind.open) // max(1, len(questions))
     try:
         reply = await llm.structured(
             messages,

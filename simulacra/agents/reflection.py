@@ -10,6 +10,7 @@ evidence pointers. All experts read the same text first in the prompt, so it sta
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -32,6 +33,14 @@ EXPERT_FOCUS = {
     "political_scientist": "politics, government, voting, parties, ideology, public policy, social issues, community",
     "demographer": "age, family, where I grew up and live, education, income, occupation, religion, ethnicity",
 }
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def is_sentence(text: str) -> bool:
+    """At least three words of letters: filters what a looping small model emits ("1.1.1.1...")."""
+    return len(_WORD.findall(text)) >= 3
 
 
 class Observations(BaseModel):
@@ -58,13 +67,13 @@ async def expert_observations(llm: LLM, expert: str, context: str, limit: int | 
     }
 
     def check(reply: Observations) -> None:
-        kept = [o for o in reply.observations if o.strip()]
+        kept = [o for o in reply.observations if is_sentence(o)]
         if not least <= len(kept) <= most:
-            raise ValueError(f"observations: give between {least} and {most} non-empty observations, not {len(kept)}")
+            raise ValueError(f"observations: give between {least} and {most} observations written as sentences, not {len(kept)}")
 
     try:
         reply = await llm.structured(
-            messages, Observations, validate=check, json_schema=schema, max_tokens=64 + most * (OBSERVATION_CHARS // 3)
+            messages, Observations, validate=check, json_schema=schema, max_tokens=64 + most * (OBSERVATION_CHARS + 8)
         )
     except StructuredOutputError as exc:
         log.warning("the %s's reflections stayed invalid and were skipped: %s", expert, exc)
@@ -72,7 +81,7 @@ async def expert_observations(llm: LLM, expert: str, context: str, limit: int | 
     seen: set[str] = set()
     unique = []
     for observation in (o.strip() for o in reply.value.observations):
-        if observation and observation.casefold() not in seen:
+        if is_sentence(observation) and observation.casefold() not in seen:
             seen.add(observation.casefold())
             unique.append(observation)
     return unique

@@ -95,3 +95,14 @@ def test_cli_import_list_show(sample_dir, tmp_path):
     agent_id = AgentBank(folder).ids()[0]
     result = runner.invoke(agents_app, ["show", agent_id, "--agents", str(folder)])
     assert result.exit_code == 0 and "years old" in result.output
+
+
+async def test_reflections_drop_junk_and_retry_when_too_few_remain():
+    from simulacra.agents.reflection import expert_observations
+
+    junk = json.dumps({"observations": ["1.1.1.1.1.1", "He grew up in Korea and moved to Boston."]})
+    good = json.dumps({"observations": ["He grew up in Korea and moved to Boston.", "He values meaningful work deeply."]})
+    backend = FakeBackend([junk, good])
+    notes = await expert_observations(LLM(backend), "demographer", "context", limit=2)
+    assert notes == ["He grew up in Korea and moved to Boston.", "He values meaningful work deeply."]
+    assert len(backend.requests) == 2 and "written as sentences" in backend.requests[1].messages[-1]["content"]
