@@ -24,17 +24,16 @@ conversation since the last refresh; notes are capped, so prompts stay bounded h
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from simulacra.errors import EndpointError, StructuredOutputError
-from simulacra.llm import LLM, extract_json
+from simulacra.llm import LLM
 from simulacra.prompts import render_prompt
 from simulacra.transcript import InterviewNotes, Transcript, Turn
 from interviewer.clock import Clock, SpeechClock, WallClock
@@ -158,15 +157,6 @@ def notes_schema(settings: "EngineSettings") -> dict[str, Any]:
 _KIND_OF = {"intro": "intro", "question": "scripted", "closing": "closing"}
 
 
-def parse_reply(text: str) -> Any:
-    """JSON from a model reply, accepting raw line breaks inside strings (grammar-constrained local
-    models emit them; strict JSON forbids them)."""
-    try:
-        return json.loads(text.strip(), strict=False)
-    except json.JSONDecodeError:
-        return extract_json(text)
-
-
 async def ask_structured(
     llm: LLM,
     messages: list[dict[str, str]],
@@ -177,33 +167,12 @@ async def ask_structured(
     attempts: int,
     validate: Any = None,
 ) -> T:
-    """Ask for JSON matching `output_type`; on an invalid reply, show the problem and ask again.
-
-    Like `LLM.structured`, but parsing tolerates raw line breaks in strings, which `LLM.structured`'s
-    strict parser rejects. Raises `StructuredOutputError` when the reply stays invalid.
-    """
-    conversation = list(messages)
-    problems = ""
-    raw = ""
-    for attempt in range(max(1, attempts)):
-        result = await llm.chat(
-            conversation, json_schema=json_schema, schema_name=output_type.__name__, max_tokens=max_tokens, sample=attempt
-        )
-        raw = result.text
-        try:
-            value = output_type.model_validate(parse_reply(raw))
-            if validate is not None:
-                validate(value)
-            return value
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors())
-        except ValueError as exc:
-            problems = str(exc)
-        conversation = list(messages) + [{"role": "assistant", "content": raw[:2000]}] + render_prompt(
-            PROMPTS / "repair.txt", problems=problems
-        )
-    llm.usage.failures += 1
-    raise StructuredOutputError(f"model output stayed invalid after {attempts} attempts: {problems}", raw=raw, problems=[problems])
+    """Ask for JSON matching `output_type` (repaired and retried by `LLM.structured`); raises
+    `StructuredOutputError` when the reply stays invalid."""
+    out = await llm.structured(
+        messages, output_type, validate=validate, json_schema=json_schema, max_tokens=max_tokens, attempts=max(1, attempts)
+    )
+    return out.value
 
 
 class InterviewSession:

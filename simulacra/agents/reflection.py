@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
 OBSERVATION_CHARS = 150
+# Greedy decoding makes small models loop ("1.1.1.1..."); a little sampling gives sentences. The backend
+# seeds sampling, so a rebuild with the same model gives the same notes.
+TEMPERATURE = 0.7
 MIN_OBSERVATIONS = 6  # "more than 5"
 MAX_OBSERVATIONS = 19  # "fewer than 20"
 
@@ -73,7 +76,8 @@ async def expert_observations(llm: LLM, expert: str, context: str, limit: int | 
 
     try:
         reply = await llm.structured(
-            messages, Observations, validate=check, json_schema=schema, max_tokens=64 + most * (OBSERVATION_CHARS + 8)
+            messages, Observations, validate=check, json_schema=schema, temperature=TEMPERATURE,
+            max_tokens=64 + most * (OBSERVATION_CHARS + 8),
         )
     except StructuredOutputError as exc:
         log.warning("the %s's reflections stayed invalid and were skipped: %s", expert, exc)

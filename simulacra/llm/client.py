@@ -84,17 +84,17 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 def extract_json(text: str) -> Any:
     """Parse JSON from a model reply, tolerating code fences and prose around one object or array."""
     text = text.strip()
-    try:
-        return json.loads(text)
+    try:  # strict=False: grammar-constrained local models may write raw line breaks inside strings
+        return json.loads(text, strict=False)
     except json.JSONDecodeError:
         pass
     fenced = _FENCE.search(text)
     if fenced:
         try:
-            return json.loads(fenced.group(1))
+            return json.loads(fenced.group(1), strict=False)
         except json.JSONDecodeError:
             pass
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     for index, char in enumerate(text):
         if char in "{[":
             try:
