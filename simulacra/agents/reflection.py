@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from simulacra.errors import StructuredOutputError
-from simulacra.llm import LLM
+from simulacra.llm import LLM, extract_json
 from simulacra.prompts import render_prompt
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,16 @@ class Observations(BaseModel):
     observations: list[str]
 
 
+def _salvage(raw: str) -> list[str]:
+    """The sentences of a reply that stayed invalid (e.g. five good observations where six were asked)."""
+    try:
+        parsed = extract_json(raw)
+    except ValueError:
+        return []
+    items = parsed.get("observations") if isinstance(parsed, dict) else None
+    return [o for o in items if isinstance(o, str) and is_sentence(o)] if isinstance(items, list) else []
+
+
 async def expert_observations(llm: LLM, expert: str, context: str, limit: int | None = None) -> list[str]:
     """The expert's observations about the person in `context` (empty when the output stays invalid)."""
     most = MAX_OBSERVATIONS if limit is None else max(1, min(MAX_OBSERVATIONS, limit))
@@ -79,12 +89,16 @@ async def expert_observations(llm: LLM, expert: str, context: str, limit: int | 
             messages, Observations, validate=check, json_schema=schema, temperature=TEMPERATURE,
             max_tokens=64 + most * (OBSERVATION_CHARS + 8),
         )
+        observations = reply.value.observations
     except StructuredOutputError as exc:
-        log.warning("the %s's reflections stayed invalid and were skipped: %s", expert, exc)
-        return []
+        observations = _salvage(exc.raw)
+        if not observations:
+            log.warning("the %s's reflections stayed invalid and were skipped: %s", expert, exc)
+            return []
+        log.warning("the %s wrote %d usable observations (asked for %d-%d): kept them", expert, len(observations), least, most)
     seen: set[str] = set()
     unique = []
-    for observation in (o.strip() for o in reply.value.observations):
+    for observation in (str(o).strip() for o in observations):
         if is_sentence(observation) and observation.casefold() not in seen:
             seen.add(observation.casefold())
             unique.append(observation)

@@ -106,3 +106,13 @@ async def test_reflections_drop_junk_and_retry_when_too_few_remain():
     notes = await expert_observations(LLM(backend), "demographer", "context", limit=2)
     assert notes == ["He grew up in Korea and moved to Boston.", "He values meaningful work deeply."]
     assert len(backend.requests) == 2 and "written as sentences" in backend.requests[1].messages[-1]["content"]
+
+
+async def test_reflections_keep_good_sentences_when_retries_run_out():
+    from simulacra.agents.reflection import expert_observations
+
+    short = json.dumps({"observations": ["He values meaningful work deeply.", "2.2.2.2.2"]})
+    notes = await expert_observations(LLM(FakeBackend(default=short)), "psychologist", "context", limit=6)
+    assert notes == ["He values meaningful work deeply."]
+    nothing = json.dumps({"observations": ["1.1.1.1"]})
+    assert await expert_observations(LLM(FakeBackend(default=nothing)), "psychologist", "context", limit=6) == []
