@@ -20,51 +20,42 @@ from simulacra.llm import LLM
 from surveys.model import Answer, Question
 
 
-class DemographicAgent(Agent):
+class _FixedContextAgent(Agent):
+    """A baseline whose context is the same for every question (demographics or a persona paragraph)."""
+
+    def context(self) -> str:
+        raise NotImplementedError
+
+    async def answer(
+        self,
+        questions: Sequence[Question],
+        *,
+        llm: LLM,
+        prior: Sequence[PriorStep] = (),
+        stimulus: str | None = None,
+        options: AnswerOptions | None = None,
+    ) -> list[Answer]:
+        text = self.context()
+
+        async def context_for(_batch: Sequence[Question]) -> str:
+            return text
+
+        return await answer_questions(llm, context_for, questions, prior=prior, stimulus=stimulus, options=options)
+
+
+class DemographicAgent(_FixedContextAgent):
     source: Literal["demographic"] = "demographic"
 
     def context(self) -> str:
         return render_text("context_demographic.txt", persona=persona_line(self.demographics) or "(nothing known)")
 
-    async def answer(
-        self,
-        questions: Sequence[Question],
-        *,
-        llm: LLM,
-        prior: Sequence[PriorStep] = (),
-        stimulus: str | None = None,
-        options: AnswerOptions | None = None,
-    ) -> list[Answer]:
-        text = self.context()
 
-        async def context_for(_batch: Sequence[Question]) -> str:
-            return text
-
-        return await answer_questions(llm, context_for, questions, prior=prior, stimulus=stimulus, options=options)
-
-
-class PersonaAgent(Agent):
+class PersonaAgent(_FixedContextAgent):
     source: Literal["persona"] = "persona"
     persona: str
 
     def context(self) -> str:
         return render_text("context_persona.txt", persona=self.persona.strip())
-
-    async def answer(
-        self,
-        questions: Sequence[Question],
-        *,
-        llm: LLM,
-        prior: Sequence[PriorStep] = (),
-        stimulus: str | None = None,
-        options: AnswerOptions | None = None,
-    ) -> list[Answer]:
-        text = self.context()
-
-        async def context_for(_batch: Sequence[Question]) -> str:
-            return text
-
-        return await answer_questions(llm, context_for, questions, prior=prior, stimulus=stimulus, options=options)
 
 
 def _twin_key(question: Question) -> str:
