@@ -3,7 +3,7 @@
 Agents: demographic agents of real GSS 2016-2020 panel respondents; items: real GSS items (seeded).
 - naive: one call per question, item-major (every agent answers item 1, then item 2, ...), so each call
   starts from another agent's prompt;
-- runner: `experiments.runner` as `simulacra run` uses it on the embedded model: agent-major (each agent's
+- runner: `experiments.runs.runner` as `simulacra run` uses it on the embedded model: agent-major (each agent's
   prefix stays warm in llama.cpp's KV cache), batches of `--batch-size` questions per agent call and
   transaction, one question per model call (the runner's default on a warm-prefix model);
 - runner-batched: the same, with all of a batch's questions in one model call (the default on endpoints).
@@ -34,7 +34,7 @@ async def naive(agents, questions, llm) -> tuple[int, int]:
 
 
 async def with_runner(agents, instrument, llm, batch_size: int, root: Path, per_call: int | None, label: str) -> tuple[int, int]:
-    from experiments.runner import BatchRunner, open_run
+    from experiments.runs.runner import BatchRunner, open_run
 
     folder = open_run(root / "runs", agents, [instrument], model={"model": llm.model}, label=label)
     outcome = await BatchRunner(folder, llm, batch_size=batch_size, questions_per_call=per_call).run(agents, [instrument])

@@ -1,6 +1,6 @@
 """Batch commands: `simulacra run`, `report`, `compare`, `benchmark gss-panel` and `demo`.
 
-A thin layer over experiments.runner / evaluate / report / compare / gss_benchmark / demo. Heavy
+A thin layer over experiments.runs / evaluate / report / compare / gss_benchmark / demo. Heavy
 libraries are imported inside the commands so `simulacra --help` stays fast.
 """
 
@@ -22,42 +22,6 @@ def _settings_summary(settings: Any) -> dict[str, Any]:
     return {"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens}
 
 
-class _ProgressBar:
-    """A rich progress bar: answers done, failures, tokens and cost so far."""
-
-    def __init__(self, label: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("answers · [red]{task.fields[failed]}[/red] failed · {task.fields[tokens]} tokens · ${task.fields[cost]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self._task = self._progress.add_task(label, total=None, failed=0, tokens=0, cost="0.0000")
-
-    def __enter__(self) -> "_ProgressBar":
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)  # type: ignore[arg-type]
-
-    def update(self, progress: Any) -> None:
-        self._progress.update(
-            self._task,
-            total=progress.total,
-            completed=progress.done,
-            failed=progress.failed,
-            tokens=progress.prompt_tokens + progress.completion_tokens,
-            cost=f"{progress.cost_usd:.4f}",
-        )
-
-
 def _print_estimate(estimate: Any, settings: Any) -> None:
     from rich.table import Table
 
@@ -72,16 +36,6 @@ def _print_estimate(estimate: Any, settings: Any) -> None:
     table.add_row("cost (estimate)", f"${estimate.cost_usd:.4f} {prices}")
     console.print(table)
     console.print("[dim]Token counts are estimated at about 4 characters a token; the response cache makes repeated calls free.[/dim]")
-
-
-async def execute_run(folder: Any, agents: Sequence[Any], instruments: Sequence[Any], llm: Any, *, batch_size: int,
-                      retry_failed: bool, label: str = "answering") -> Any:
-    """Run or resume a batch with a progress bar; the run's exports are written when it ends."""
-    from experiments.runner import run_batch
-
-    with _ProgressBar(label) as bar:
-        outcome = await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed, on_progress=bar.update)
-    return outcome
 
 
 def _finish_message(folder: Any) -> None:
@@ -132,7 +86,7 @@ def run(
     from simulacra.workspace import Workspace
     from surveys.instruments import load_instrument
 
-    from experiments.runner import BatchRunner, open_run
+    from experiments.runs.runner import BatchRunner, execute_run, open_run
 
     workspace = Workspace.default()
     settings = load_settings()
@@ -168,7 +122,7 @@ def run(
         return
     llm = open_llm(settings, workspace)
     try:
-        asyncio.run(execute_run(folder, agents, chosen, llm, batch_size=batch_size, retry_failed=retry_failed))
+        asyncio.run(execute_run(folder, agents, chosen, llm, batch_size=batch_size, retry_failed=retry_failed, console=console))
     finally:
         _finish_message(folder)
     if truth:
@@ -184,7 +138,7 @@ def report(
     parity_field: Optional[List[str]] = typer.Option(None, "--parity-field", help="Demographic field(s) for parity differences (default: all with 2-12 groups)."),
 ) -> None:
     """Score a run against human answers: metrics.json, a self-contained report.html, and a summary table."""
-    from experiments.run_folder import RunFolder
+    from experiments.runs.folder import RunFolder
 
     _report(RunFolder.resolve(run_ref), truth, bootstrap, seed, parity_field)
 
@@ -201,7 +155,7 @@ def compare(
 
     from experiments.compare import compare_runs, default_out_dir, print_comparison
     from experiments.evaluate import EvalSettings
-    from experiments.run_folder import RunFolder
+    from experiments.runs.folder import RunFolder
 
     folders = [RunFolder.resolve(r) for r in runs]
     target = out or default_out_dir(Workspace.default().runs, folders)
@@ -234,8 +188,8 @@ def gss_panel(
     from simulacra.workspace import Workspace
 
     from experiments.gss_benchmark import CONDITIONS, plan_gss_benchmark
-    from experiments.run_folder import TRUTH_IN_RUN, save_truth
-    from experiments.runner import BatchRunner, open_run
+    from experiments.runs.folder import TRUTH_IN_RUN, save_truth
+    from experiments.runs.runner import BatchRunner, execute_run, open_run
 
     workspace = Workspace.default()
     settings = load_settings()
@@ -257,7 +211,7 @@ def gss_panel(
         return
     llm = open_llm(settings, workspace)
     try:
-        asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=batch_size, retry_failed=retry_failed))
+        asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=batch_size, retry_failed=retry_failed, console=console))
     finally:
         _finish_message(folder)
     _report(folder, None, bootstrap, seed)

@@ -20,7 +20,7 @@ from simulacra.workspace import atomic_write_json, atomic_write_text, private_di
 
 from experiments.evaluate import EvalSettings, evaluate
 from experiments.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, load_truth
-from experiments.run_folder import RunFolder
+from experiments.runs.folder import RunFolder
 
 PAIRED_METRICS = ["accuracy", "normalized_accuracy", "correlation", "normalized_correlation", "numeric_mae", "mae"]
 LOWER_IS_BETTER = {"numeric_mae", "mae"}

@@ -102,8 +102,8 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
     from experiments.evaluate import EvalSettings
     from experiments.gss_benchmark import plan_gss_benchmark
     from experiments.report import print_summary, write_report
-    from experiments.run_folder import TRUTH_IN_RUN, load_saved_truth, save_truth
-    from experiments.runner import open_run
+    from experiments.runs.folder import TRUTH_IN_RUN, load_saved_truth, save_truth
+    from experiments.runs.runner import open_run
 
     options = options or DemoOptions()
     console = console or Console()
@@ -121,7 +121,7 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
     respondents = dict(plan.respondents)
 
     async def main() -> Any:
-        from experiments.batch_cli import execute_run
+        from experiments.runs.runner import execute_run
 
         if options.interview:
             console.print("· importing the real sample interview agent (genagents sample transcript)")
@@ -138,7 +138,7 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
         if not (folder.path / "truth" / "responses.csv").is_file():
             save_truth(folder, plan.truth)
         console.print(f"· {len(agents)} agents answer {len(plan.items)} GSS items on {llm.model} (run {folder.path.name})")
-        await execute_run(folder, agents, [plan.instrument], llm, batch_size=options.batch_size, retry_failed=False)
+        await execute_run(folder, agents, [plan.instrument], llm, batch_size=options.batch_size, retry_failed=False, console=console)
         return folder
 
     folder = asyncio.run(main())

@@ -29,7 +29,7 @@ from surveys.model import Instrument, Question, QuestionKind
 from surveys.responses import ResponseSet
 
 from experiments import metrics as m
-from experiments.run_folder import RunFolder
+from experiments.runs.folder import RunFolder
 
 FLOOR_MAJORITY = "majority_floor"
 FLOOR_RANDOM = "random_floor"

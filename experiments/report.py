@@ -19,7 +19,7 @@ from simulacra.errors import SimulacraError
 from simulacra.workspace import atomic_write_json, atomic_write_text
 
 from experiments.evaluate import CONDITION_ORDER, EvalSettings, evaluate
-from experiments.run_folder import TRUTH_IN_RUN, RunFolder, load_saved_truth
+from experiments.runs.folder import TRUTH_IN_RUN, RunFolder, load_saved_truth
 
 TEMPLATES = Path(__file__).parent / "templates"
 

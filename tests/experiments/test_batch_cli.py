@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
-from experiments.run_folder import save_truth
-from experiments.runner import open_run, run_batch
+from experiments.runs.folder import save_truth
+from experiments.runs.runner import open_run, run_batch
 from simulacra.llm import LLM, FakeBackend
 from test_evaluate import AGENTS, MODEL, TRUTH, FixedAgent, survey_instrument
 

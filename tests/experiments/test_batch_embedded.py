@@ -35,7 +35,7 @@ def test_tiny_gss_panel_benchmark_writes_report_and_metrics(isolated_workspace):
     # the same command again resumes: nothing left to ask, the model is not called
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    from experiments.run_folder import RunFolder
+    from experiments.runs.folder import RunFolder
 
     sessions = RunFolder(run).store.sessions()
     assert [s["answers_written"] for s in sessions] == [4, 0]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import FakeAgent, fake_reply
-from experiments.run_folder import RunFolder, RunMismatchError
-from experiments.runner import BatchInterrupted, BatchRunner, open_run, run_batch
+from experiments.runs.folder import RunFolder, RunMismatchError
+from experiments.runs.runner import BatchInterrupted, BatchRunner, open_run, run_batch
 from simulacra.llm import LLM, FakeBackend
 
 MODEL = {"kind": "test", "model": "fake-model"}

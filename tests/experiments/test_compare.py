@@ -10,7 +10,7 @@ from scipy import stats
 from experiments.compare import compare_runs, paired_test
 from experiments.evaluate import EvalSettings
 from experiments.report import write_report
-from experiments.runner import open_run, run_batch
+from experiments.runs.runner import open_run, run_batch
 from simulacra.errors import SimulacraError
 from simulacra.llm import LLM, FakeBackend
 from test_evaluate import AGENTS, MODEL, TRUTH, FixedAgent, survey_instrument

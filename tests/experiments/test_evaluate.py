@@ -11,7 +11,7 @@ import pytest
 
 from experiments.evaluate import EvalSettings, evaluate
 from experiments.report import write_report
-from experiments.runner import open_run, run_batch
+from experiments.runs.runner import open_run, run_batch
 from simulacra.agent import Agent
 from simulacra.llm import LLM, FakeBackend
 from surveys.instruments import load_instrument

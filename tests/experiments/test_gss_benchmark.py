@@ -9,8 +9,8 @@ import pytest
 from experiments.evaluate import EvalSettings
 from experiments.gss_benchmark import plan_gss_benchmark
 from experiments.report import write_report
-from experiments.run_folder import TRUTH_IN_RUN, load_saved_truth, save_truth
-from experiments.runner import open_run, run_batch
+from experiments.runs.folder import TRUTH_IN_RUN, load_saved_truth, save_truth
+from experiments.runs.runner import open_run, run_batch
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent
 from simulacra.llm import LLM, FakeBackend
 

@@ -2,7 +2,7 @@
 
     manifest.json       who answered what, with which model and settings, which code version, status
     instruments/*.json  the exact questions asked (so reports never depend on how instruments load later)
-    responses.sqlite    answers as they arrived (see experiments.store)
+    responses.sqlite    answers as they arrived (see experiments.runs.store)
     responses.parquet   export at the end of a run (deterministic: content only, sorted by key)
     responses.csv
     metrics.json, report.html   written by `simulacra report`
@@ -27,7 +27,7 @@ from simulacra.errors import DataFileError, SimulacraError
 from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
 from surveys.model import Instrument
 
-from experiments.store import ResponseStore, export_frame
+from experiments.runs.store import ResponseStore, export_frame
 
 _ID_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -25,8 +25,8 @@ from simulacra.errors import EndpointError, SimulacraError
 from simulacra.llm.fake import approx_tokens
 from surveys.model import Answer, AnswerStatus, AnswerValidationError, Instrument, Question
 
-from experiments.run_folder import RunFolder
-from experiments.store import AnswerKey, StoredAnswer
+from experiments.runs.folder import RunFolder
+from experiments.runs.store import AnswerKey, StoredAnswer
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +429,7 @@ def open_run(
     `respondents` maps agent id -> the person whose human answers score it (default: the agent's
     `respondent` attribute if it has one, else its id).
     """
-    from experiments.run_folder import AgentEntry, InstrumentEntry, RunManifest, agent_fingerprint, code_version, default_run_id
+    from experiments.runs.folder import AgentEntry, InstrumentEntry, RunManifest, agent_fingerprint, code_version, default_run_id
 
     respondents = respondents or {}
     entries = [
@@ -457,3 +457,25 @@ def open_run(
     if not run_id:
         manifest.id = default_run_id(manifest)
     return RunFolder.create(runs_dir, manifest, list(instruments), explicit_id=bool(run_id))
+
+
+async def execute_run(
+    folder: RunFolder,
+    agents: Sequence[Agent],
+    instruments: Sequence[Instrument],
+    llm: Any,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    retry_failed: bool = False,
+    label: str = "answering",
+    console: Any = None,
+    show_progress: bool = True,
+) -> RunOutcome:
+    """Run or resume a batch with a progress bar on the terminal; the run's exports are written when it ends."""
+    if not show_progress:
+        return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed)
+    from experiments.runs.progress import ProgressBar
+
+    with ProgressBar(label, console) as bar:
+        return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
+                               on_progress=bar.update)

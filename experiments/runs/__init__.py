@@ -1,0 +1,34 @@
+"""Runs: the run folder (manifest, answers store, exports), its identity, and the runner that fills it.
+
+    from experiments.runs import RunFolder, RunManifest, open_run, run_batch, execute_run
+
+Batches and behavioral experiments are the same kind of run, in the same folder format.
+"""
+
+from experiments.runs.folder import (
+    TRUTH_IN_RUN,
+    AgentEntry,
+    InstrumentEntry,
+    RunFolder,
+    RunManifest,
+    RunMismatchError,
+    load_saved_truth,
+    save_truth,
+)
+from experiments.runs.runner import (
+    BatchInterrupted,
+    BatchRunner,
+    Estimate,
+    Progress,
+    RunOutcome,
+    execute_run,
+    open_run,
+    run_batch,
+)
+from experiments.runs.store import AnswerKey, ResponseStore, StoredAnswer
+
+__all__ = [
+    "TRUTH_IN_RUN", "AgentEntry", "InstrumentEntry", "RunFolder", "RunManifest", "RunMismatchError",
+    "load_saved_truth", "save_truth", "BatchInterrupted", "BatchRunner", "Estimate", "Progress", "RunOutcome",
+    "execute_run", "open_run", "run_batch", "AnswerKey", "ResponseStore", "StoredAnswer",
+]
