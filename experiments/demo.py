@@ -99,9 +99,9 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
     from simulacra.config import load_settings
     from simulacra.llm import describe_backend, open_llm
 
-    from experiments.evaluate import EvalSettings
-    from experiments.gss_benchmark import plan_gss_benchmark
-    from experiments.report import print_summary, write_report
+    from experiments.scoring.evaluate import EvalSettings
+    from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
+    from experiments.reports.report import print_summary, write_report
     from experiments.runs.folder import TRUTH_IN_RUN, load_saved_truth, save_truth
     from experiments.runs.runner import open_run
 

@@ -1,0 +1,1 @@
+"""Faithfulness benchmarks: the GSS-panel benchmark, its designs, leakage rules and reference tables."""

@@ -1,0 +1,168 @@
+"""The GSS-panel benchmark: baseline agents of real panel respondents, scored against their own answers.
+
+From a real GSS panel (2016-2020, or 2006-2008-2010), take N people who were re-interviewed, and K GSS
+items most of them were asked. Build for each person:
+- a demographic agent: their wave-1 demographics (age, sex, race, degree from the panel, plus their
+  wave-1 political views, party and religion when those are not being predicted);
+- a composite agent: their wave-1 answers to other GSS items (the other target items, each predicted
+  item left out, plus `context_items` further items), as in the paper's composite baseline.
+The agents answer the K items; the report scores them against the person's wave-1 answers and normalizes
+by the same person's wave-1 vs wave-2 agreement (the panel's real retest, 2-4 years apart, where the
+paper had a 2-week retest). Everything is seeded, so the same command rebuilds the same agents and
+resumes the same run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from simulacra.agent import Agent
+from simulacra.errors import SimulacraError
+from surveys.model import Instrument, Question
+from surveys.responses import ResponseSet
+
+PANELS = ("2016-2020", "2006")
+DEMOGRAPHIC_ITEMS = ("polviews", "partyid", "relig")  # wave-1 answers used as demographics when not predicted
+DEMOGRAPHIC_FIELDS = ("age", "sex", "race", "degree")
+CONDITIONS = ("demographic", "composite")
+
+
+@dataclass
+class BenchmarkPlan:
+    panel: str
+    seed: int
+    people: list[str]
+    items: list[str]
+    context_items: list[str]
+    instrument: Instrument  # the GSS instrument cut to the target items (in GSS order)
+    truth: ResponseSet  # everyone's answers to the target items (majority floor), waves 1 and 2
+    agents: list[Agent] = field(default_factory=list)
+    respondents: dict[str, str] = field(default_factory=dict)  # agent id -> panel respondent
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "benchmark": "gss-panel",
+            "panel": self.panel,
+            "seed": self.seed,
+            "people": self.people,
+            "items": self.items,
+            "context_items": self.context_items,
+        }
+
+
+def _pairs_per_item(panel: ResponseSet) -> dict[str, int]:
+    pairs = panel.retest_pairs(1, 2)
+    return pairs.groupby("question").size().to_dict()
+
+
+def choose_items(panel: ResponseSet, instrument: Instrument, k: int, rng: np.random.Generator, exclude: Sequence[str] = ()) -> list[str]:
+    """K items, seeded, among the better-covered half of the items asked in both waves; GSS order kept."""
+    counts = _pairs_per_item(panel)
+    candidates = [q.id for q in instrument.questions if counts.get(q.id, 0) > 0 and q.id not in set(exclude)]
+    if not candidates:
+        return []
+    median = float(np.median([counts[q] for q in candidates]))
+    pool = [q for q in candidates if counts[q] >= median] if k <= len(candidates) // 2 else candidates
+    chosen = set(rng.choice(pool, size=min(k, len(pool)), replace=False).tolist()) if pool else set()
+    return [q.id for q in instrument.questions if q.id in chosen]
+
+
+def choose_people(panel: ResponseSet, items: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
+    """N re-interviewed people (seeded) who answered at least half of the items in both waves."""
+    pairs = panel.retest_pairs(1, 2)
+    pairs = pairs[pairs.question.isin(set(items))]
+    per_person = pairs.groupby("respondent").size()
+    eligible = sorted(per_person[per_person >= max(1, len(items) // 2)].index.astype(str))
+    if not eligible:
+        return []
+    picked = rng.choice(eligible, size=min(n, len(eligible)), replace=False).tolist()
+    return sorted(picked)
+
+
+def _label(question: Question, code: Any) -> str:
+    try:
+        return question.option(str(code)).label
+    except ValueError:
+        return str(code)
+
+
+def demographic_profile(panel: ResponseSet, person: str, gss: Instrument, targets: Sequence[str]) -> dict[str, str]:
+    """Wave-1 demographics in plain words (fields the panel has), never an item being predicted."""
+    profile: dict[str, str] = {}
+    demo = panel.demographics
+    if not demo.empty and person in demo.index.astype(str):
+        row = demo.loc[demo.index.astype(str) == person].iloc[0]
+        for name in DEMOGRAPHIC_FIELDS:
+            if name in row and row[name] is not None and str(row[name]) not in ("", "nan", "<NA>"):
+                profile[name] = str(row[name])
+    ids = {q.id for q in gss.questions}
+    for item in DEMOGRAPHIC_ITEMS:
+        if item in targets or item not in ids:
+            continue
+        value = panel.value(person, item, 1)
+        if value is not None:
+            label = {"polviews": "political_views", "partyid": "party", "relig": "religion"}[item]
+            profile[label] = _label(gss.question(item), value)
+    return profile
+
+
+def plan_gss_benchmark(
+    panel_name: str = "2016-2020",
+    *,
+    people: int = 20,
+    items: int = 20,
+    seed: int = 0,
+    context_items: int = 20,
+    conditions: Sequence[str] = CONDITIONS,
+    group_size: int = 5,
+    panel: ResponseSet | None = None,
+    gss: Instrument | None = None,
+) -> BenchmarkPlan:
+    """Choose people and items (seeded) and build their agents; nothing is asked of a model here."""
+    from simulacra.agents.baselines import CompositeAgent, DemographicAgent
+    from surveys.instruments import load_instrument
+    from surveys.loaders import load_gss_panel
+
+    if panel_name not in PANELS:
+        raise SimulacraError(f"unknown GSS panel {panel_name!r}: choose {' or '.join(PANELS)}")
+    unknown = set(conditions) - set(CONDITIONS)
+    if unknown:
+        raise SimulacraError(f"unknown condition(s) {', '.join(sorted(unknown))}: choose from {', '.join(CONDITIONS)}")
+    if people < 1 or items < 1:
+        raise SimulacraError("--people and --items must be at least 1")
+    gss = gss or load_instrument("gss")
+    panel = panel if panel is not None else load_gss_panel(panel_name, gss, waves=(1, 2))  # type: ignore[arg-type]
+    rng = np.random.default_rng(seed)
+    targets = choose_items(panel, gss, items, rng)
+    if not targets:
+        raise SimulacraError(f"the {panel_name} panel has no GSS item asked in both waves")
+    chosen_people = choose_people(panel, targets, people, rng)
+    if not chosen_people:
+        raise SimulacraError(f"no re-interviewed person in the {panel_name} panel answered enough of the chosen items")
+    extra = choose_items(panel, gss, context_items, rng, exclude=list(targets) + list(DEMOGRAPHIC_ITEMS)) if context_items else []
+    instrument = gss.model_copy(update={"questions": [q for q in gss.questions if q.id in set(targets)]}, deep=True)
+    known_questions = [q for q in gss.questions if q.id in set(targets) | set(extra)]
+    truth = panel.subset(questions=targets)
+    truth.name = f"gss-panel-{panel_name}"
+    first = panel.subset(respondents=chosen_people, questions=[q.id for q in known_questions]).wave(1)
+
+    plan = BenchmarkPlan(panel_name, seed, chosen_people, targets, extra, instrument, truth)
+    for person in chosen_people:
+        if "demographic" in conditions:
+            agent = DemographicAgent(id=f"dem-{person}", demographics=demographic_profile(panel, person, gss, targets))
+            plan.agents.append(agent)
+            plan.respondents[agent.id] = person
+        if "composite" in conditions:
+            known = first.get(person, {})
+            agent = CompositeAgent(
+                id=f"comp-{person}",
+                known_answers=dict(known),
+                questions=[q for q in known_questions if q.id in known],
+                group_size=group_size,
+            )
+            plan.agents.append(agent)
+            plan.respondents[agent.id] = person
+    return plan

@@ -1,0 +1,1 @@
+"""Reports: metrics.json, report.html, terminal summaries and comparisons of runs."""

@@ -1,0 +1,269 @@
+"""`simulacra report`: metrics.json, a self-contained report.html, and a summary table in the terminal.
+
+The report is computed from the run folder (manifest, instruments, responses.sqlite) and the human
+answers; nothing is taken from a live run. Plots are matplotlib PNGs embedded as base64, so the HTML file
+can be mailed or archived alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulacra.errors import SimulacraError
+from simulacra.workspace import atomic_write_json, atomic_write_text
+
+from experiments.scoring.evaluate import CONDITION_ORDER, EvalSettings, evaluate
+from experiments.runs.folder import TRUTH_IN_RUN, RunFolder, load_saved_truth
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# What each family's headline columns are (metric key, column title), in table order.
+HEADLINES = {
+    "survey": [
+        ("accuracy", "accuracy"),
+        ("retest_agreement", "retest"),
+        ("normalized_accuracy", "norm. accuracy"),
+        ("correlation", "correlation"),
+        ("normalized_correlation", "norm. corr."),
+        ("numeric_mae", "numeric MAE"),
+        ("coverage", "valid answers"),
+    ],
+    "bfi": [("mae", "trait MAE"), ("correlation", "trait corr."), ("retest_correlation", "retest corr."), ("normalized_correlation", "norm. corr.")],
+    "games": [("mae", "MAE (0-1)"), ("correlation", "corr."), ("retest_correlation", "retest corr."), ("normalized_correlation", "norm. corr.")],
+}
+CONDITION_LABELS = {
+    "interview": "interview agents",
+    "composite": "composite agents",
+    "demographic": "demographic agents",
+    "persona": "persona agents",
+    "majority_floor": "majority-answer floor",
+    "random_floor": "random floor",
+}
+
+
+@dataclass
+class ReportResult:
+    metrics: dict[str, Any]
+    metrics_path: Path
+    html_path: Path
+
+
+def load_truth(spec: str | None, folder: RunFolder):
+    """The human answers to score against: `--truth`, else what the run names (or saved beside it)."""
+    spec = spec or folder.manifest.truth
+    if not spec:
+        if (folder.path / "truth" / "responses.csv").is_file():
+            return load_saved_truth(folder)
+        raise SimulacraError(
+            f"run {folder.path.name} names no human answers to score against: pass --truth (a response file or a "
+            "set such as gss-panel-2016-2020)"
+        )
+    if spec == TRUTH_IN_RUN:
+        return load_saved_truth(folder)
+    try:
+        from surveys.loaders import load_responses
+    except ImportError as exc:  # pragma: no cover - until surveys.loaders exists
+        raise SimulacraError(f"cannot load response set {spec!r}: surveys.loaders is not available ({exc})") from exc
+    return load_responses(spec)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def fmt_stat(stat: dict[str, Any] | None, digits: int = 3) -> str:
+    if not stat or stat.get("mean") is None:
+        return "–"
+    text = fmt(stat["mean"], digits)
+    if stat.get("ci"):
+        text += f" [{fmt(stat['ci'][0], 2)}, {fmt(stat['ci'][1], 2)}]"
+    return text
+
+
+def headline_rows(metrics: dict[str, Any], instrument: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = []
+    for condition in _ordered(metrics["conditions"]):
+        block = metrics["conditions"][condition].get(instrument)
+        if block:
+            rows.append((condition, block))
+    return rows
+
+
+def _ordered(names) -> list[str]:
+    names = list(names)
+    return [c for c in CONDITION_ORDER if c in names] + sorted(n for n in names if n not in CONDITION_ORDER)
+
+
+# -- plots -------------------------------------------------------------------------------------------------
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """Bar charts of the headline metric per condition (with CIs), per-person spread, per-item scatter, parity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots: list[dict[str, str]] = []
+    for instrument, family in metrics["families"].items():
+        key = "normalized_accuracy" if family == "survey" else "normalized_correlation"
+        rows = [(c, b.get(key) or b.get("accuracy" if family == "survey" else "correlation")) for c, b in headline_rows(metrics, instrument)]
+        rows = [(c, s) for c, s in rows if s and s.get("mean") is not None]
+        if rows:
+            fig, ax = plt.subplots(figsize=(6.4, 3.2))
+            means = [s["mean"] for _, s in rows]
+            low = [s["mean"] - s["ci"][0] if s.get("ci") else 0 for _, s in rows]
+            high = [s["ci"][1] - s["mean"] if s.get("ci") else 0 for _, s in rows]
+            colors = ["#9aa5b1" if c.endswith("_floor") else "#2b6cb0" for c, _ in rows]
+            ax.barh([CONDITION_LABELS.get(c, c) for c, _ in rows], means, xerr=[low, high], color=colors, capsize=3)
+            ax.invert_yaxis()
+            ax.axvline(1.0, color="#c53030", lw=1, ls="--")
+            ax.set_xlabel(key.replace("_", " ") + " (1 = as consistent as the person with themselves)")
+            ax.set_title(f"{instrument}: {key.replace('_', ' ')} by condition (95% bootstrap CI)")
+            plots.append({"title": f"{instrument}: headline by condition", "png": _png(fig)})
+        people = [p for p in metrics["per_person"] if p["instrument"] == instrument and p.get(key) is not None]
+        if people:
+            conditions = _ordered({p["condition"] for p in people})
+            fig, ax = plt.subplots(figsize=(6.4, 3.0))
+            data = [[p[key] for p in people if p["condition"] == c] for c in conditions]
+            ax.boxplot(data, vert=False, tick_labels=[CONDITION_LABELS.get(c, c) for c in conditions])
+            ax.invert_yaxis()
+            ax.set_xlabel(f"{key.replace('_', ' ')} per person")
+            ax.set_title(f"{instrument}: spread across people")
+            plots.append({"title": f"{instrument}: per person", "png": _png(fig)})
+    items = [r for r in metrics["per_item"] if r.get("retest_agreement") is not None]
+    agent_conditions = [c for c in _ordered(metrics["conditions"]) if not c.endswith("_floor")]
+    if items and agent_conditions:
+        fig, ax = plt.subplots(figsize=(5.2, 4.2))
+        for condition in agent_conditions:
+            points = [(r["retest_agreement"], r.get(f"{condition}_accuracy")) for r in items if r.get(f"{condition}_accuracy") is not None]
+            if points:
+                ax.scatter(*zip(*points), label=CONDITION_LABELS.get(condition, condition), alpha=0.7, s=18)
+        ax.plot([0, 1], [0, 1], color="#c53030", lw=1, ls="--")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("people's wave-1 vs wave-2 agreement")
+        ax.set_ylabel("agent accuracy vs wave 1")
+        ax.set_title("per item")
+        ax.legend(fontsize=8)
+        plots.append({"title": "per item: agent accuracy vs human retest", "png": _png(fig)})
+    bars = []
+    for instrument, by_condition in metrics["parity"].items():
+        for condition, entry in by_condition.items():
+            for field_name, parity in entry["fields"].items():
+                bars.append((f"{CONDITION_LABELS.get(condition, condition)} · {field_name}", parity["difference"]))
+    if bars:
+        fig, ax = plt.subplots(figsize=(6.4, max(2.0, 0.28 * len(bars) + 0.8)))
+        ax.barh([b[0] for b in bars], [b[1] for b in bars], color="#805ad5")
+        ax.invert_yaxis()
+        ax.set_xlabel("demographic parity difference (best group − worst group)")
+        plots.append({"title": "demographic parity difference", "png": _png(fig)})
+    return plots
+
+
+# -- writing -----------------------------------------------------------------------------------------------
+def render_html(metrics: dict[str, Any], plots: list[dict[str, str]], title: str) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["fmt"] = fmt
+    env.filters["stat"] = fmt_stat
+    tables = []
+    for instrument, family in metrics["families"].items():
+        rows = headline_rows(metrics, instrument)
+        if rows:
+            tables.append({"instrument": instrument, "family": family, "columns": HEADLINES[family], "rows": rows})
+    conditions = [c for c in _ordered(metrics["conditions"])]
+    item_columns = [c for c in conditions if not c.endswith("_floor")]
+    return env.get_template("report.html.j2").render(
+        title=title,
+        metrics=metrics,
+        tables=tables,
+        plots=plots,
+        labels=CONDITION_LABELS,
+        item_columns=item_columns,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+def write_report(folder: RunFolder, truth: Any, settings: EvalSettings | None = None) -> ReportResult:
+    metrics = evaluate(folder, truth, settings)
+    metrics_path = folder.path / "metrics.json"
+    atomic_write_json(metrics_path, metrics)
+    html = render_html(metrics, make_plots(metrics), f"simulacra report · {folder.path.name}")
+    html_path = folder.path / "report.html"
+    atomic_write_text(html_path, html)
+    return ReportResult(metrics, metrics_path, html_path)
+
+
+SHORT_LABELS = {"majority_floor": "majority", "random_floor": "random"}
+SHORT_TITLES = {"accuracy": "acc.", "retest_agreement": "retest", "normalized_accuracy": "norm.acc", "correlation": "corr.",
+                "normalized_correlation": "norm.corr", "numeric_mae": "num.MAE", "coverage": "valid", "mae": "MAE",
+                "retest_correlation": "retest r"}
+CI_KEYS = {"survey": "normalized_accuracy", "bfi": "normalized_correlation", "games": "normalized_correlation"}
+
+
+def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
+    """The headline table per instrument, in the terminal (rich); the CI is shown for the main metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    answers = metrics["answers"]
+    console.print(
+        f"[bold]{metrics['run']['id']}[/bold] · {answers['ok']} valid / {answers['failed']} failed of "
+        f"{answers['expected']} answers · scored against {metrics['truth']['name']}"
+    )
+    for instrument, family in metrics["families"].items():
+        rows = headline_rows(metrics, instrument)
+        if not rows:
+            continue
+        columns = [(k, t) for k, t in HEADLINES[family]
+                   if k != "coverage" and any((b.get(k) or {}).get("mean") is not None for _, b in rows)]
+        table = Table(title=f"{instrument} ({family}): means over people", title_justify="left", padding=(0, 1))
+        table.add_column("condition", no_wrap=True)
+        table.add_column("n", justify="right")
+        for key, title in columns:
+            table.add_column(SHORT_TITLES.get(key, title), justify="right")
+            if key == CI_KEYS[family]:
+                table.add_column("95% CI", justify="right", no_wrap=True)
+        for condition, block in rows:
+            cells = []
+            for key, _ in columns:
+                stat = block.get(key) or {}
+                cells.append(fmt(stat.get("mean"), 2))
+                if key == CI_KEYS[family]:
+                    ci = stat.get("ci")
+                    cells.append(f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "–")
+            table.add_row(SHORT_LABELS.get(condition, condition), str(block.get("people", 0)), *cells,
+                          style="dim" if condition.endswith("_floor") else None)
+        console.print(table)
+    for instrument, by_condition in metrics["parity"].items():
+        worst = []
+        for condition, entry in by_condition.items():
+            if condition.endswith("_floor") or not entry["fields"]:
+                continue
+            field_name, parity = max(entry["fields"].items(), key=lambda kv: kv[1]["difference"])
+            worst.append(f"{CONDITION_LABELS.get(condition, condition)}: {parity['difference']:.3f} ({field_name})")
+        if worst:
+            console.print(f"[dim]{instrument} largest parity difference: " + "; ".join(worst) + "[/dim]")
+    if metrics["unscored_agents"]:
+        names = ", ".join(a["agent"] for a in metrics["unscored_agents"][:5])
+        console.print(f"[dim]not scored (no human answers): {names}{' ...' if len(metrics['unscored_agents']) > 5 else ''}[/dim]")

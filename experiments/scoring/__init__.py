@@ -1,0 +1,1 @@
+"""Scoring: metrics, the scorer of run folders, statistical reference predictors, statistics."""

@@ -1,0 +1,497 @@
+"""Score a run folder against human answers: the numbers behind `metrics.json` and `report.html`.
+
+Everything is computed from the run folder (manifest, instruments, responses.sqlite) and a ResponseSet of
+human answers (wave 1 = what agents are scored against, wave 2 = the same people's retest, the ceiling).
+Agents are grouped into conditions by their source (interview, demographic, persona, composite) and
+scored per person; two floors are scored the same way from the human data alone: the majority answer
+(each item's most common wave-1 answer among the *other* people) and uniform random choice.
+
+Conventions, stated once:
+- when a person has a retest, only items they answered in both waves are scored, so the agent's accuracy
+  and the person's own agreement cover the same items; a person without a retest gets raw metrics only;
+- a failed answer (invalid model output) counts as wrong for accuracy and is left out of correlations and
+  errors; `coverage` reports how many answers were valid;
+- with several samples per question, the agent's answer is the most common one (a number: their mean);
+- correlations are averaged over people through Fisher z; ratios (normalized scores) arithmetically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from surveys.model import Instrument, Question, QuestionKind
+from surveys.responses import ResponseSet
+
+from experiments.scoring import metrics as m
+from experiments.runs.folder import RunFolder
+
+FLOOR_MAJORITY = "majority_floor"
+FLOOR_RANDOM = "random_floor"
+CONDITION_ORDER = ["interview", "composite", "demographic", "persona", FLOOR_MAJORITY, FLOOR_RANDOM]
+RANDOM_DRAWS = 20
+AGE_BINS = [(18, 29), (30, 44), (45, 64), (65, 200)]
+NOT_DEMOGRAPHIC = {"year", "sample", "wave", "id", "respondent", "weight", "name", "first_name", "last_name"}
+
+
+@dataclass
+class EvalSettings:
+    wave: int = 1
+    retest_wave: int = 2
+    bootstrap: int = 1000
+    seed: int = 0
+    parity_fields: list[str] | None = None  # None: every demographic field with 2-12 groups
+    parity_min_group: int = 1
+
+
+@dataclass
+class PersonScores:
+    condition: str
+    respondent: str
+    instrument: str
+    values: dict[str, float | None] = field(default_factory=dict)
+
+
+def instrument_family(instrument: Instrument) -> str:
+    kind = str(instrument.scoring.get("kind", instrument.scoring.get("type", ""))).lower()
+    if kind in ("bfi", "bfi44", "big_five", "big5", "traits") or instrument.id.lower().startswith("bfi"):
+        return "bfi"
+    if kind in ("games", "economic_games", "game") or instrument.id.lower() in ("games", "economic_games"):
+        return "games"
+    return "survey"
+
+
+# -- answers from the run ------------------------------------------------------------------------------
+def agent_answers(frame: pd.DataFrame, questions: Mapping[str, Question]) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
+    """{agent: {question: value}} of valid answers (samples combined) and {agent: {failed questions}}."""
+    ok: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    failed: dict[str, set[str]] = defaultdict(set)
+    for row in frame.itertuples(index=False):
+        if row.question not in questions:
+            continue
+        if row.status == "ok" and row.value is not None:
+            ok[row.agent][row.question].append(row.value)
+        else:
+            failed[row.agent].add(row.question)
+    combined: dict[str, dict[str, Any]] = {}
+    for agent, by_q in ok.items():
+        combined[agent] = {}
+        for qid, values in by_q.items():
+            question = questions[qid]
+            if question.kind == QuestionKind.numeric:
+                combined[agent][qid] = float(np.mean([float(v) for v in values]))
+            else:
+                combined[agent][qid] = Counter(str(v) for v in values).most_common(1)[0][0]
+    return combined, {a: qs - set(combined.get(a, {})) for a, qs in failed.items()}
+
+
+# -- BFI and games scoring (the rules live in surveys.scoring) -------------------------------------------
+def trait_scores(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, float]:
+    """BFI trait means (reverse keyed 6 - x) over the items answered; invalid values are left out."""
+    from surveys.scoring import bfi_traits
+
+    valid = {}
+    for qid, value in answers.items():
+        if qid in {q.id for q in instrument.questions}:
+            try:
+                valid[qid] = instrument.question(qid).validate_value(value)
+            except (ValueError, KeyError):
+                continue
+    return {k: float(v) for k, v in bfi_traits(valid, instrument).items()}
+
+
+def game_scores(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, float]:
+    """Each game's response on 0-1 by its offered range; answers that cannot be scaled are left out."""
+    from surveys.scoring import scale_game
+
+    out: dict[str, float] = {}
+    for question in instrument.questions:
+        if answers.get(question.id) is None:
+            continue
+        try:
+            out[question.id] = float(scale_game(question, answers[question.id]))
+        except ValueError:
+            continue
+    return out
+
+
+# -- per-person scoring ------------------------------------------------------------------------------
+class Scorer:
+    """Scores predictions for one instrument against one ResponseSet (wave 1 with wave-2 retest)."""
+
+    def __init__(self, instrument: Instrument, truth: ResponseSet, settings: EvalSettings):
+        self.instrument = instrument
+        self.family = instrument_family(instrument)
+        self.questions = {q.id: q for q in instrument.questions}
+        self.settings = settings
+        data = truth.data[truth.data.question.isin(set(self.questions))]
+        self.w1 = _wave(data, settings.wave)
+        self.w2 = _wave(data, settings.retest_wave)
+        self.choice_items = [q.id for q in instrument.questions if q.is_choice]
+        self.numeric_items = [q.id for q in instrument.questions if q.kind == QuestionKind.numeric]
+
+    def items_for(self, person: str, pool: Iterable[str]) -> list[str]:
+        first = self.w1.get(person, {})
+        second = self.w2.get(person, {})
+        items = [q for q in pool if q in first]
+        if any(q in second for q in items):
+            items = [q for q in items if q in second]
+        return items
+
+    def score(self, person: str, predicted: Mapping[str, Any], failed: Iterable[str] = ()) -> dict[str, float | None]:
+        if self.family == "bfi":
+            return self._score_profile(person, predicted, lambda a: trait_scores(self.instrument, a))
+        if self.family == "games":
+            return self._score_profile(person, predicted, lambda a: game_scores(self.instrument, a))
+        return self._score_survey(person, predicted, failed)
+
+    def _score_survey(self, person: str, predicted: Mapping[str, Any], failed: Iterable[str]) -> dict[str, float | None]:
+        first = self.w1.get(person, {})
+        second = self.w2.get(person, {})
+        items = self.items_for(person, self.choice_items)
+        acc, n = m.accuracy(self.questions, predicted, first, items, failed)
+        retest, n_retest = m.accuracy(self.questions, second, first, items) if second else (None, 0)
+        r, _ = m.answer_correlation(self.questions, predicted, first, items)
+        r_retest, _ = m.answer_correlation(self.questions, second, first, items) if second else (None, 0)
+        numeric = self.items_for(person, self.numeric_items)
+        mae, n_numeric = m.scaled_mae(self.questions, predicted, first, numeric)
+        mae_retest, _ = m.scaled_mae(self.questions, second, first, numeric) if second else (None, 0)
+        answered = sum(1 for q in items if q in predicted)
+        return {
+            "items": float(n),
+            "coverage": (answered / n) if n else None,
+            "accuracy": acc,
+            "retest_agreement": retest,
+            "normalized_accuracy": m.ratio(acc, retest),
+            "correlation": r,
+            "retest_correlation": r_retest,
+            "normalized_correlation": m.ratio(r, r_retest),
+            "numeric_items": float(n_numeric),
+            "numeric_mae": mae,
+            "retest_numeric_mae": mae_retest,
+        }
+
+    def _score_profile(self, person: str, predicted: Mapping[str, Any], profile) -> dict[str, float | None]:
+        first = self.w1.get(person, {})
+        second = self.w2.get(person, {})
+        agent_p, human_p = profile(predicted), profile(first)
+        retest_p = profile(second) if second else {}
+        r = m.pearson_over(agent_p, human_p)
+        r_retest = m.pearson_over(retest_p, human_p) if retest_p else None
+        return {
+            "items": float(len(agent_p)),
+            "mae": m.mean_abs_diff(agent_p, human_p),
+            "retest_mae": m.mean_abs_diff(retest_p, human_p) if retest_p else None,
+            "correlation": r,
+            "retest_correlation": r_retest,
+            "normalized_correlation": m.ratio(r, r_retest),
+        }
+
+    # -- floors ----------------------------------------------------------------------------------------
+    def majority_answers(self, person: str) -> dict[str, Any]:
+        """Each item's most common wave-1 answer among everyone else (ties: the first option)."""
+        cache = self.__dict__.setdefault("_majority_cache", {})
+        if person not in cache:
+            cache[person] = self._majority(person)
+        return cache[person]
+
+    def _majority(self, person: str) -> dict[str, Any]:
+        counts = self._counts()
+        out: dict[str, Any] = {}
+        own = self.w1.get(person, {})
+        for qid, counter in counts.items():
+            question = self.questions[qid]
+            tally = Counter(counter)
+            if qid in own:
+                tally[_key(question, own[qid])] -= 1
+            if question.kind == QuestionKind.numeric:
+                values = [float(v) for v, c in tally.items() for _ in range(max(c, 0))]
+                if values:
+                    out[qid] = float(np.median(values))
+                continue
+            order = {o.code: i for i, o in enumerate(question.options)}
+            ranked = sorted((c for c in tally.items() if c[1] > 0), key=lambda kv: (-kv[1], order.get(kv[0], 1e9)))
+            if ranked:
+                out[qid] = ranked[0][0]
+        return out
+
+    def _counts(self) -> dict[str, Counter]:
+        if not hasattr(self, "_count_cache"):
+            counts: dict[str, Counter] = defaultdict(Counter)
+            for answers in self.w1.values():
+                for qid, value in answers.items():
+                    counts[qid][_key(self.questions[qid], value)] += 1
+            self._count_cache = counts
+        return self._count_cache
+
+    def random_scores(self, person: str, rng: np.random.Generator) -> dict[str, float | None]:
+        """Uniform random answers: expected accuracy exactly (1/k), correlations by seeded draws."""
+        if self.family != "survey":
+            draws = [self.score(person, self._random_answers(rng)) for _ in range(RANDOM_DRAWS)]
+            return _combine_draws(draws)
+        first = self.w1.get(person, {})
+        second = self.w2.get(person, {})
+        items = self.items_for(person, self.choice_items)
+        acc = m.random_choice_accuracy(self.questions[q] for q in items)
+        retest, _ = m.accuracy(self.questions, second, first, items) if second else (None, 0)
+        rs = [m.answer_correlation(self.questions, self._random_answers(rng, items), first, items)[0] for _ in range(RANDOM_DRAWS)]
+        r_retest, _ = m.answer_correlation(self.questions, second, first, items) if second else (None, 0)
+        r = m.fisher_mean(rs)
+        numeric = self.items_for(person, self.numeric_items)
+        errors = [m.uniform_expected_abs_error(float(self.questions[q].scaled(first[q]))) for q in numeric]
+        return {
+            "items": float(len(items)),
+            "coverage": 1.0 if items else None,
+            "accuracy": acc,
+            "retest_agreement": retest,
+            "normalized_accuracy": m.ratio(acc, retest),
+            "correlation": r,
+            "retest_correlation": r_retest,
+            "normalized_correlation": m.ratio(r, r_retest),
+            "numeric_items": float(len(errors)),
+            "numeric_mae": float(np.mean(errors)) if errors else None,
+            "retest_numeric_mae": m.scaled_mae(self.questions, second, first, numeric)[0] if second else None,
+        }
+
+    def _random_answers(self, rng: np.random.Generator, items: Iterable[str] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for qid in items if items is not None else self.questions:
+            question = self.questions[qid]
+            if question.is_choice:
+                out[qid] = question.options[int(rng.integers(len(question.options)))].code
+            elif question.kind == QuestionKind.numeric:
+                value = rng.uniform(question.min, question.max)
+                out[qid] = round(value) if question.integer else value
+        return out
+
+
+def _key(question: Question, value: Any) -> Any:
+    return float(value) if question.kind == QuestionKind.numeric else m._code(value)
+
+
+def _combine_draws(draws: list[dict[str, float | None]]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key in draws[0]:
+        values = [d.get(key) for d in draws]
+        out[key] = m.fisher_mean(values) if "correlation" in key and "normalized" not in key else m.mean(values)
+    return out
+
+
+def _wave(data: pd.DataFrame, wave: int) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for row in data[data.wave == wave].itertuples(index=False):
+        out.setdefault(str(row.respondent), {})[str(row.question)] = row.value
+    return out
+
+
+# -- aggregation -----------------------------------------------------------------------------------------
+CORRELATION_KEYS = {"correlation", "retest_correlation"}
+
+
+def summarize(people: list[dict[str, float | None]], settings: EvalSettings) -> dict[str, Any]:
+    """Across people: means (Fisher z for correlations) with bootstrap intervals over people."""
+    if not people:
+        return {"people": 0}
+    out: dict[str, Any] = {"people": len(people)}
+    keys = [k for k in people[0] if k not in ("items", "numeric_items")]
+    for key in keys:
+        values = [p.get(key) for p in people]
+        present = [v for v in values if v is not None]
+        if not present:
+            continue
+        if key in CORRELATION_KEYS:
+            value = m.fisher_mean(present)
+            ci = m.bootstrap_ci(present, m.fisher_statistic, n_boot=settings.bootstrap, seed=settings.seed)
+        else:
+            value = m.mean(present)
+            ci = m.bootstrap_ci(present, n_boot=settings.bootstrap, seed=settings.seed)
+        out[key] = {"mean": value, "ci": list(ci) if ci else None, "n": len(present)}
+    out["items_per_person"] = m.mean([p.get("items") for p in people])
+    return out
+
+
+def _age_group(value: Any) -> str | None:
+    try:
+        age = float(value)
+    except (TypeError, ValueError):
+        return None if value in (None, "") else str(value)
+    if math.isnan(age):
+        return None
+    for low, high in AGE_BINS:
+        if low <= age <= high:
+            return f"{low}-{high}" if high < 200 else f"{low}+"
+    return None
+
+
+def demographic_groups(demographics: pd.DataFrame, people: list[str], fields: list[str] | None) -> dict[str, dict[str, Any]]:
+    """{field: {person: group}} for parity; ages are binned; fields with 2-12 groups among these people."""
+    if demographics is None or demographics.empty:
+        return {}
+    table = demographics.copy()
+    table.index = table.index.astype(str)
+    table = table[table.index.isin(set(people))]
+    out: dict[str, dict[str, Any]] = {}
+    for column in fields or [c for c in table.columns if str(c).lower() not in NOT_DEMOGRAPHIC]:
+        if column not in table.columns:
+            continue
+        series = table[column]
+        if column.lower() in ("age", "age_1", "age_w1"):
+            series = series.map(_age_group)
+        series = series.dropna().astype(str)
+        series = series[series != ""]
+        if fields is None and not (2 <= series.nunique() <= 12):
+            continue
+        out[column] = series.to_dict()
+    return out
+
+
+def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | None = None) -> dict[str, Any]:
+    """All metrics of a run against human answers, as the JSON-ready dict written to metrics.json."""
+    settings = settings or EvalSettings()
+    manifest = folder.manifest
+    instruments = folder.instruments()
+    frame = folder.answers()
+    truth_people = set(truth.respondents)
+
+    by_condition: dict[str, list[Any]] = defaultdict(list)
+    unscored: list[dict[str, Any]] = []
+    for entry in manifest.agents:
+        if entry.respondent in truth_people:
+            by_condition[entry.source].append(entry)
+        else:
+            unscored.append({"agent": entry.id, "source": entry.source, "respondent": entry.respondent})
+
+    per_person: list[PersonScores] = []
+    per_item: list[dict[str, Any]] = []
+    conditions: dict[str, dict[str, Any]] = {}
+    rng = np.random.default_rng(settings.seed)
+    for instrument in instruments:
+        scorer = Scorer(instrument, truth, settings)
+        predictions, failures = agent_answers(frame, scorer.questions)
+        people_scored: set[str] = set()
+        for condition, entries in by_condition.items():
+            seen: set[str] = set()
+            for entry in entries:
+                if entry.respondent in seen or entry.respondent not in scorer.w1:
+                    continue
+                seen.add(entry.respondent)
+                scores = scorer.score(entry.respondent, predictions.get(entry.id, {}), failures.get(entry.id, set()))
+                per_person.append(PersonScores(condition, entry.respondent, instrument.id, scores))
+            people_scored |= seen
+        for person in sorted(people_scored):
+            majority = scorer.majority_answers(person)
+            per_person.append(PersonScores(FLOOR_MAJORITY, person, instrument.id, scorer.score(person, majority)))
+            per_person.append(PersonScores(FLOOR_RANDOM, person, instrument.id, scorer.random_scores(person, rng)))
+        if scorer.family == "survey":
+            per_item += _item_table(scorer, by_condition, predictions, failures, people_scored)
+
+    for condition in _ordered({p.condition for p in per_person}):
+        conditions[condition] = {}
+        for instrument in instruments:
+            rows = [p.values for p in per_person if p.condition == condition and p.instrument == instrument.id]
+            if rows:
+                conditions[condition][instrument.id] = summarize(rows, settings)
+
+    parity = _parity(per_person, instruments, truth, settings)
+    counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+    return {
+        "run": {
+            "id": manifest.id,
+            "status": manifest.status,
+            "model": manifest.model,
+            "settings": manifest.settings,
+            "code_version": manifest.code_version,
+            "agents": len(manifest.agents),
+            "instruments": {i.id: len(i.questions) for i in manifest.instruments},
+            "usage": manifest.usage,
+        },
+        "truth": {
+            "name": truth.name,
+            "source": truth.source,
+            "people_in_truth": len(truth_people),
+            "wave": settings.wave,
+            "retest_wave": settings.retest_wave,
+        },
+        "answers": {"total": int(len(frame)), "ok": int(counts.get("ok", 0)), "failed": int(counts.get("failed", 0)),
+                    "expected": manifest.total_answers},
+        "conditions": conditions,
+        "families": {i.id: instrument_family(i) for i in instruments},
+        "parity": parity,
+        "per_item": per_item,
+        "per_person": [
+            {"condition": p.condition, "respondent": p.respondent, "instrument": p.instrument, **p.values} for p in per_person
+        ],
+        "unscored_agents": unscored,
+        "settings": {
+            "bootstrap": settings.bootstrap,
+            "seed": settings.seed,
+            "ci_level": 0.95,
+            "random_draws": RANDOM_DRAWS,
+            "parity_fields": settings.parity_fields,
+        },
+    }
+
+
+def _ordered(names: Iterable[str]) -> list[str]:
+    names = set(names)
+    known = [c for c in CONDITION_ORDER if c in names]
+    return known + sorted(names - set(known))
+
+
+def _item_table(scorer: Scorer, by_condition, predictions, failures, people: set[str]) -> list[dict[str, Any]]:
+    rows = []
+    for qid in scorer.choice_items + scorer.numeric_items:
+        question = scorer.questions[qid]
+        row: dict[str, Any] = {"instrument": scorer.instrument.id, "question": qid, "text": question.description or question.text[:80]}
+        pairs = [(p, scorer.w1[p][qid], scorer.w2.get(p, {}).get(qid)) for p in sorted(people) if qid in scorer.w1.get(p, {})]
+        retests = [same for _, a, b in pairs if b is not None for same in [m.same_value(question, a, b)]]
+        row["people"] = len(pairs)
+        row["retest_agreement"] = float(np.mean(retests)) if retests else None
+        for condition, entries in by_condition.items():
+            hits = []
+            for entry in entries:
+                truth = scorer.w1.get(entry.respondent, {}).get(qid)
+                if truth is None:
+                    continue
+                predicted = predictions.get(entry.id, {})
+                if qid in predicted:
+                    hits.append(m.same_value(question, predicted[qid], truth))
+                elif qid in failures.get(entry.id, set()):
+                    hits.append(False)
+            row[f"{condition}_accuracy"] = float(np.mean(hits)) if hits else None
+            row[f"{condition}_normalized"] = m.ratio(row[f"{condition}_accuracy"], row["retest_agreement"])
+        majority = [m.same_value(question, scorer.majority_answers(p).get(qid), a) for p, a, _ in pairs] if pairs else []
+        row["majority_floor_accuracy"] = float(np.mean(majority)) if majority else None
+        row["random_floor_accuracy"] = 1 / len(question.options) if question.is_choice else None
+        rows.append(row)
+    return rows
+
+
+def _parity(per_person: list[PersonScores], instruments: list[Instrument], truth: ResponseSet, settings: EvalSettings) -> dict[str, Any]:
+    """Demographic parity difference of each condition's main per-person score, per demographic field."""
+    out: dict[str, Any] = {}
+    people = sorted({p.respondent for p in per_person})
+    groups = demographic_groups(truth.demographics, people, settings.parity_fields)
+    if not groups:
+        return out
+    for instrument in instruments:
+        family = instrument_family(instrument)
+        metric = "normalized_accuracy" if family == "survey" else "normalized_correlation"
+        fallback = "accuracy" if family == "survey" else "correlation"
+        for condition in _ordered({p.condition for p in per_person}):
+            rows = [p for p in per_person if p.condition == condition and p.instrument == instrument.id]
+            if not rows:
+                continue
+            chosen = metric if any(p.values.get(metric) is not None for p in rows) else fallback
+            scores = {p.respondent: p.values.get(chosen) for p in rows}
+            entry = out.setdefault(instrument.id, {}).setdefault(condition, {"metric": chosen, "fields": {}})
+            for field_name, mapping in groups.items():
+                parity = m.parity_difference(scores, mapping, settings.parity_min_group)
+                if parity.difference is not None:
+                    entry["fields"][field_name] = parity.as_dict()
+    return out
