@@ -151,6 +151,15 @@ class AnswerStatus(str, Enum):
     failed = "failed"  # the model's output stayed invalid after repair and retries; `raw`/`error` say why
 
 
+class AnswerAttempt(BaseModel):
+    """One model attempt before the final one: its raw text, why it was rejected, and which retry round."""
+
+    raw: str = ""
+    error: str | None = None
+    round: int = 0
+    at: float = 0.0
+
+
 class Answer(BaseModel):
     question_id: str
     value: Any = None
@@ -159,3 +168,5 @@ class Answer(BaseModel):
     status: AnswerStatus = AnswerStatus.ok
     error: str | None = None
     probabilities: dict[str, float] | None = None  # option code -> probability, when scored by logprobs
+    prompt_hash: str | None = None  # sha256 hex[:16] of the exact rendered messages this answer came from
+    attempts: list[AnswerAttempt] = Field(default_factory=list)  # every model attempt before the final one

@@ -1,17 +1,27 @@
-"""Answering survey questions from an agent's context, shared by every kind of agent.
+"""Answering survey questions from an agent's context: the one loop every kind of agent answers through.
+
+`Agent.answer` calls `answer_questions(agent, ...)`; the agent only says which questions share a context
+(`context_groups`) and what that context is (`prepare` returns a function). Each group's questions are
+asked in batches of `batch_size` (generation) or one by one (option scoring).
 
 Prompts are prefix-stable: the agent's context (persona, memories or transcript, expert notes) and the
 fixed task come first, the questions last, so llama.cpp reuses the warm prefix between calls (and
-endpoint-side prompt caches do the same). Several questions go in one call (`batch_size`).
+endpoint-side prompt caches do the same).
 
 Output is schema-constrained per question kind: choice questions get an enum of the option labels shown
 (never an option that does not exist), numbers a number with the range (the sign is kept: values are
 parsed as JSON numbers, never by stripping characters), open questions text. Short reasoning comes
-before the answer. Replies are validated against the questions, repaired and retried by `LLM.structured`;
-what stays invalid becomes `Answer(status=failed, raw=..., error=...)`, never an exception.
+before the answer. Replies are validated against the questions, repaired and retried by `LLM.structured`.
 
-`scoring="logprobs"` scores choice options by next-token log-probabilities over option letters instead
-(one forward pass per question, fills `Answer.probabilities`).
+Failure taxonomy: what stays invalid after repair and retries becomes `Answer(status=failed, raw, error,
+attempts)`. Every other exception (endpoint gone, request rejected, no logprobs on this endpoint, memory
+store, embedder, prompt too long, a bug) propagates: the caller stops with everything so far saved.
+
+`scoring="logprobs"` scores choice options by next-token log-probabilities over option letters (one
+forward pass per question, fills `Answer.probabilities`); numeric and open items are still generated.
+`debias="permute"` averages the option distribution over the cyclic permutations of the option order;
+`debias="calibrate"` divides by the distribution the model gives a content-free question ("N/A") in the
+same context and renormalises (contextual calibration).
 """
 
 from __future__ import annotations
@@ -22,15 +32,21 @@ import logging
 import math
 import string
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, RootModel, ValidationError
 
-from simulacra.agent import PriorStep
-from simulacra.errors import EndpointError, StructuredOutputError
+from simulacra.agent import AnswerOptions, PriorStep
+from simulacra.errors import StructuredOutputError
 from simulacra.llm import LLM, extract_json
-from simulacra.prompts import render_prompt
-from surveys.model import Answer, AnswerStatus, AnswerValidationError, Question, QuestionKind
+from simulacra.llm.client import Structured
+from simulacra.prompts import prompt_hash, render_prompt
+from surveys.model import Answer, AnswerAttempt, AnswerStatus, AnswerValidationError, Question, QuestionKind
+
+if TYPE_CHECKING:
+    from simulacra.agent import Agent
+
+__all__ = ["AnswerOptions", "answer_questions", "render_text", "choice_values", "format_question"]
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +59,6 @@ LETTERS = string.ascii_uppercase
 def render_text(name: str, **variables: object) -> str:
     """A fragment template (one message) filled in, as plain text."""
     return render_prompt(PROMPTS / name, **variables)[0]["content"]
-
-
-class AnswerOptions(BaseModel):
-    """How to ask: questions per call, and generated answers or option log-probabilities."""
-
-    batch_size: int = Field(default=5, ge=1)
-    scoring: Literal["generate", "logprobs"] = "generate"
-    reasoning: bool = True
-    max_attempts: int | None = None
 
 
 class ItemReply(BaseModel):
@@ -183,6 +190,32 @@ def _to_answer(question: Question, item: ItemReply) -> Answer:
     )
 
 
+def _attempt(record: Any, retry_round: int) -> AnswerAttempt:
+    """An earlier attempt as the LLM layer reports it (an object or dict with raw/error), as stored."""
+    if isinstance(record, AnswerAttempt):
+        return record
+    get = record.get if isinstance(record, dict) else (lambda key, default=None: getattr(record, key, default))
+    error = get("error", None)
+    if error is None and get("problems", None):
+        error = "; ".join(map(str, get("problems")))
+    return AnswerAttempt(
+        raw=str(get("raw", "") or ""),
+        error=None if error is None else str(error),
+        round=int(get("round", retry_round) or 0),
+        at=float(get("at", 0.0) or 0.0),
+    )
+
+
+def _attempts_of(source: Any, retry_round: int) -> list[AnswerAttempt]:
+    """Earlier attempts carried by a StructuredOutputError or a Structured reply (a list of records)."""
+    records = getattr(source, "attempts", None)
+    if isinstance(records, list):
+        return [_attempt(r, retry_round) for r in records]
+    if isinstance(source, Structured) and source.repairs:  # older LLM layer: only the problems are known
+        return [AnswerAttempt(error=problem, round=retry_round) for problem in source.repairs]
+    return []
+
+
 def _salvage(keys: Sequence[str], questions: Sequence[Question], raw: str, error: str) -> list[Answer]:
     """After retries ran out: keep the items that are valid, mark the rest failed."""
     try:
@@ -194,16 +227,12 @@ def _salvage(keys: Sequence[str], questions: Sequence[Question], raw: str, error
         item = parsed.get(key) if isinstance(parsed, dict) else None
         try:
             answers.append(_to_answer(question, ItemReply.model_validate(item)))
-        except Exception as exc:  # noqa: BLE001 - any problem with this item means it failed
+        except (ValidationError, AnswerValidationError, ValueError, TypeError) as exc:  # this item is invalid
             detail = str(exc) if item is not None else "missing from the reply"
             answers.append(
                 Answer(question_id=question.id, raw=raw, status=AnswerStatus.failed, error=f"{error} ({key}: {detail})"[:2000])
             )
     return answers
-
-
-def _failed(question: Question, raw: str, error: str) -> Answer:
-    return Answer(question_id=question.id, raw=raw, status=AnswerStatus.failed, error=error[:2000])
 
 
 async def _answer_batch(
@@ -217,6 +246,7 @@ async def _answer_batch(
         questions="\n\n".join(format_question(k, q) for k, q in zip(keys, questions)),
         keys=", ".join(keys),
     )
+    digest = prompt_hash(messages)
     schema = batch_schema(keys, questions, options.reasoning)
     # room for the worst case the grammar allows (a looping small model spends a token per character)
     per_item = 60 + (REASONING_CHARS if options.reasoning else 0)
@@ -229,103 +259,161 @@ async def _answer_batch(
             json_schema=schema,
             max_tokens=min(4096, 32 + per_item * len(questions)),
             attempts=options.max_attempts,
+            **({"retry_round": options.retry_round} if options.retry_round else {}),  # TODO: always, once H1's LLM takes it
         )
-    except StructuredOutputError as exc:
+    except StructuredOutputError as exc:  # invalid model output after repair and retries: failed answers
         log.info("answers stayed invalid after retries: %s", exc)
-        return _salvage(keys, questions, exc.raw, str(exc))
-    except (EndpointError, ConnectionError):
-        raise  # the endpoint is gone: stop the run (it resumes), do not record every answer as failed
-    except Exception as exc:  # noqa: BLE001 - e.g. prompt too long for the model: record, do not raise
-        log.warning("answering failed: %s", exc)
-        return [_failed(q, "", f"{type(exc).__name__}: {exc}") for q in questions]
-    return [_to_answer(q, reply.value.root[k]) for k, q in zip(keys, questions)]
+        attempts = _attempts_of(exc, options.retry_round)
+        answers = _salvage(keys, questions, exc.raw, str(exc))
+        for answer in answers:
+            answer.prompt_hash = digest
+            answer.attempts = list(attempts)
+        return answers
+    attempts = _attempts_of(reply, options.retry_round)
+    answers = [_to_answer(q, reply.value.root[k]) for k, q in zip(keys, questions)]
+    for answer in answers:
+        answer.prompt_hash = digest
+        answer.attempts = list(attempts)
+    return answers
 
 
-async def _answer_by_logprobs(llm: LLM, context: str, question: Question, prior_text: str) -> Answer:
+# -- option scoring -----------------------------------------------------------------------------------------
+def _logprob_messages(context: str, question: Question, prior_text: str, values: Sequence[str]) -> list[dict[str, str]]:
+    lines = [f"Q1. {question.text.strip()}"] + [f"{LETTERS[i]}) {v}" for i, v in enumerate(values)]
+    return render_prompt(PROMPTS / "answer_logprobs.txt", context=context, prior=prior_text, question="\n".join(lines))
+
+
+def _softmax(logprobs: dict[str, float], letters: Sequence[str]) -> list[float]:
+    """Probabilities over `letters` (renormalised among them); a missing letter counts as impossible."""
+    values = [logprobs.get(letter, -math.inf) for letter in letters]
+    top = max(values)
+    if top == -math.inf:
+        return [1.0 / len(letters)] * len(letters)
+    weights = [math.exp(v - top) for v in values]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+class _Calibration:
+    """Content-free distributions ("N/A" in place of the question and its options), cached per prompt."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, list[float]] = {}
+
+    async def distribution(self, llm: LLM, context: str, prior_text: str, count: int) -> list[float]:
+        blank = Question(id="content-free", text="N/A", kind=QuestionKind.categorical,
+                         options=[{"code": str(i), "label": "N/A"} for i in range(count)])
+        messages = _logprob_messages(context, blank, prior_text, ["N/A"] * count)
+        key = prompt_hash(messages)
+        if key not in self._cache:
+            letters = list(LETTERS[:count])
+            self._cache[key] = _softmax(await llm.option_logprobs(messages, letters), letters)
+        return self._cache[key]
+
+
+async def _answer_by_logprobs(
+    llm: LLM,
+    context: str,
+    question: Question,
+    prior_text: str,
+    options: AnswerOptions,
+    calibration: _Calibration,
+) -> Answer:
+    """Distribution over the options from next-letter log-probabilities, debiased as `options.debias` says.
+
+    permute: for shift s = 0..k-1 the options are shown in the order values[(j + s) % k]; the letter at
+    position j scores option (j + s) % k; the k un-permuted distributions are averaged.
+    calibrate: p(option) / p_content_free(option), renormalised.
+    """
     values = choice_values(question)
-    letters = list(LETTERS[: len(values)])
-    messages = render_prompt(
-        PROMPTS / "answer_logprobs.txt",
-        context=context,
-        prior=prior_text,
-        question=format_question("Q1", question, with_letters=True),
-    )
-    try:
+    k = len(values)
+    letters = list(LETTERS[:k])
+    shifts = range(k) if options.debias == "permute" else range(1)
+    averaged = [0.0] * k
+    raws: list[dict[str, float]] = []
+    digest = None
+    for shift in shifts:
+        order = [(j + shift) % k for j in range(k)]  # position j shows option order[j]
+        messages = _logprob_messages(context, question, prior_text, [values[i] for i in order])
+        if digest is None:
+            digest = prompt_hash(messages)
         logprobs = await llm.option_logprobs(messages, letters)
-    except (EndpointError, ConnectionError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - no logprobs on this endpoint, prompt too long, ...
-        return _failed(question, "", f"option scoring failed: {type(exc).__name__}: {exc}")
-    top = max(logprobs.values())
-    weights = {letter: math.exp(lp - top) for letter, lp in logprobs.items()}
-    total = sum(weights.values())
-    probabilities = {question.options[i].code: weights[letter] / total for i, letter in enumerate(letters)}
-    best = max(probabilities, key=probabilities.get)
+        raws.append(logprobs)
+        shown = _softmax(logprobs, letters)
+        for position, option_index in enumerate(order):
+            averaged[option_index] += shown[position] / len(shifts)
+    if options.debias == "calibrate":
+        free = await calibration.distribution(llm, context, prior_text, k)
+        adjusted = [p / max(f, 1e-12) for p, f in zip(averaged, free)]
+        total = sum(adjusted)
+        averaged = [a / total for a in adjusted] if total > 0 else averaged
+    probabilities = {question.options[i].code: averaged[i] for i in range(k)}
+    best = max(probabilities, key=probabilities.get)  # first option wins a tie
+    raw: Any = raws[0] if len(raws) == 1 else raws
     return Answer(
         question_id=question.id,
         value=best,
-        raw=json.dumps(logprobs),
+        raw=json.dumps(raw),
         probabilities=probabilities,
+        prompt_hash=digest,
     )
 
 
-ContextFor = Callable[[Sequence[Question]], Awaitable[str]]
-
-
+# -- the loop -----------------------------------------------------------------------------------------------
 async def answer_questions(
-    llm: LLM,
-    context_for: ContextFor,
+    agent: "Agent",
     questions: Sequence[Question],
     *,
+    llm: LLM,
+    options: AnswerOptions | None = None,
     prior: Sequence[PriorStep] = (),
     stimulus: str | None = None,
-    options: AnswerOptions | None = None,
 ) -> list[Answer]:
-    """One Answer per question, in order. `context_for(batch)` gives the agent context for a batch.
+    """One Answer per question, in order, for any agent (see the module docstring).
 
-    Batches run one after another on a local model (its warm prefix is the agent's context) and
-    concurrently against an endpoint (bounded by the LLM's concurrency).
+    Contexts are built in group order before any model call of that group; batches run one after another
+    on a local model (its warm prefix is the agent's context) and concurrently against an endpoint
+    (bounded by the LLM's concurrency).
     """
     options = options or AnswerOptions()
     questions = list(questions)
+    if not questions:
+        return []
     prior_text = format_prior(prior, stimulus)
-    jobs: list[tuple[list[int], Callable[[], Awaitable[list[Answer]]]]] = []
+    context_of = await agent.prepare(questions, llm=llm, options=options)
+    calibration = _Calibration()
+    jobs: list[tuple[list[Question], Callable[[], Awaitable[list[Answer]]]]] = []
+    for group in agent.context_groups(questions, options):
+        if not group:
+            continue
+        context = context_of(group)
+        if options.scoring == "logprobs":
+            scored = [q for q in group if q.is_choice]
+            rest = [q for q in group if not q.is_choice]
+        else:
+            scored, rest = [], list(group)
+        for question in scored:
+            async def score(question=question, context=context) -> list[Answer]:
+                return [await _answer_by_logprobs(llm, context, question, prior_text, options, calibration)]
 
-    if options.scoring == "logprobs":
-        scored = [i for i, q in enumerate(questions) if q.is_choice]
-        rest = [i for i, q in enumerate(questions) if not q.is_choice]
-        for i in scored:
-            async def job(i=i):
-                try:
-                    context = await context_for([questions[i]])
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("could not build the agent context: %s", exc)
-                    return [_failed(questions[i], "", f"context: {type(exc).__name__}: {exc}")]
-                return [await _answer_by_logprobs(llm, context, questions[i], prior_text)]
+            jobs.append(([question], score))
+        for start in range(0, len(rest), options.batch_size):
+            batch = rest[start : start + options.batch_size]
 
-            jobs.append(([i], job))
-    else:
-        rest = list(range(len(questions)))
-    for start in range(0, len(rest), options.batch_size):
-        indices = rest[start : start + options.batch_size]
+            async def generate(batch=batch, context=context) -> list[Answer]:
+                return await _answer_batch(llm, context, batch, prior_text, options)
 
-        async def batch_job(indices=indices):
-            batch = [questions[i] for i in indices]
-            try:
-                context = await context_for(batch)
-            except Exception as exc:  # noqa: BLE001 - a context that cannot be built fails these answers only
-                log.warning("could not build the agent context: %s", exc)
-                return [_failed(q, "", f"context: {type(exc).__name__}: {exc}") for q in batch]
-            return await _answer_batch(llm, context, batch, prior_text, options)
+            jobs.append((batch, generate))
 
-        jobs.append((indices, batch_job))
-
-    results: list[Answer | None] = [None] * len(questions)
     if llm.keeps_prefix_warm:
         outcomes = [await job() for _, job in jobs]
     else:
         outcomes = await asyncio.gather(*(job() for _, job in jobs))
-    for (indices, _), answers in zip(jobs, outcomes):
-        for i, answer in zip(indices, answers):
-            results[i] = answer
-    return [a for a in results if a is not None]
+    by_id: dict[str, Answer] = {}
+    for (batch, _), answers in zip(jobs, outcomes):
+        for question, answer in zip(batch, answers):
+            by_id[question.id] = answer
+    missing = [q.id for q in questions if q.id not in by_id]
+    if missing:
+        raise AssertionError(f"agent {agent.id}: context groups left out questions {missing}")
+    return [by_id[q.id] for q in questions]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulacra.agent import Agent
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
-from simulacra.agents.interview import InterviewAgent
+from simulacra.agents.interview import CombinedAgent, InterviewAgent
 from simulacra.agents.memory import MemoryStore
 from simulacra.config import Settings, load_settings
 from simulacra.errors import DataFileError, SimulacraError
@@ -34,6 +34,7 @@ AGENT_CLASSES: dict[str, type[Agent]] = {
     "demographic": DemographicAgent,
     "persona": PersonaAgent,
     "composite": CompositeAgent,
+    "combined": CombinedAgent,
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
 

@@ -1,23 +1,31 @@
-"""Baseline agents from the paper, with the same `answer` interface as interview agents.
+"""Baseline agents from the paper, answering through the same `Agent.answer` as interview agents.
 
 - `DemographicAgent`: a first-person line built from demographic fields (e.g. the GSS ones).
-- `PersonaAgent`: the person's own short self-description paragraph.
-- `CompositeAgent`: the person's answers to the other items of a survey. The item being predicted is
-  left out of the context: questions are answered in small groups and each group's context lists every
-  known answer except those of the group (and of their twin wordings, e.g. GSS "natspac"/"natspacy").
+- `PersonaAgent`: the person's own short self-description paragraph (`PersonaAgent.from_file`).
+- `CompositeAgent`: the person's answers to the other items of a survey. No predicted item reaches the
+  context that predicts it:
+  - `leave_out="item"` (default): questions are answered in groups of `group_size` and each group's
+    context lists every known answer except those of the group;
+  - `leave_out="kfold"`: the predicted items, sorted by question id, are split into `folds` contiguous
+    folds and each fold is answered from a context without that fold (k prompt prefixes per person
+    instead of one per item);
+  in both, the twin wordings of a left-out item (GSS "natspac"/"natspacy": same `meta.paper_item` or
+  `meta.item`) and every id in `exclude` (targets, near-duplicates; set by the benchmark) never appear.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from simulacra.agent import Agent, PriorStep
-from simulacra.agents.answering import AnswerOptions, answer_questions, render_text
+from simulacra.agent import Agent, AnswerOptions, ContextFn
+from simulacra.agents.answering import render_text
 from simulacra.agents.profile import persona_line
+from simulacra.errors import DataFileError
 from simulacra.llm import LLM
-from surveys.model import Answer, Question
+from surveys.model import Question
 
 
 class _FixedContextAgent(Agent):
@@ -26,21 +34,12 @@ class _FixedContextAgent(Agent):
     def context(self) -> str:
         raise NotImplementedError
 
-    async def answer(
-        self,
-        questions: Sequence[Question],
-        *,
-        llm: LLM,
-        prior: Sequence[PriorStep] = (),
-        stimulus: str | None = None,
-        options: AnswerOptions | None = None,
-    ) -> list[Answer]:
+    async def prepare(self, questions: Sequence[Question], *, llm: LLM, options: AnswerOptions) -> ContextFn:
         text = self.context()
+        return lambda _group: text
 
-        async def context_for(_batch: Sequence[Question]) -> str:
-            return text
-
-        return await answer_questions(llm, context_for, questions, prior=prior, stimulus=stimulus, options=options)
+    def context_preview(self, questions: Sequence[Question], **_: Any) -> str:
+        return self.context()
 
 
 class DemographicAgent(_FixedContextAgent):
@@ -57,8 +56,30 @@ class PersonaAgent(_FixedContextAgent):
     def context(self) -> str:
         return render_text("context_persona.txt", persona=self.persona.strip())
 
+    @classmethod
+    def from_file(
+        cls,
+        path: Path,
+        agent_id: str,
+        *,
+        name: str | None = None,
+        respondent: str | None = None,
+        demographics: dict[str, str] | None = None,
+    ) -> "PersonaAgent":
+        """A persona agent from a text file holding the person's self-description paragraph (UTF-8)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise DataFileError(path, "no such file") from None
+        except UnicodeDecodeError as exc:
+            raise DataFileError(path, f"not UTF-8 text ({exc.reason})") from None
+        if not text:
+            raise DataFileError(path, "the persona file is empty: it should hold a paragraph describing the person", line=1)
+        return cls(id=agent_id, name=name, respondent=respondent, demographics=dict(demographics or {}), persona=text)
 
-def _twin_key(question: Question) -> str:
+
+def twin_key(question: Question) -> str:
     """Questions that are one item in two wordings share a key (GSS y-versions: natspac / natspacy)."""
     item = question.meta.get("paper_item") or question.meta.get("item")
     return str(item) if item else question.id
@@ -74,36 +95,62 @@ def format_known_answer(question: Question, value: Any) -> str:
     return f"- {question.text.strip()}\n  My answer: {shown}"
 
 
-class CompositeAgent(Agent):
-    source: Literal["composite"] = "composite"
+def kfold_groups(questions: Sequence[Question], folds: int) -> list[list[Question]]:
+    """Questions sorted by id, split into min(folds, n) contiguous folds whose sizes differ by at most one."""
+    ordered = sorted(questions, key=lambda q: q.id)
+    k = max(1, min(folds, len(ordered)))
+    size, extra = divmod(len(ordered), k)
+    groups, start = [], 0
+    for i in range(k):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(ordered[start:end])
+        start = end
+    return [g for g in groups if g]
+
+
+class KnownAnswers(BaseModel):
+    """A person's known survey answers shown in a context, with the leave-out rules of the module doc."""
+
     known_answers: dict[str, Any] = Field(default_factory=dict)  # question id -> value (option code, number, text)
     questions: list[Question] = Field(default_factory=list)  # the instrument items the known answers belong to
-    group_size: int = Field(default=1, ge=1)  # predicted items per call (each group is left out of its context)
+    group_size: int = Field(default=1, ge=1)  # leave_out="item": predicted items per context
+    exclude: list[str] = Field(default_factory=list)  # question ids never shown (targets, near-duplicates)
 
-    def context(self, leave_out: Sequence[Question]) -> str:
-        """Every known answer except the items in `leave_out` (and their twin wordings)."""
-        left_out_ids = {q.id for q in leave_out}
-        left_out_twins = {_twin_key(q) for q in leave_out}
+    def known_answers_lines(self, leave_out: Sequence[Question]) -> list[str]:
+        """Every known answer except the items in `leave_out`, `exclude`, and the twins of either."""
+        hidden_ids = {q.id for q in leave_out} | set(self.exclude)
+        hidden_twins = {twin_key(q) for q in leave_out} | {twin_key(q) for q in self.questions if q.id in hidden_ids}
         lines = []
         for question in self.questions:
-            if question.id in left_out_ids or _twin_key(question) in left_out_twins:
+            if question.id in hidden_ids or twin_key(question) in hidden_twins:
                 continue
-            if question.id in self.known_answers and self.known_answers[question.id] is not None:
-                lines.append(format_known_answer(question, self.known_answers[question.id]))
-        return render_text("context_composite.txt", answers="\n".join(lines) or "(none)")
+            value = self.known_answers.get(question.id)
+            if value is not None:
+                lines.append(format_known_answer(question, value))
+        return lines
 
-    async def answer(
-        self,
-        questions: Sequence[Question],
-        *,
-        llm: LLM,
-        prior: Sequence[PriorStep] = (),
-        stimulus: str | None = None,
-        options: AnswerOptions | None = None,
-    ) -> list[Answer]:
-        options = (options or AnswerOptions()).model_copy(update={"batch_size": self.group_size})
+    def known_answers_text(self, leave_out: Sequence[Question]) -> str:
+        return render_text("context_composite.txt", answers="\n".join(self.known_answers_lines(leave_out)) or "(none)")
 
-        async def context_for(batch: Sequence[Question]) -> str:
-            return self.context(batch)
+    def leave_out_groups(self, questions: Sequence[Question], options: AnswerOptions) -> list[list[Question]]:
+        questions = list(questions)
+        if options.leave_out == "kfold":
+            return kfold_groups(questions, options.folds)
+        return [questions[i : i + self.group_size] for i in range(0, len(questions), self.group_size)]
 
-        return await answer_questions(llm, context_for, questions, prior=prior, stimulus=stimulus, options=options)
+
+class CompositeAgent(KnownAnswers, Agent):
+    source: Literal["composite"] = "composite"
+
+    def context(self, leave_out: Sequence[Question]) -> str:
+        return self.known_answers_text(leave_out)
+
+    def context_groups(self, questions: Sequence[Question], options: AnswerOptions) -> list[list[Question]]:
+        return self.leave_out_groups(questions, options)
+
+    async def prepare(self, questions: Sequence[Question], *, llm: LLM, options: AnswerOptions) -> ContextFn:
+        return self.context
+
+    def context_preview(self, questions: Sequence[Question], **_: Any) -> str:
+        """The context for answering `questions` together (all of them left out)."""
+        return self.context(questions)

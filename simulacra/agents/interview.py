@@ -4,30 +4,35 @@ Context for answering, always in this order so the prompt prefix stays the same 
 persona line, then the interview (the full transcript, or the memories retrieved for the questions
 within a token budget), then the notes of the experts the router picked for these questions.
 
-Context modes (`[memory] context_mode`): `full` gives the whole transcript (the paper's method, for
+Context modes (`AnswerOptions.context_mode`, default `[memory] context_mode`): `full` gives the whole transcript (the paper's method, for
 long-context models); `retrieved` gives retrieved memories (for small local models); `auto` picks full
 when the transcript and notes fill at most 60% of the model's context, retrieved otherwise.
 
-By default one context is built for all questions of a call (retrieval keyed by all of them, the union
+By default (`AnswerOptions.per_question_context=False`) one context is built for all questions of a call (retrieval keyed by all of them, the union
 of their experts' notes), so every batch shares one warm prefix. `per_question_context=True` rebuilds it
 for each batch (each question's own memories and expert), as the genagents code does: closer to the
-question, much more prompt to read.
+question, much more prompt to read. `use_router=False` answers without expert notes.
+
+`CombinedAgent` (source "combined", the paper's best condition) is an interview agent that also sees the
+person's known survey answers, after the interview, with the composite agent's leave-out rules.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic import Field, PrivateAttr
 
-from simulacra.agent import Agent, PriorStep
-from simulacra.agents.answering import AnswerOptions, answer_questions, render_text
+from simulacra.agent import Agent, AnswerOptions, ContextFn
+from simulacra.agents.answering import render_text
+from simulacra.agents.baselines import KnownAnswers
 from simulacra.agents.memory import MemoryKind, MemoryNode, MemoryStore, RetrievalWeights, score_memories, select_within_budget
 from simulacra.agents.router import EXPERT_TITLES, EXPERTS, route_questions
-from simulacra.config import Settings, load_settings
+from simulacra.config import load_settings
 from simulacra.llm import LLM
-from surveys.model import Answer, Question
+from simulacra.llm.fake import approx_tokens
+from surveys.model import Question
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +119,8 @@ class InterviewAgent(Agent):
         kinds: Sequence[MemoryKind] = ("observation",),
         update: bool = True,
     ) -> list[MemoryNode]:
-        """Memories for `queries` within `budget` tokens, in time order; marks them retrieved.
+        """Memories for `queries` within `budget` tokens, in time order; marks them retrieved (advancing
+        the clock) unless `update=False`, which changes nothing on the agent.
 
         Relevance to several queries is the best of the per-query similarities (a memory that matters
         to any of the questions counts), so one retrieval serves a whole batch of questions.
@@ -128,12 +134,13 @@ class InterviewAgent(Agent):
         per_query = [self.store.relevance(self.id, q) for q in queries]
         for memory in candidates:
             relevance[memory.id] = float(max(r.get(memory.id, 0.0) for r in per_query))
-        self.clock += 1
-        scores = score_memories(candidates, relevance, self.clock, self.weights)
+        now = self.clock + 1
+        scores = score_memories(candidates, relevance, now, self.weights)
         chosen = select_within_budget(candidates, scores, budget, count_tokens)
         if update:
+            self.clock = now
             for memory in chosen:
-                memory.last_retrieved = self.clock
+                memory.last_retrieved = now
         return chosen
 
     # -- context ------------------------------------------------------------------------------------------
@@ -143,12 +150,18 @@ class InterviewAgent(Agent):
             self._token_counts[key] = llm.count_tokens(text)
         return self._token_counts[key]
 
-    def resolve_context_mode(self, llm: LLM, mode: ContextMode = "auto") -> Literal["full", "retrieved"]:
+    def resolve_context_mode(self, llm: LLM | None, mode: ContextMode = "auto") -> Literal["full", "retrieved"]:
+        """`full` or `retrieved`; `auto` decides by the model's context size (approximately without a model)."""
         if mode != "auto":
             return mode
         notes = "\n".join(m.text for m in self.reflections())
-        needed = self._tokens(llm, self.persona + self.transcript_text()) + self._tokens(llm, notes) + ANSWER_HEADROOM
-        return "full" if needed <= FULL_CONTEXT_SHARE * llm.context_size else "retrieved"
+        if llm is None:
+            size = load_settings().llm.context_size or 8192
+            needed = approx_tokens(self.persona + self.transcript_text()) + approx_tokens(notes) + ANSWER_HEADROOM
+        else:
+            size = llm.context_size
+            needed = self._tokens(llm, self.persona + self.transcript_text()) + self._tokens(llm, notes) + ANSWER_HEADROOM
+        return "full" if needed <= FULL_CONTEXT_SHARE * size else "retrieved"
 
     def expert_notes(self, experts: Sequence[str], budget: int | None, count_tokens) -> list[str]:
         """One block of notes per expert (in the fixed expert order), within `budget` tokens in all."""
@@ -169,59 +182,128 @@ class InterviewAgent(Agent):
     def build_context(
         self,
         questions: Sequence[Question],
-        llm: LLM,
+        count_tokens: Callable[[str], int],
         mode: Literal["full", "retrieved"],
-        routes: dict[str, str | None],
+        experts: Sequence[str],
         budget: int,
+        update: bool = True,
     ) -> str:
-        count = lambda text: self._tokens(llm, text)  # noqa: E731
+        """Persona line, the interview (whole or retrieved for `questions`), then the notes of `experts`."""
         if mode == "full":
             memories = self.transcript_text()
             notes_budget = None
         else:
-            chosen = self.retrieve([q.text for q in questions], budget, count)
+            chosen = self.retrieve([q.text for q in questions], budget, count_tokens, update=update)
             memories = "\n\n".join(m.text.strip() for m in chosen)
             notes_budget = budget
         persona = self.persona or (f"I am {self.name}." if self.name else "I am the person interviewed below.")
         parts = [render_text("context_interview.txt", persona=persona, memories=memories)]
-        experts = {routes.get(q.id) for q in questions} - {None}
-        parts += self.expert_notes(sorted(experts), notes_budget, count)  # type: ignore[arg-type]
+        parts += self.expert_notes(sorted(set(experts)), notes_budget, count_tokens)
         return "\n\n".join(parts)
 
-    # -- answering ----------------------------------------------------------------------------------------
-    async def answer(
-        self,
-        questions: Sequence[Question],
-        *,
-        llm: LLM,
-        prior: Sequence[PriorStep] = (),
-        stimulus: str | None = None,
-        options: AnswerOptions | None = None,
-        context_mode: ContextMode | None = None,
-        per_question_context: bool = False,
-        use_router: bool = True,
-        settings: Settings | None = None,
-    ) -> list[Answer]:
+    # -- answering (the loop itself is Agent.answer -> answering.answer_questions) ------------------------
+    def context_groups(self, questions: Sequence[Question], options: AnswerOptions) -> list[list[Question]]:
         questions = list(questions)
-        if not questions:
-            return []
-        settings = settings or load_settings()
-        mode = self.resolve_context_mode(llm, context_mode or settings.memory.context_mode)
+        if not options.per_question_context:
+            return [questions]
+        if options.scoring == "logprobs":  # each scored question is its own call: its own context
+            rest = [q for q in questions if not q.is_choice]
+            return [[q] for q in questions if q.is_choice] + [
+                rest[i : i + options.batch_size] for i in range(0, len(rest), options.batch_size)
+            ]
+        return [questions[i : i + options.batch_size] for i in range(0, len(questions), options.batch_size)]
+
+    async def prepare(self, questions: Sequence[Question], *, llm: LLM, options: AnswerOptions) -> ContextFn:
+        questions = list(questions)
+        settings = load_settings()
+        mode = self.resolve_context_mode(llm, options.context_mode or settings.memory.context_mode)
         budget = settings.memory.token_budget
         routes: dict[str, str | None] = {}
-        if use_router and self.reflections():
+        if options.use_router and self.reflections():
             routes = await route_questions(llm, questions)
         log.debug("agent %s answers %d questions, context %s, routes %s", self.id, len(questions), mode, routes)
+        count = lambda text: self._tokens(llm, text)  # noqa: E731
 
-        if per_question_context:
-            async def context_for(batch: Sequence[Question]) -> str:
-                return self.build_context(batch, llm, mode, routes, budget)
-        else:
-            shared: dict[str, str] = {}
+        def experts_for(group: Sequence[Question]) -> list[str]:
+            return sorted({routes.get(q.id) for q in group} - {None})  # type: ignore[type-var]
 
-            async def context_for(batch: Sequence[Question]) -> str:
-                if "text" not in shared:
-                    shared["text"] = self.build_context(questions, llm, mode, routes, budget)
-                return shared["text"]
+        if options.per_question_context:
+            return lambda group: self.build_context(group, count, mode, experts_for(group), budget)
+        shared: dict[str, str] = {}
 
-        return await answer_questions(llm, context_for, questions, prior=prior, stimulus=stimulus, options=options)
+        def context_for(_group: Sequence[Question]) -> str:
+            if "text" not in shared:  # one retrieval keyed by all questions: one warm prefix for every batch
+                shared["text"] = self.build_context(questions, count, mode, experts_for(questions), budget)
+            return shared["text"]
+
+        return context_for
+
+    def context_preview(
+        self, questions: Sequence[Question], *, llm: LLM | None = None, options: AnswerOptions | None = None
+    ) -> str:
+        """The context for `questions` (full transcript or the retrieved view), with every expert's notes
+        (routing would need the model); retrieval does not mark memories retrieved or advance the clock."""
+        options = options or AnswerOptions()
+        settings = load_settings()
+        mode = self.resolve_context_mode(llm, options.context_mode or settings.memory.context_mode)
+        count = (lambda text: self._tokens(llm, text)) if llm is not None else approx_tokens
+        experts = sorted({m.expert for m in self.reflections() if m.expert}) if options.use_router else []
+        return self.build_context(list(questions), count, mode, experts, settings.memory.token_budget, update=False)
+
+    # -- identity ------------------------------------------------------------------------------------------
+    def stable_content(self) -> dict[str, Any]:
+        """Everything but the clock and retrieval times: memories by id, kind, text, importance, evidence,
+        expert and question id."""
+        data = self.model_dump(mode="json", exclude={"clock", "memories"})
+        data["memories"] = [
+            m.model_dump(mode="json", include={"id", "kind", "text", "importance", "evidence", "expert", "question_id"})
+            for m in sorted(self.memories, key=lambda m: m.id)
+        ]
+        return data
+
+
+class CombinedAgent(KnownAnswers, InterviewAgent):
+    """The interview plus the person's known survey answers (never those of the items being predicted)."""
+
+    source: Literal["combined"] = "combined"  # type: ignore[assignment]
+
+    def context_groups(self, questions: Sequence[Question], options: AnswerOptions) -> list[list[Question]]:
+        return self.leave_out_groups(questions, options)
+
+    async def prepare(self, questions: Sequence[Question], *, llm: LLM, options: AnswerOptions) -> ContextFn:
+        interview = await super().prepare(questions, llm=llm, options=options.model_copy(update={"per_question_context": False}))
+        return lambda group: interview(group) + "\n\n" + self.known_answers_text(group)
+
+    def context_preview(
+        self, questions: Sequence[Question], *, llm: LLM | None = None, options: AnswerOptions | None = None
+    ) -> str:
+        return super().context_preview(questions, llm=llm, options=options) + "\n\n" + self.known_answers_text(questions)
+
+    @classmethod
+    def combine(
+        cls,
+        interview: InterviewAgent,
+        known_answers: dict[str, Any],
+        questions: Sequence[Question],
+        *,
+        agent_id: str | None = None,
+        exclude: Sequence[str] = (),
+        group_size: int = 1,
+    ) -> "CombinedAgent":
+        """A combined agent from an interview agent (its memories, persona, demographics) and known answers.
+
+        The new agent shares the interview agent's memory store; its id defaults to `<interview id>+survey`
+        and it is scored as the interview agent's respondent."""
+        data = interview.model_dump(exclude={"source"})
+        data.update(
+            id=agent_id or f"{interview.id}+survey",
+            respondent=interview.respondent or interview.id,
+            known_answers=dict(known_answers),
+            questions=[q.model_copy() for q in questions],
+            exclude=list(exclude),
+            group_size=group_size,
+        )
+        agent = cls.model_validate(data)
+        if interview._store is not None:
+            agent.attach(interview._store)
+        return agent

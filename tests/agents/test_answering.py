@@ -6,7 +6,7 @@ import json
 
 from agent_helpers import schema_responder
 
-from simulacra.agents.answering import AnswerOptions, answer_questions, batch_schema
+from simulacra.agents.answering import AnswerOptions, batch_schema
 from simulacra.agents.baselines import PersonaAgent
 from simulacra.llm import LLM, FakeBackend
 from surveys.model import AnswerStatus, Option, Question, QuestionKind
@@ -28,8 +28,12 @@ OPEN = Question(id="why", text="What do you value most in life?", kind=QuestionK
 CONTEXT = "How I describe myself: I am a nurse in Ohio who loves baseball."
 
 
-async def fixed(_batch):
-    return CONTEXT
+NURSE = PersonaAgent(id="nurse", persona="I am a nurse in Ohio who loves baseball.")
+
+
+async def answer_questions(llm, agent, questions, **kwargs):
+    """Every agent answers through Agent.answer (one shared loop); the fixed-context persona agent here."""
+    return await agent.answer(questions, llm=llm, **kwargs)
 
 
 def reply(**items):
@@ -38,7 +42,7 @@ def reply(**items):
 
 async def test_batched_answers_map_labels_to_codes_in_one_call():
     backend = FakeBackend([reply(Q1="about right", Q2="Independent", Q3=-12.5, Q4="My family.")])
-    answers = await answer_questions(LLM(backend), fixed, [SPACE, PARTY, TEMP, OPEN], options=AnswerOptions(batch_size=4))
+    answers = await answer_questions(LLM(backend), NURSE, [SPACE, PARTY, TEMP, OPEN], options=AnswerOptions(batch_size=4))
     assert [a.value for a in answers] == ["2", "1", -12.5, "My family."]
     assert all(a.status == AnswerStatus.ok for a in answers)
     assert answers[2].value < 0  # the sign is kept
@@ -52,13 +56,13 @@ async def test_schema_offers_only_the_options_shown():
     assert schema["properties"]["Q2"]["properties"]["answer"] == {"type": "number", "minimum": -30, "maximum": 30}
     assert list(schema["properties"]["Q1"]["properties"]) == ["reasoning", "answer"]  # reasoning first
     backend = FakeBackend([reply(Q1="too much")])
-    await answer_questions(LLM(backend), fixed, [SPACE])
+    await answer_questions(LLM(backend), NURSE, [SPACE])
     assert backend.requests[0].json_schema["properties"]["Q1"]["properties"]["answer"]["enum"][2] == "too much"
 
 
 async def test_answer_outside_options_is_rejected_and_retried():
     backend = FakeBackend([reply(Q1="way too much"), reply(Q1="too much")])
-    answers = await answer_questions(LLM(backend), fixed, [SPACE])
+    answers = await answer_questions(LLM(backend), NURSE, [SPACE])
     assert answers[0].status == AnswerStatus.ok and answers[0].value == "3"
     assert len(backend.requests) == 2
     repair = backend.requests[1].messages[-1]["content"]
@@ -67,13 +71,13 @@ async def test_answer_outside_options_is_rejected_and_retried():
 
 async def test_out_of_range_number_is_retried():
     backend = FakeBackend([reply(Q1=-45), reply(Q1=-5)])
-    answers = await answer_questions(LLM(backend), fixed, [TEMP])
+    answers = await answer_questions(LLM(backend), NURSE, [TEMP])
     assert answers[0].value == -5.0 and len(backend.requests) == 2
 
 
 async def test_invalid_output_becomes_a_failed_answer_keeping_valid_items():
     backend = FakeBackend(default=reply(Q1="too much", Q2="Whig"))
-    answers = await answer_questions(LLM(backend), fixed, [SPACE, PARTY], options=AnswerOptions(batch_size=2, max_attempts=2))
+    answers = await answer_questions(LLM(backend), NURSE, [SPACE, PARTY], options=AnswerOptions(batch_size=2, max_attempts=2))
     assert answers[0].status == AnswerStatus.ok and answers[0].value == "3"
     assert answers[1].status == AnswerStatus.failed
     assert "Whig" in answers[1].raw and "Q2" in answers[1].error
@@ -82,14 +86,14 @@ async def test_invalid_output_becomes_a_failed_answer_keeping_valid_items():
 
 async def test_garbage_output_fails_without_raising():
     backend = FakeBackend(default="I think maybe the second one")
-    answers = await answer_questions(LLM(backend), fixed, [SPACE], options=AnswerOptions(max_attempts=2))
+    answers = await answer_questions(LLM(backend), NURSE, [SPACE], options=AnswerOptions(max_attempts=2))
     assert answers[0].status == AnswerStatus.failed and answers[0].raw == "I think maybe the second one"
 
 
 async def test_batches_share_the_context_prefix_and_questions_come_last():
     backend = FakeBackend(default=schema_responder())
     questions = [SPACE, PARTY, TEMP, OPEN]
-    await answer_questions(LLM(backend), fixed, questions, options=AnswerOptions(batch_size=1))
+    await answer_questions(LLM(backend), NURSE, questions, options=AnswerOptions(batch_size=1))
     users = [r.messages[-1]["content"] for r in backend.requests]
     assert len(users) == 4
     assert all(u.startswith(CONTEXT) for u in users)
@@ -108,7 +112,7 @@ async def test_prior_steps_and_stimulus_are_shown():
 
     backend = FakeBackend(default=schema_responder())
     await answer_questions(
-        LLM(backend), fixed, [OPEN],
+        LLM(backend), NURSE, [OPEN],
         prior=[PriorStep(stimulus="You received $5.", question="How much do you give?", answer="2")],
         stimulus="Now imagine you received $10.",
     )
@@ -124,7 +128,7 @@ async def test_logprob_scoring_fills_probabilities():
         return {"A": -3.0, "B": -0.2, "C": -2.0}
 
     backend = FakeBackend(logprobs=logprobs, default=schema_responder())
-    answers = await answer_questions(LLM(backend), fixed, [SPACE, OPEN], options=AnswerOptions(scoring="logprobs"))
+    answers = await answer_questions(LLM(backend), NURSE, [SPACE, OPEN], options=AnswerOptions(scoring="logprobs"))
     assert answers[0].value == "2"
     assert sum(answers[0].probabilities.values()) == 1.0 or abs(sum(answers[0].probabilities.values()) - 1) < 1e-9
     assert answers[0].probabilities["2"] > answers[0].probabilities["3"] > answers[0].probabilities["1"]

@@ -6,6 +6,7 @@ import json
 
 from agent_helpers import schema_responder
 
+from simulacra.agent import AnswerOptions
 from simulacra.agents.interview import InterviewAgent
 from simulacra.agents.memory import MemoryStore
 from simulacra.agents.router import route_questions
@@ -46,7 +47,7 @@ def make_agent(tmp_path) -> InterviewAgent:
 async def test_routed_experts_notes_go_with_the_context(tmp_path):
     agent = make_agent(tmp_path)
     backend = FakeBackend([json.dumps({"Q1": "political_scientist"})], default=schema_responder())
-    answers = await agent.answer([PARTY], llm=LLM(backend), context_mode="full")
+    answers = await agent.answer([PARTY], llm=LLM(backend), options=AnswerOptions(context_mode="full"))
     assert answers[0].value == "0"
     user = backend.requests[1].messages[-1]["content"]
     assert "POLITICAL NOTE" in user and "ECONOMIC NOTE" not in user
@@ -54,17 +55,16 @@ async def test_routed_experts_notes_go_with_the_context(tmp_path):
     assert user.startswith("About me: I am 30 years old.")
 
 
-async def test_retrieved_mode_respects_the_budget_and_full_mode_has_everything(tmp_path):
-    from simulacra.config import load_settings
-
+async def test_retrieved_mode_respects_the_budget_and_full_mode_has_everything(tmp_path, monkeypatch):
     agent = make_agent(tmp_path)
-    settings = load_settings(**{"memory.token_budget": 25})
+    monkeypatch.setenv("SIMULACRA_TOKEN_BUDGET", "25")
     backend = FakeBackend(default=schema_responder())
-    await agent.answer([PARTY], llm=LLM(backend), context_mode="retrieved", use_router=False, settings=settings)
+    await agent.answer([PARTY], llm=LLM(backend), options=AnswerOptions(context_mode="retrieved", use_router=False))
+    monkeypatch.delenv("SIMULACRA_TOKEN_BUDGET")
     user = backend.requests[0].messages[-1]["content"]
     assert ("I lean Democrat" in user) != ("I save most" in user)  # only one exchange fits 25 tokens
     backend = FakeBackend(default=schema_responder())
-    await agent.answer([PARTY], llm=LLM(backend), context_mode="full", use_router=False)
+    await agent.answer([PARTY], llm=LLM(backend), options=AnswerOptions(context_mode="full", use_router=False))
     user = backend.requests[0].messages[-1]["content"]
     assert "I lean Democrat" in user and "I save most" in user
 
@@ -81,9 +81,7 @@ def test_auto_mode_picks_by_context_size(tmp_path):
 async def test_shared_context_is_built_once_per_call_and_per_question_context_differs(tmp_path):
     agent = make_agent(tmp_path)
     backend = FakeBackend(default=schema_responder())
-    from simulacra.agents.answering import AnswerOptions
-
-    await agent.answer([PARTY, TRUST], llm=LLM(backend), context_mode="retrieved", use_router=False,
-                       options=AnswerOptions(batch_size=1))
+    await agent.answer([PARTY, TRUST], llm=LLM(backend),
+                       options=AnswerOptions(batch_size=1, context_mode="retrieved", use_router=False))
     first, second = (r.messages[-1]["content"] for r in backend.requests)
     assert first[: first.index("Q1. ")] == second[: second.index("Q1. ")]
