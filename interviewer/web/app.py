@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -33,8 +34,9 @@ from interviewer.speech import SpeechToText, TextToSpeech, open_stt, open_tts
 from interviewer.speech.audio import ACCEPTED_AUDIO_TYPES, base_mime, sniff_container
 from interviewer.speech.errors import AudioFormatError, SpeechError
 from interviewer.storage import TranscriptStore
+from interviewer.web.limits import JSON_BODY_LIMIT, BodyLimit, RateLimit, RateLimits
 from interviewer.web.runtime import LiveSession, SessionPool, TurnTiming, split_for_speech
-from interviewer.web.tokens import Invitation, SessionRegistry
+from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, Invitation, SessionRegistry, stored_operator_token
 from simulacra.errors import SimulacraError
 from simulacra.workspace import Workspace
 
@@ -42,10 +44,11 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(str(resources.files("interviewer.web").joinpath("static")))
 MAX_AUDIO_BYTES = 16 * 1024 * 1024  # over ten minutes of Opus: a longer single answer is a mistake
-MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS = 2_000  # about what one says in three minutes: a typed answer is one spoken answer
 DEFAULT_NAME = "friend"  # fills the script's {name} when the respondent gives none
 AUTO = "auto"
-_NAME = re.compile(r"^[^\x00-\x1f<>{}]{1,60}$")
+_NAME = re.compile(r"^[^\x00-\x1f<>{}\\]{1,60}$")
+_QUOTES = dict.fromkeys(map(ord, '"`\u00ab\u00bb\u201c\u201d\u201e\u201f\u2039\u203a'), None)
 
 
 class ApiError(Exception):
@@ -57,7 +60,7 @@ class ApiError(Exception):
 
 
 class TextAnswer(BaseModel):
-    text: str = Field(max_length=MAX_TEXT_CHARS)
+    text: str  # at most MAX_TEXT_CHARS, checked with a clear message (and the whole body by BodyLimit)
     answer_to: int  # turn index of the utterance being answered (a resent answer is refused, not saved twice)
     duration_s: float | None = Field(default=None, ge=0, le=24 * 3600)
 
@@ -68,6 +71,14 @@ class SkipRequest(BaseModel):
 
 class Consent(BaseModel):
     name: str | None = Field(default=None, max_length=60)
+
+
+class Withdraw(BaseModel):
+    confirm: bool = False  # must be true: withdrawal deletes everything and cannot be undone
+
+
+class Renewal(BaseModel):
+    days: float | None = Field(default=None, gt=0, le=3650)
 
 
 class NewInvitation(BaseModel):
@@ -81,8 +92,18 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def normalise_name(name: str | None) -> str:
+    """A name as it may reach prompts and the spoken intro: NFKC, no control or format characters
+    (bidi overrides, zero-width), no double quotes or backticks; apostrophes only inside a word."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = "".join(" " if ch.isspace() else ch for ch in name if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    name = name.replace("\u2018", "'").replace("\u2019", "'").translate(_QUOTES)
+    name = re.sub(r"(?<![^\W\d_])'|'(?![^\W\d_])", "", name)  # keep O'Brien, drop quoting apostrophes
+    return " ".join(name.split())
+
+
 def _clean_name(name: str | None) -> str | None:
-    name = " ".join((name or "").split())
+    name = normalise_name(name)
     if not name:
         return None
     if not _NAME.match(name):
@@ -104,21 +125,27 @@ def create_app(
     operator_token: str | None = None,
     session_opener: Callable[..., Any] | None = None,
     max_audio_bytes: int = MAX_AUDIO_BYTES,
+    max_json_bytes: int = JSON_BODY_LIMIT,
+    link_ttl_days: float = DEFAULT_LINK_TTL_DAYS,
+    rate_limits: RateLimits | None = None,
 ) -> "FastAPI":
     """Build the app.
 
     `llm`/`script` default to the configured model and the paper's script (both loaded on first use; a
     script may also be given by name or path). `stt`/`tts` default to the best installed engines (None
-    turns one off). `operator_token` defaults to $SIMULACRA_OPERATOR_TOKEN, else a random one (read it
-    from `app.state.operator_token`). `session_opener(script, respondent, llm, store, clock, name=)`
+    turns one off). `operator_token` defaults to $SIMULACRA_OPERATOR_TOKEN, else the one stored in the
+    workspace (`sessions/web/operator_token`, 0600, made on first use; read it from
+    `app.state.operator_token`). Links expire `link_ttl_days` after they are issued (the operator renews
+    them); `rate_limits` bounds requests per address and per token; bodies over `max_json_bytes` (JSON) or
+    `max_audio_bytes` (the audio upload) are refused before they are read. `session_opener(script, respondent, llm, store, clock, name=)`
     defaults to `InterviewSession.open`.
     """
     workspace = workspace or Workspace.default()
     store = TranscriptStore(workspace.transcripts)
-    registry = SessionRegistry(workspace.sessions / "web")
+    registry = SessionRegistry(workspace.sessions / "web", link_ttl_days=link_ttl_days)
     stt_engine = open_stt(workspace=workspace) if stt == AUTO else stt
     tts_engine = open_tts() if tts == AUTO else tts
-    operator_token = operator_token or os.environ.get("SIMULACRA_OPERATOR_TOKEN") or secrets.token_urlsafe(24)
+    operator_token = stored_operator_token(registry.folder, operator_token or os.environ.get("SIMULACRA_OPERATOR_TOKEN"))
     lazy: dict[str, Any] = {"llm": llm, "script": script}
 
     def get_script():
@@ -144,7 +171,7 @@ def create_app(
 
             open_session = InterviewSession.open
         invitation = registry.get(respondent)
-        name = (invitation.name if invitation else None) or DEFAULT_NAME
+        name = normalise_name(invitation.name if invitation else None) or DEFAULT_NAME
         return open_session(get_script(), respondent, get_llm(), store, WallClock(), name=name)
 
     pool = SessionPool(opener, tts_engine)
@@ -194,11 +221,18 @@ def create_app(
             )
         return response
 
+    # Outermost (added last): the rate limit, then the body limit, both before anything reads the body.
+    app.add_middleware(BodyLimit, json_limit=max_json_bytes, audio_limit=max_audio_bytes)
+    app.add_middleware(RateLimit, limits=rate_limits)
+
     # -- authentication -------------------------------------------------------------------------------
     def respondent_invitation(request: Request) -> Invitation:
-        invitation = registry.resolve(_bearer(request))
+        invitation = registry.resolve(_bearer(request), include_expired=True)
         if invitation is None:
             raise ApiError(401, "bad_token", "This interview link is not valid. Please use the full link you were given.")
+        if invitation.expired(registry.link_ttl_days):
+            raise ApiError(401, "link_expired",
+                           "This interview link has expired. Please ask the study team to renew it; what you said is kept.")
         return invitation
 
     def consented(invitation: Invitation = Depends(respondent_invitation)) -> Invitation:
@@ -297,8 +331,7 @@ def create_app(
     @app.post("/api/session/next")
     async def next_utterance(invitation: Invitation = Depends(consented)):
         """The question now waiting (the same one again until it is answered: this is how a reopened link resumes)."""
-        live = await pool.get(invitation.respondent)
-        async with live.lock:
+        async with pool.locked(invitation.respondent) as live:
             _resume(live)
             return await next_payload(live, None)
 
@@ -323,8 +356,11 @@ def create_app(
         text = body.text.strip()
         if not text:
             raise ApiError(400, "empty_answer", "The answer is empty. Please type something, or say it aloud.")
-        live = await pool.get(invitation.respondent)
-        async with live.lock:
+        if len(text) > MAX_TEXT_CHARS:
+            raise ApiError(413, "answer_too_long",
+                           f"A typed answer can be at most {MAX_TEXT_CHARS:,} characters (this one has {len(text):,}). "
+                           "Please shorten it, or send the rest as your next answer.")
+        async with pool.locked(invitation.respondent) as live:
             timing = TurnTiming(invitation.respondent, mode="typed")
             result = await save_answer(live, text, body.answer_to, body.duration_s, timing)
         result["heard"] = text
@@ -333,8 +369,7 @@ def create_app(
     @app.post("/api/session/skip")
     async def skip(body: SkipRequest, invitation: Invitation = Depends(consented)):
         """Leave the waiting question unanswered (nothing is saved in the respondent's name)."""
-        live = await pool.get(invitation.respondent)
-        async with live.lock:
+        async with pool.locked(invitation.respondent) as live:
             pending = getattr(live.engine, "pending", None)
             if pending is None or pending.turn_index != body.answer_to:
                 raise ApiError(409, "already_answered",
@@ -390,7 +425,10 @@ def create_app(
         text = heard.text.strip()
         if not text:
             raise ApiError(422, "no_speech", "No words were recognised in the recording. Please try again, or type your answer.")
-        async with live.lock:
+        # Transcription ran without the lock, and the live-session pool may have let this session go
+        # meanwhile (then a resent answer could reach a fresh copy): save under the lock of the session
+        # the pool holds now, which checks again that `answer_to` is still the question waiting.
+        async with pool.locked(invitation.respondent) as live:
             result = await save_answer(live, text, answer_to, round(heard.audio_s, 2) or None, timing)
         result["heard"] = text
         return result
@@ -421,18 +459,47 @@ def create_app(
     @app.post("/api/session/pause")
     async def pause(invitation: Invitation = Depends(consented)):
         """Stop the interview clock (the break does not count against the script's time budgets)."""
-        live = await pool.get(invitation.respondent)
-        async with live.lock:
+        async with pool.locked(invitation.respondent) as live:
             if hasattr(live.engine, "pause"):
                 live.engine.pause()
         return {"paused": True}
 
     @app.post("/api/session/resume")
     async def resume(invitation: Invitation = Depends(consented)):
-        live = await pool.get(invitation.respondent)
-        async with live.lock:
+        async with pool.locked(invitation.respondent) as live:
             _resume(live)
         return {"paused": False}
+
+    # -- withdrawal (the respondent's own page and the operator view) ----------------------------------
+    async def do_withdraw(respondent: str) -> dict[str, Any]:
+        from simulacra.withdraw import withdraw
+
+        await pool.forget(respondent)
+        found = await asyncio.to_thread(withdraw, respondent, workspace)
+        return {"withdrawn": True, "removed": found.removed}
+
+    def withdrawer(request: Request) -> Invitation:  # an expired link may still withdraw
+        invitation = registry.resolve(_bearer(request), include_expired=True)
+        if invitation is None:
+            raise ApiError(401, "bad_token", "This interview link is not valid. Please use the full link you were given.")
+        return invitation
+
+    @app.post("/api/session/withdraw")
+    async def withdraw_self(body: Withdraw, invitation: Invitation = Depends(withdrawer)):
+        """Delete everything this respondent said, and everything made from it (agents, answers, caches)."""
+        if not body.confirm:
+            raise ApiError(400, "confirm_required", "Withdrawal deletes your interview for good; confirm to go ahead.")
+        return await do_withdraw(invitation.respondent)
+
+    @app.post("/api/operator/sessions/{respondent}/withdraw", dependencies=[Depends(operator)])
+    async def withdraw_respondent(respondent: str, body: Withdraw):
+        if not body.confirm:
+            raise ApiError(400, "confirm_required", "Withdrawal deletes the respondent's data for good; confirm to go ahead.")
+        try:
+            registry.get(respondent)
+        except RespondentIdError:
+            raise ApiError(404, "no_invitation", "No such respondent.") from None
+        return await do_withdraw(respondent)
 
     # -- operator API ---------------------------------------------------------------------------------
     def summary(invitation: Invitation) -> dict[str, Any]:
@@ -441,6 +508,8 @@ def create_app(
             "label": invitation.label,
             "invited_at": invitation.created_at,
             "consented_at": invitation.consented_at,
+            "expires_at": invitation.expiry(registry.link_ttl_days).isoformat(timespec="seconds"),
+            "expired": invitation.expired(registry.link_ttl_days),
             "has_transcript": store.exists(invitation.respondent),
         }
         if row["has_transcript"]:
@@ -479,6 +548,15 @@ def create_app(
             raise ApiError(422, "bad_respondent", str(exc)) from None
         base = str(request.base_url).rstrip("/")
         return {"respondent": invitation.respondent, "token": token, "link": f"{base}/interview#{token}"}
+
+    @app.post("/api/operator/sessions/{respondent}/renew", dependencies=[Depends(operator)])
+    async def renew(respondent: str, body: Renewal | None = None):
+        """Keep a respondent's link working for longer (the same link; `days` from now, default the ttl)."""
+        try:
+            invitation = registry.renew(respondent, body.days if body else None)
+        except (KeyError, RespondentIdError):
+            raise ApiError(404, "no_invitation", "No such respondent.") from None
+        return {"respondent": invitation.respondent, "expires_at": invitation.expires_at}
 
     @app.get("/api/operator/sessions/{respondent}/transcript", dependencies=[Depends(operator)])
     async def download(respondent: str):

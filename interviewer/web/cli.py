@@ -19,8 +19,10 @@ def serve(
     invite: int = typer.Option(0, "--invite", help="Create this many new respondent links and print them."),
     respondent: list[str] = typer.Option([], "--respondent", help="Create (or reissue) a link for this respondent id; repeatable."),
     operator_token: Optional[str] = typer.Option(
-        None, envvar="SIMULACRA_OPERATOR_TOKEN", help="Operator token for /operator (random when not set)."
+        None, envvar="SIMULACRA_OPERATOR_TOKEN",
+        help="Operator token for /operator (default: the one stored in the workspace, made on first use)."
     ),
+    link_days: float = typer.Option(30.0, "--link-days", min=0.01, help="Respondent links expire this many days after issue (the operator view renews them)."),
     speech: bool = typer.Option(True, "--speech/--no-speech", help="Turn speech recognition and the voice on or off."),
     ssl_certfile: Optional[Path] = typer.Option(None, help="TLS certificate (browsers allow microphones only on https or localhost)."),
     ssl_keyfile: Optional[Path] = typer.Option(None, help="TLS private key."),
@@ -29,7 +31,6 @@ def serve(
     """Serve voice interviews in the browser: consent, spoken or typed answers, saved after every turn."""
     import ipaddress
     import logging
-    import secrets
 
     import uvicorn
     from rich.console import Console
@@ -44,13 +45,14 @@ def serve(
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     workspace = Workspace.default()
     the_script = load_script(script)
-    token = operator_token or secrets.token_urlsafe(24)
     app = create_app(
         workspace,
         script=the_script,
-        operator_token=token,
+        operator_token=operator_token,
+        link_ttl_days=link_days,
         **({} if speech else {"stt": None, "tts": None}),
     )
+    token = app.state.operator_token
     if warm:
         for engine in (app.state.stt, app.state.tts):
             if engine is not None and hasattr(engine, "warm_up"):

@@ -16,8 +16,9 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 from interviewer.speech import SpeechToText, TextToSpeech
 from interviewer.speech.errors import SpeechError
@@ -133,6 +134,32 @@ class SessionPool:
 
     def peek(self, respondent: str) -> LiveSession | None:
         return self._live.get(respondent)
+
+    @asynccontextmanager
+    async def locked(self, respondent: str) -> AsyncIterator[LiveSession]:
+        """The respondent's live session, locked, and the one the pool holds now: a session let go while
+        we waited for its lock is never written to (another request may already use a fresh copy)."""
+        while True:
+            live = await self.get(respondent)
+            await live.lock.acquire()
+            if self._live.get(respondent) is live:
+                break
+            live.lock.release()
+        try:
+            yield live
+        finally:
+            live.lock.release()
+
+    async def forget(self, respondent: str) -> None:
+        """Drop the respondent's live session (after withdrawal); waits for a request in progress."""
+        async with self._open_lock:
+            live = self._live.pop(respondent, None)
+        if live is not None:
+            async with live.lock:
+                for speech in live.speech.values():
+                    if speech.task is not None:
+                        speech.task.cancel()
+                live.speech.clear()
 
     def _evict(self) -> None:
         """Forget idle sessions beyond the limit; everything is on disk, so reopening resumes."""

@@ -5,6 +5,10 @@ A token is `secrets.token_urlsafe(32)` (256 random bits). On disk (`<workspace>/
 - `tokens/<sha256(token)>.json`   -> {"respondent": ...}      (lookup by the presented token)
 - `respondents/<respondent>.json` -> the `Invitation` (whose token hash must match: a reissued link
   revokes the old one, so a token always maps to exactly one respondent and a respondent to one token)
+- `operator_token` (0600)           -> the operator token, made once and reused across restarts
+
+A link expires `link_ttl_days` after it was issued (30 by default); the operator renews it (same link)
+or reissues it (new link). Withdrawing a respondent deletes their invitation and token files.
 
 Nobody, the operator included, can recover a token from the files; a lost link is reissued.
 SHA-256 without salt is enough here: the tokens are random, not passwords.
@@ -17,15 +21,17 @@ import json
 import re
 import secrets
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from interviewer.storage import validate_respondent
-from simulacra.workspace import atomic_write_json, private_dir
+from simulacra.workspace import atomic_write_json, atomic_write_text, private_dir
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+DEFAULT_LINK_TTL_DAYS = 30.0
+OPERATOR_TOKEN_FILE = "operator_token"
 
 
 def hash_token(token: str) -> str:
@@ -40,6 +46,24 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _in_days(days: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def stored_operator_token(folder: Path, explicit: str | None = None) -> str:
+    """The operator token: `explicit` when given, else the one stored in `folder` (made once, 0600)."""
+    if explicit:
+        return explicit
+    path = private_dir(Path(folder)) / OPERATOR_TOKEN_FILE
+    if path.is_file():
+        token = path.read_text(encoding="utf-8").strip()
+        if _TOKEN_SHAPE.match(token):
+            return token
+    token = secrets.token_urlsafe(32)
+    atomic_write_text(path, token + "\n")
+    return token
+
+
 class Invitation(BaseModel):
     respondent: str
     token_sha256: str
@@ -47,10 +71,20 @@ class Invitation(BaseModel):
     consented_at: str | None = None
     label: str | None = None  # the operator's note (e.g. recruitment batch)
     name: str | None = None  # what the interviewer calls the respondent ({name} in the script)
+    expires_at: str | None = None  # the link stops working then (None: an old invitation, see expired())
+
+    def expiry(self, ttl_days: float = DEFAULT_LINK_TTL_DAYS) -> datetime:
+        if self.expires_at:
+            return datetime.fromisoformat(self.expires_at)
+        return datetime.fromisoformat(self.created_at) + timedelta(days=ttl_days)
+
+    def expired(self, ttl_days: float = DEFAULT_LINK_TTL_DAYS) -> bool:
+        return datetime.now(timezone.utc) >= self.expiry(ttl_days)
 
 
 class SessionRegistry:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, link_ttl_days: float = DEFAULT_LINK_TTL_DAYS):
+        self.link_ttl_days = link_ttl_days
         self.folder = private_dir(Path(folder))
         self._tokens = private_dir(self.folder / "tokens")
         self._respondents = private_dir(self.folder / "respondents")
@@ -79,6 +113,7 @@ class SessionRegistry:
                 consented_at=previous.consented_at if previous else None,
                 label=label if label is not None else (previous.label if previous else None),
                 name=name if name is not None else (previous.name if previous else None),
+                expires_at=_in_days(self.link_ttl_days),
             )
             atomic_write_json(self._tokens / f"{digest}.json", {"respondent": respondent})
             atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
@@ -92,8 +127,9 @@ class SessionRegistry:
             return None
         return Invitation.model_validate_json(path.read_text(encoding="utf-8"))
 
-    def resolve(self, token: str | None) -> Invitation | None:
-        """The invitation a presented token opens, or None (malformed, unknown or revoked)."""
+    def resolve(self, token: str | None, *, include_expired: bool = False) -> Invitation | None:
+        """The invitation a presented token opens, or None (malformed, unknown, revoked or expired;
+        `include_expired` returns an expired one, so the caller can say so)."""
         if not token or not _TOKEN_SHAPE.match(token):
             return None
         digest = hash_token(token)
@@ -107,7 +143,46 @@ class SessionRegistry:
             return None
         if invitation is None or not secrets.compare_digest(invitation.token_sha256, digest):
             return None
+        if not include_expired and invitation.expired(self.link_ttl_days):
+            return None
         return invitation
+
+    def renew(self, respondent: str, days: float | None = None) -> Invitation:
+        """Extend a link's life (the same link keeps working) by `days` from now (default: the ttl)."""
+        with self._lock:
+            invitation = self.get(respondent)
+            if invitation is None:
+                raise KeyError(respondent)
+            invitation = invitation.model_copy(update={"expires_at": _in_days(days or self.link_ttl_days)})
+            atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
+            return invitation
+
+    def forget(self, respondent: str) -> int:
+        """Delete the respondent's invitation and link token (withdrawal); the number of files removed."""
+        with self._lock:
+            path = self._invitation_path(respondent)
+            removed = 0
+            invitation = None
+            try:
+                invitation = self.get(respondent)
+            except ValueError:
+                pass
+            if invitation is not None:
+                token_file = self._tokens / f"{invitation.token_sha256}.json"
+                if token_file.is_file():
+                    token_file.unlink()
+                    removed += 1
+            for stale in self._tokens.glob("*.json"):  # any other token still naming them
+                try:
+                    if json.loads(stale.read_text(encoding="utf-8")).get("respondent") == respondent:
+                        stale.unlink()
+                        removed += 1
+                except (ValueError, OSError):
+                    continue
+            if path.is_file():
+                path.unlink()
+                removed += 1
+            return removed
 
     def record_consent(self, respondent: str, name: str | None = None) -> Invitation:
         """Consent is recorded once (its first time kept); a name given with it is remembered."""
@@ -133,3 +208,21 @@ class SessionRegistry:
             except ValueError:
                 continue
         return sorted(found, key=lambda inv: inv.created_at)
+
+
+def _withdraw_web_session(found) -> None:
+    """Withdrawal step: the respondent's invitation (name, consent time) and link token."""
+    folder = found.workspace.root / "sessions" / "web"
+    if folder.is_dir():
+        removed = SessionRegistry(folder).forget(found.respondent)
+        if removed:
+            found.count("web_invitation_files", removed)
+
+
+def _register_withdrawal() -> None:
+    from simulacra.withdraw import register_step
+
+    register_step("web_sessions", _withdraw_web_session)
+
+
+_register_withdrawal()

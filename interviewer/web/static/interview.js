@@ -6,7 +6,7 @@
 (function () {
   const token = decodeURIComponent(location.hash.replace(/^#(t=)?/, ""));
   const $ = (id) => document.getElementById(id);
-  const screens = ["loading", "link-problem", "consent-screen", "interview-screen", "paused-screen", "finished-screen"];
+  const screens = ["loading", "link-problem", "consent-screen", "interview-screen", "paused-screen", "finished-screen", "withdrawn-screen"];
 
   const state = {
     pending: null,        // the utterance waiting for an answer
@@ -308,6 +308,7 @@
     document.querySelector(".avatar-initial").textContent = state.interviewer.charAt(0).toUpperCase();
     if (!state.speechToText) { openTyped(); $("record").hidden = true; document.body.classList.add("typed-only"); }
     if (session.name) $("name-input").value = session.name;
+    $("withdraw-box").hidden = false;
     if (!session.consented) { show("consent-screen"); return; }
     await startInterview();
   }
@@ -362,6 +363,25 @@
     await startInterview();
   });
   $("reconnect").addEventListener("click", () => location.reload());
+  $("withdraw").addEventListener("click", async () => {
+    if (!window.confirm("Delete your interview and everything made from it? This cannot be undone.")) return;
+    stopRecording(true);
+    stopSpeaking();
+    $("withdraw").disabled = true;
+    try {
+      await apiJson("/api/session/withdraw", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ confirm: true }),
+      }, 1);
+      $("withdraw-box").hidden = true;
+      show("withdrawn-screen");
+    } catch (e) {
+      $("withdraw").disabled = false;
+      $("withdraw-error").textContent = e.message;
+      $("withdraw-error").hidden = false;
+    }
+  });
   window.addEventListener("hashchange", () => location.reload());
 
   init();

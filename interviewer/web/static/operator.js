@@ -87,8 +87,32 @@
         button.addEventListener("click", () => download(s.respondent));
         td.appendChild(button);
       }
+      const renew = document.createElement("button");
+      renew.type = "button";
+      renew.textContent = (s.expired ? "Link expired: renew" : "Renew link") + " (expires " + (s.expires_at || "?").slice(0, 10) + ")";
+      renew.addEventListener("click", () => act(s.respondent, "renew", null));
+      td.appendChild(renew);
+      const withdraw = document.createElement("button");
+      withdraw.type = "button";
+      withdraw.className = "danger";
+      withdraw.textContent = "Withdraw " + s.respondent;
+      withdraw.addEventListener("click", () => {
+        if (window.confirm("Delete everything of " + s.respondent + " (transcript, agents, answers in runs, caches)? This cannot be undone.")) {
+          act(s.respondent, "withdraw", { confirm: true });
+        }
+      });
+      td.appendChild(withdraw);
       body.appendChild(row);
     }
+  }
+
+  async function act(respondent, action, payload) {
+    try {
+      await api("/api/operator/sessions/" + encodeURIComponent(respondent) + "/" + action, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload || {}),
+      });
+      refresh();
+    } catch (e) { showError(e.message); }
   }
 
   $("token-form").addEventListener("submit", (event) => {

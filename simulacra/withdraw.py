@@ -1,0 +1,332 @@
+"""Withdrawal: remove one respondent's words from every store of a workspace, and keep an audit line.
+
+`withdraw(respondent)` removes, in order:
+
+1. the transcript and everything beside it (`transcripts/<respondent>.jsonl`, `.notes.json`,
+   `.state.json`, a `.torn` tail);
+2. the agents built from them (agent id = the respondent, or `respondent` / `origin.respondent` naming
+   them): the agent folder, its memory nodes and reflections, and its chromadb collection (through the
+   client API, so a chromadb server forgets it too);
+3. steps registered by higher layers (`register_step`): the web app's invitation and link token
+   (interviewer), runs' answers and their exports (experiments);
+4. response-cache rows whose request or reply holds any of their text (`cache/llm.sqlite`);
+5. then every SQLite file touched is checkpointed (`wal_checkpoint(TRUNCATE)`) and VACUUMed with
+   `secure_delete` on, so deleted text survives neither in free pages nor in a -wal file; chromadb's
+   own SQLite store too (embedded store);
+6. one audit line in `withdrawals.jsonl`: the SHA-256 of the respondent id, what was removed (counts), the
+   time. No personal text, no agent ids (they may be the respondent id).
+
+The personal text to look for is collected first (the transcript's answers and follow-ups, the notes,
+every memory and reflection of their agents) and never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from simulacra.errors import SimulacraError
+from simulacra.workspace import Workspace, append_line
+
+log = logging.getLogger(__name__)
+
+AUDIT_FILE = "withdrawals.jsonl"
+MIN_NEEDLE = 12  # shorter fragments ("Yes.", "I agree.") would match strangers' cache rows
+_RESPONDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
+
+
+class WithdrawalError(SimulacraError):
+    """The respondent id is unusable, or a store could not be cleaned."""
+
+
+@dataclass
+class Withdrawal:
+    """What a withdrawal found and removed. `texts` (personal) is for matching only; never log it."""
+
+    respondent: str
+    workspace: Workspace
+    bank_root: Path
+    agent_ids: list[str] = field(default_factory=list)
+    transcript_files: list[Path] = field(default_factory=list)
+    texts: set[str] = field(default_factory=set)
+    removed: dict[str, int] = field(default_factory=dict)
+    sqlite_files: set[Path] = field(default_factory=set)  # to checkpoint and VACUUM at the end
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.removed[what] = self.removed.get(what, 0) + n
+
+    def matches(self, haystack: str) -> bool:
+        flat = _flat(haystack)
+        return any(needle in flat for needle in self._needles())
+
+    def _needles(self) -> list[str]:
+        cached = getattr(self, "_needle_cache", None)
+        if cached is None or cached[0] != len(self.texts):
+            needles = sorted({_flat(t) for t in self.texts if len(_flat(t)) >= MIN_NEEDLE}, key=len)
+            cached = (len(self.texts), needles)
+            self._needle_cache = cached
+        return cached[1]
+
+    def summary(self) -> str:
+        parts = [f"{n} {what.replace('_', ' ')}" for what, n in sorted(self.removed.items()) if n]
+        return ", ".join(parts) or "nothing"
+
+
+Step = Callable[[Withdrawal], None]
+_STEPS: dict[str, Step] = {}
+
+
+def register_step(name: str, step: Step) -> None:
+    """A higher layer's part of a withdrawal (e.g. runs' answers), run after agents and before the cache."""
+    _STEPS[name] = step
+
+
+def _flat(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def check_respondent(respondent: str) -> str:
+    if not isinstance(respondent, str) or not _RESPONDENT.match(respondent) or ".." in respondent:
+        raise WithdrawalError(f"respondent id {respondent!r} is not valid: letters, digits, '.', '_', '@' or '-' only")
+    return respondent
+
+
+# -- finding what is theirs -------------------------------------------------------------------------------
+def _memory_texts(text: str) -> list[str]:
+    """A memory and its paragraphs that are not the interviewer's scripted line (those are everyone's)."""
+    out = [text]
+    for paragraph in re.split(r"\n\s*\n", text):
+        if paragraph.strip() and not paragraph.lstrip().startswith("Interviewer:"):
+            out.append(paragraph)
+            _, sep, rest = paragraph.partition(": ")
+            if sep and len(_) <= 40:
+                out.append(rest)
+    return out
+
+
+def _transcript_texts(path: Path) -> set[str]:
+    """Answers, follow-up questions (made from the answers) and notes of a transcript file."""
+    texts: set[str] = set()
+    try:
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return texts
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if line.strip():
+                texts.add(line)
+            continue
+        if not isinstance(record, dict) or record.get("type") == "header":
+            if isinstance(record, dict):
+                texts.update(str(v) for k, v in record.items() if k in ("name", "persona") and v)
+            continue
+        if record.get("speaker") == "respondent" or record.get("kind") in ("follow_up", "note"):
+            texts.add(str(record.get("text", "")))
+    return texts
+
+
+def _notes_texts(path: Path) -> set[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return set()
+    return set(_strings(data.get("bullets", []))) if isinstance(data, dict) else set()
+
+
+def _agent_records(bank_root: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
+    if not bank_root.is_dir():
+        return
+    for path in sorted(bank_root.glob("*/agent.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        agent = record.get("agent") if isinstance(record, dict) else None
+        if isinstance(agent, dict):
+            yield path, agent
+
+
+def _belongs(agent: dict[str, Any], respondent: str) -> bool:
+    origin = agent.get("origin") if isinstance(agent.get("origin"), dict) else {}
+    return respondent in (agent.get("id"), agent.get("respondent"), origin.get("respondent"))
+
+
+def plan(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None) -> Withdrawal:
+    """Find everything of `respondent` (nothing is changed)."""
+    respondent = check_respondent(respondent)
+    workspace = workspace or Workspace.default()
+    bank_root = Path(bank_root) if bank_root is not None else workspace.root / "agents"
+    found = Withdrawal(respondent, workspace, bank_root)
+    transcripts = workspace.root / "transcripts"
+    if transcripts.is_dir():
+        found.transcript_files = sorted(p for p in transcripts.glob(f"{respondent}.*") if p.is_file())
+        for path in found.transcript_files:
+            if path.name == f"{respondent}.jsonl" or path.name.endswith(".torn"):
+                found.texts |= _transcript_texts(path)
+            elif path.name.endswith(".notes.json"):
+                found.texts |= _notes_texts(path)
+    for path, agent in _agent_records(bank_root):
+        if not _belongs(agent, respondent):
+            continue
+        found.agent_ids.append(str(agent.get("id") or path.parent.name))
+        for memory in agent.get("memories") or []:
+            if isinstance(memory, dict) and memory.get("text"):
+                found.texts.update(_memory_texts(str(memory["text"])))
+        for key in ("persona", "known_answers"):
+            found.texts.update(s for s in _strings(agent.get(key)) if len(s) >= MIN_NEEDLE)
+    return found
+
+
+# -- removing ---------------------------------------------------------------------------------------------
+def _remove_transcripts(found: Withdrawal) -> None:
+    for path in found.transcript_files:
+        path.unlink(missing_ok=True)
+        found.count("transcript_files")
+
+
+def _remove_agents(found: Withdrawal) -> None:
+    if not found.agent_ids:
+        return
+    from simulacra.agents.bank import AgentBank
+
+    bank = AgentBank(found.bank_root)
+    for agent_id in found.agent_ids:
+        folder = found.bank_root / agent_id
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            found.count("agents")
+        try:
+            store = bank.store
+        except SimulacraError as exc:  # e.g. a configured chromadb server that is down: say so, stop
+            raise WithdrawalError(f"cannot reach the memory store to delete agent memories: {exc}") from None
+        before = _collection_exists(store, agent_id)
+        store.delete(agent_id)
+        if before:
+            found.count("memory_collections")
+    chroma_db = found.bank_root / "chroma" / "chroma.sqlite3"
+    if chroma_db.is_file():
+        _scrub_chroma_sqlite(chroma_db, found)
+        found.sqlite_files.add(chroma_db)
+
+
+def _collection_exists(store: Any, agent_id: str) -> bool:
+    from simulacra.agents.memory import _collection_name
+
+    try:
+        names = [getattr(c, "name", c) for c in store.client.list_collections()]
+    except Exception:  # noqa: BLE001 - only used for the count
+        return False
+    return _collection_name(agent_id) in names
+
+
+def _scrub_chroma_sqlite(path: Path, found: Withdrawal) -> None:
+    """chromadb keeps documents in its write-ahead log table and full-text index too: any row still
+    holding the respondent's text after the collection was deleted is removed directly."""
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        db.execute("PRAGMA secure_delete=ON")
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+            text_columns = [c for c in columns if c in ("string_value", "document", "c0", "metadata", "encoding", "embedding")]
+            if not text_columns or "rowid" in [c.lower() for c in columns]:
+                continue
+            try:
+                rows = db.execute(f'SELECT rowid, {", ".join(chr(34) + c + chr(34) for c in text_columns)} FROM "{table}"').fetchall()
+            except sqlite3.DatabaseError:
+                continue
+            doomed = [r[0] for r in rows if any(isinstance(v, str) and found.matches(v) for v in r[1:])
+                      or any(isinstance(v, bytes) and found.matches(v.decode("utf-8", "replace")) for v in r[1:])]
+            for rowid in doomed:
+                db.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (rowid,))
+            if doomed:
+                found.count("memory_store_rows", len(doomed))
+        db.commit()
+    finally:
+        db.close()
+
+
+def _remove_cache_rows(found: Withdrawal) -> None:
+    cache_dir = found.workspace.root / "cache"
+    if not cache_dir.is_dir() or not found.texts:
+        return
+    for path in sorted(cache_dir.glob("*.sqlite")):
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            if "responses" not in tables:
+                continue
+            db.execute("PRAGMA secure_delete=ON")
+            doomed = []
+            for key, request, reply in db.execute("SELECT key, request, text FROM responses"):
+                try:
+                    haystack = "\n".join(_strings(json.loads(request)))
+                except ValueError:
+                    haystack = request or ""
+                if found.matches(haystack) or found.matches(reply or ""):
+                    doomed.append(key)
+            db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k in doomed])
+            db.commit()
+            found.count("cache_entries", len(doomed))
+        finally:
+            db.close()
+        found.sqlite_files.add(path)
+
+
+def compact_sqlite(path: Path) -> None:
+    """Leave no deleted text behind: checkpoint the WAL into the file, rebuild it, truncate the WAL."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+def withdraw(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None) -> Withdrawal:
+    """Remove `respondent` from every store (see the module docstring); returns what was removed."""
+    found = plan(respondent, workspace, bank_root)
+    _remove_transcripts(found)
+    _remove_agents(found)
+    for name, step in list(_STEPS.items()):
+        step(found)
+    _remove_cache_rows(found)
+    for path in sorted(found.sqlite_files):
+        if path.is_file():
+            compact_sqlite(path)
+    audit(found)
+    log.info("withdrawal done: %s", found.summary())
+    return found
+
+
+def audit(found: Withdrawal) -> None:
+    """One line per withdrawal, without personal text: who (a hash), what was removed, when."""
+    record = {
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "respondent_sha256": hashlib.sha256(found.respondent.encode("utf-8")).hexdigest(),
+        "removed": dict(sorted(found.removed.items())),
+    }
+    append_line(found.workspace.root / AUDIT_FILE, json.dumps(record))
