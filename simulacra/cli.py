@@ -12,35 +12,73 @@ from rich.table import Table
 console = Console()
 
 
+def _structured_row(llm_settings, workspace) -> str:
+    from simulacra.llm import negotiated_mode
+
+    if not llm_settings.uses_endpoint:
+        return "grammar (embedded model: the schema constrains decoding)"
+    configured = llm_settings.structured_output
+    if configured != "auto":
+        return f"{configured} (forced by settings)"
+    known = negotiated_mode(llm_settings, workspace)
+    return f"auto: {known} (negotiated)" if known else "auto: not negotiated yet (the first structured call finds it)"
+
+
 def doctor(
     ping: bool = typer.Option(True, "--ping/--no-ping", help="Send one tiny completion to check the model answers."),
 ) -> None:
-    """Say which endpoint, model and embedder are in use, whether the model answers, and where the workspace is."""
-    from simulacra.config import load_settings
+    """Say which endpoint, model and embedder each role uses, whether the model answers, and where the workspace is.
+
+    With --ping an endpoint also gets one tiny structured request, which negotiates (and remembers) the
+    structured-output mode it accepts.
+    """
+    from pydantic import BaseModel
+
+    from simulacra.config import ROLES, load_settings
+    from simulacra.errors import StructuredOutputError
     from simulacra.llm import describe_backend, open_llm
+
     from simulacra.workspace import Workspace
+
+    class Ok(BaseModel):
+        ok: bool
 
     settings = load_settings()
     workspace = Workspace.default()
     table = Table(title="simulacra doctor", show_header=False)
     table.add_row("workspace", str(workspace.root))
     table.add_row("config file", settings.config_file or "(none: defaults and environment)")
-    backend = describe_backend(settings)
-    for key, value in backend.items():
-        table.add_row(f"llm {key}", value)
-    if backend["kind"] == "embedded":
-        from simulacra.llm.models import resolve_local_model
+    pinged: dict[str, str] = {}
+    for role in ROLES:
+        llm_settings = settings.for_role(role)
+        backend = describe_backend(llm_settings)
+        same_as = next((r for r in pinged if settings.for_role(r) == llm_settings), None)
+        if same_as is not None:
+            table.add_row(f"{role} llm", f"same as {same_as}")
+            continue
+        for key, value in backend.items():
+            if key != "structured_output":
+                table.add_row(f"{role} llm {key}", value)
+        if backend["kind"] == "embedded":
+            from simulacra.llm.models import resolve_local_model
 
-        table.add_row("llm model file", str(resolve_local_model(settings.llm.local_model, workspace)))
+            table.add_row(f"{role} llm model file", str(resolve_local_model(llm_settings.local_model, workspace)))
+        if ping:
+            llm = open_llm(settings, workspace, cache=False, role=role)
+            started = time.perf_counter()
+            result = asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=8))
+            table.add_row(f"{role} model answers", f"yes ({time.perf_counter() - started:.1f}s): {result.text.strip()[:40]!r}")
+            table.add_row(f"{role} context size", str(llm.context_size))
+            if llm_settings.uses_endpoint:
+                try:
+                    asyncio.run(llm.structured([{"role": "user", "content": 'Reply {"ok": true}'}], Ok, max_tokens=16, attempts=1))
+                except StructuredOutputError:
+                    pass  # the model answered in some mode: negotiation is what we wanted here
+        table.add_row(f"{role} structured output", _structured_row(llm_settings, workspace))
+        pinged[role] = backend["model"]
     embedder = settings.embeddings.base_url or f"local sentence-transformers ({settings.embeddings.model})"
     table.add_row("embeddings", embedder)
     table.add_row("memory store", settings.memory.chroma_url or f"embedded chromadb in {workspace.root / 'agents' / 'chroma'}")
-    if ping:
-        llm = open_llm(settings, workspace, cache=False)
-        started = time.perf_counter()
-        result = asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=8))
-        table.add_row("model answers", f"yes ({time.perf_counter() - started:.1f}s): {result.text.strip()[:40]!r}")
-        table.add_row("context size", str(llm.context_size))
     console.print(table)
 
 

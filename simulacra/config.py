@@ -14,8 +14,11 @@ simulacra.toml (looked up in $SIMULACRA_CONFIG, ./simulacra.toml, then $SIMULACR
     price_input_per_1k = 0.0                 # USD per 1k prompt tokens
     price_output_per_1k = 0.0                # USD per 1k completion tokens
     context_size = 8192
-    structured_output = "json_schema"        # json_schema | json_object | none
+    structured_output = "auto"               # auto | json_schema | json_object_schema | json_object | none
     local_model = "smollm2"                  # smollm2 | qwen2.5-1.5b | /path/to/model.gguf
+
+    [roles.interviewer]                      # optional: the interviewer's own model (same keys as [llm])
+    local_model = "qwen2.5-1.5b"             # keys not set here come from [llm]; base_url = "" means embedded
 
     [embeddings]
     base_url = ""                            # empty: the local MiniLM model
@@ -23,6 +26,11 @@ simulacra.toml (looked up in $SIMULACRA_CONFIG, ./simulacra.toml, then $SIMULACR
 
     [memory]
     chroma_url = ""                          # empty: embedded persistent chromadb in the workspace
+
+Roles: `load_settings().llm` is the agents' model; `load_settings().for_role("interviewer")` is the
+interviewer's, from [roles.interviewer] and SIMULACRA_INTERVIEWER_* (e.g. SIMULACRA_INTERVIEWER_MODEL) over
+[llm]. A role that names its own base_url does not inherit [llm]'s api_key (a key is never sent to a server
+it was not configured for).
 """
 
 from __future__ import annotations
@@ -49,7 +57,12 @@ class LLMSettings(BaseModel):
     price_input_per_1k: float = Field(default=0.0, ge=0)
     price_output_per_1k: float = Field(default=0.0, ge=0)
     context_size: int | None = None
-    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+    # How structured output is asked for on an endpoint. "auto" negotiates: json_schema response_format, then
+    # llama-cpp-python's json_object with a schema, then plain json_object, then prompt-only (the schema is
+    # described in the prompt); the first the server accepts is remembered per endpoint and model. The
+    # other values force one mode (a server that rejects it gives a RequestRejectedError). Replies are
+    # validated in every mode. The embedded model always uses a grammar built from the schema.
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = "auto"
     local_model: str = "smollm2"
     local_threads: int = 2
     request_timeout: float = 600.0
@@ -58,6 +71,23 @@ class LLMSettings(BaseModel):
     @property
     def uses_endpoint(self) -> bool:
         return bool(self.base_url or self.api_key)
+
+    def pinned(self) -> dict[str, Any]:
+        """What a run manifest pins about this model: which model, how it samples and asks for structure.
+
+        No secrets (the api_key is left out). Seed behaviour: first passes use the configured temperature
+        (0: greedy, deterministic on llama.cpp, nearly so on most servers) with no seed; a retry round r > 0
+        samples at temperature 0.7 (when the configured one is 0) with seed r.
+        """
+        return {
+            "kind": "endpoint" if self.uses_endpoint else "embedded",
+            "base_url": (self.base_url or "https://api.openai.com/v1") if self.uses_endpoint else None,
+            "model": (self.model or "gpt-4o-mini") if self.uses_endpoint else self.local_model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "structured_output": self.structured_output if self.uses_endpoint else "grammar",
+            "seed": "none on first passes; retry round r samples with seed r (temperature 0.7 when 0)",
+        }
 
 
 class EmbeddingSettings(BaseModel):
@@ -72,11 +102,25 @@ class MemorySettings(BaseModel):
     token_budget: int = 1500
 
 
+ROLES = ("agents", "interviewer")
+
+
 class Settings(BaseModel):
     llm: LLMSettings = LLMSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     memory: MemorySettings = MemorySettings()
+    # per-role LLM settings already merged over [llm]; a role without its own table is absent (uses `llm`)
+    roles: dict[str, LLMSettings] = {}
     config_file: str | None = None
+
+    def for_role(self, role: str = "agents") -> LLMSettings:
+        """The LLM settings of one role: "agents" (answering, reflections) or "interviewer" (its decisions).
+
+        A role with no [roles.<role>] table and no SIMULACRA_<ROLE>_* variables uses [llm] unchanged.
+        """
+        if role not in ROLES:
+            raise ConfigError(f"unknown model role {role!r} (expected one of: {', '.join(ROLES)})")
+        return self.roles.get(role, self.llm)
 
 
 # environment variable -> (section, key)
@@ -117,9 +161,23 @@ def _find_config_file() -> Path | None:
     return None
 
 
+def _role_settings(role: str, llm: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """[llm] with the role's own keys on top. An api_key follows only its own base_url."""
+    merged = {**llm, **own}
+    if "base_url" in own and (own["base_url"] or None) != (llm.get("base_url") or None) and "api_key" not in own:
+        merged.pop("api_key", None)
+    for key in ("base_url", "api_key", "model"):  # "" in a role table means "not set" (e.g. embedded)
+        if merged.get(key) == "":
+            merged[key] = None
+    if merged.get("base_url") and not merged.get("api_key"):
+        merged["api_key"] = os.environ.get("OPENAI_API_KEY") or "not-needed"
+    return merged
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings: defaults < simulacra.toml < environment < explicit overrides ("llm.model"="...")."""
     data: dict[str, dict[str, Any]] = {"llm": {}, "embeddings": {}, "memory": {}}
+    roles: dict[str, dict[str, Any]] = {}
     path = config_file or _find_config_file()
     if path is not None:
         try:
@@ -127,22 +185,40 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
         for section, values in parsed.items():
+            if section == "roles" and isinstance(values, dict):
+                for role, table in values.items():
+                    if role not in ROLES or not isinstance(table, dict):
+                        raise ConfigError(f"{path}: unknown table [roles.{role}] (expected [roles.interviewer])")
+                    roles.setdefault(role, {}).update(table)
+                continue
             if section not in data or not isinstance(values, dict):
-                raise ConfigError(f"{path}: unknown section [{section}] (expected [llm], [embeddings], [memory])")
+                raise ConfigError(
+                    f"{path}: unknown section [{section}] (expected [llm], [roles.interviewer], [embeddings], [memory])"
+                )
             data[section].update(values)
     for suffix, (section, key) in _ENV_MAP.items():
         value = os.environ.get(ENV_PREFIX + suffix)
         if value not in (None, ""):
             data[section][key] = value
+        if section == "llm":
+            for role in ROLES[1:]:  # SIMULACRA_INTERVIEWER_MODEL ...; "" is kept: it can unset a key
+                role_value = os.environ.get(f"{ENV_PREFIX}{role.upper()}_{suffix}")
+                if role_value is not None and (role_value != "" or key in ("base_url", "api_key", "model")):
+                    roles.setdefault(role, {})[key] = role_value
     # A bare OPENAI_API_KEY does not leave the offline default (that must be asked for); it is only
     # used as the key of an endpoint that was configured without one.
     if data["llm"].get("base_url") and not data["llm"].get("api_key"):
         data["llm"]["api_key"] = os.environ.get("OPENAI_API_KEY") or "not-needed"
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
+        if section == "roles":
+            role, _, key = key.partition(".")
+            roles.setdefault(role, {})[key] = value
+            continue
         data.setdefault(section, {})[key] = value
     try:
-        settings = Settings(**data, config_file=str(path) if path else None)
+        merged_roles = {role: _role_settings(role, data["llm"], own) for role, own in roles.items()}
+        settings = Settings(**data, roles=merged_roles, config_file=str(path) if path else None)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])

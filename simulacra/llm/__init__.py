@@ -7,15 +7,20 @@ which, except through `LLM.keeps_prefix_warm`, which says to group work by agent
 
 from __future__ import annotations
 
-from simulacra.config import Settings, load_settings
+from simulacra.config import LLMSettings, Settings, load_settings
 from simulacra.llm.cache import ResponseCache
-from simulacra.llm.client import LLM, Structured, UsageMeter, extract_json
+from simulacra.llm.client import LLM, RETRY_TEMPERATURE, Structured, UsageMeter, extract_json
+from simulacra.llm.endpoints import STRUCTURED_MODES, EndpointMemory
 from simulacra.llm.fake import FakeBackend
-from simulacra.llm.types import BackendReply, ChatBackend, ChatRequest, ChatResult, Message, Usage
+from simulacra.llm.types import Attempt, BackendReply, ChatBackend, ChatRequest, ChatResult, Message, Usage
 from simulacra.workspace import Workspace
 
 __all__ = [
     "LLM",
+    "Attempt",
+    "RETRY_TEMPERATURE",
+    "STRUCTURED_MODES",
+    "EndpointMemory",
     "Structured",
     "UsageMeter",
     "FakeBackend",
@@ -30,17 +35,24 @@ __all__ = [
     "open_llm",
     "make_backend",
     "describe_backend",
+    "negotiated_mode",
 ]
 
 
-def make_backend(settings: Settings, workspace: Workspace | None = None) -> ChatBackend:
-    if settings.llm.uses_endpoint:
+def make_backend(
+    settings: Settings | LLMSettings, workspace: Workspace | None = None, *, role: str = "agents"
+) -> ChatBackend:
+    """The backend of one role's settings: its endpoint (remembering what it accepts in the workspace), or the
+    embedded model (one loaded copy per model file, shared by the roles that use it)."""
+    llm_settings = settings.for_role(role) if isinstance(settings, Settings) else settings
+    if llm_settings.uses_endpoint:
         from simulacra.llm.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(settings.llm)
+        memory = EndpointMemory.for_workspace(workspace) if workspace is not None else None
+        return OpenAIBackend(llm_settings, memory)
     from simulacra.llm.local_backend import LocalLlamaBackend
 
-    return LocalLlamaBackend.shared(settings.llm, workspace)
+    return LocalLlamaBackend.shared(llm_settings, workspace)
 
 
 def open_llm(
@@ -49,21 +61,45 @@ def open_llm(
     *,
     cache: bool = True,
     backend: ChatBackend | None = None,
+    role: str = "agents",
 ) -> LLM:
-    """The configured LLM with the workspace's response cache (`cache/llm.sqlite`)."""
+    """The configured LLM of a role ("agents" or "interviewer") with the workspace's response cache
+    (`cache/llm.sqlite`; keys include the model, so roles on different models never share answers)."""
     settings = settings or load_settings()
     workspace = workspace or Workspace.default()
-    backend = backend or make_backend(settings, workspace)
+    llm_settings = settings.for_role(role)
+    backend = backend or make_backend(llm_settings, workspace)
     store = ResponseCache(workspace.cache / "llm.sqlite") if cache else None
-    return LLM(backend, settings.llm, store)
+    return LLM(backend, llm_settings, store)
 
 
-def describe_backend(settings: Settings) -> dict[str, str]:
-    """What would be used, without loading anything (for `simulacra doctor` and run manifests)."""
-    if settings.llm.uses_endpoint:
-        return {
-            "kind": "endpoint",
-            "base_url": settings.llm.base_url or "https://api.openai.com/v1",
-            "model": settings.llm.model or "gpt-4o-mini",
-        }
-    return {"kind": "embedded", "model": settings.llm.local_model}
+def describe_backend(
+    settings: Settings | LLMSettings, workspace: Workspace | None = None, *, role: str = "agents"
+) -> dict[str, str]:
+    """What a role would use, without loading anything (for `simulacra doctor` and run manifests).
+
+    Besides kind and model it pins what changes answers: temperature, max_tokens, the configured
+    structured-output mode (stable: "auto" stays "auto"; `negotiated_mode` says what an endpoint accepted) and
+    the seed behaviour. All values are strings (printable as they are); `LLMSettings.pinned()` has the typed ones.
+    """
+    llm_settings = settings.for_role(role) if isinstance(settings, Settings) else settings
+    pinned = llm_settings.pinned()
+    described = {"kind": pinned["kind"]}
+    if pinned["base_url"]:
+        described["base_url"] = pinned["base_url"]
+    described["model"] = pinned["model"]
+    described["temperature"] = str(pinned["temperature"])
+    described["max_tokens"] = str(pinned["max_tokens"])
+    described["structured_output"] = pinned["structured_output"]
+    described["seed"] = pinned["seed"]
+    return described
+
+
+def negotiated_mode(settings: Settings | LLMSettings, workspace: Workspace | None = None, *, role: str = "agents") -> str | None:
+    """The structured-output mode this workspace found the role's endpoint to accept (None: not yet, or embedded)."""
+    llm_settings = settings.for_role(role) if isinstance(settings, Settings) else settings
+    if not llm_settings.uses_endpoint:
+        return None
+    pinned = llm_settings.pinned()
+    known = EndpointMemory.for_workspace(workspace or Workspace.default()).get(pinned["base_url"], pinned["model"])
+    return known.get("structured_output")

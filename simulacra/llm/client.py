@@ -6,8 +6,8 @@ It wraps a backend (OpenAI-compatible endpoint, embedded llama.cpp model, or a s
 - structured output: a JSON schema is sent with the request (grammar on the local model,
   `response_format` on servers), the reply is parsed and validated with pydantic plus an optional
   caller check, invalid output is repaired (the problems are shown to the model) and retried with
-  backoff (tenacity), and a reply that stays invalid raises `StructuredOutputError` for the caller to
-  record as a failure;
+  backoff (tenacity), and a reply that stays invalid raises `StructuredOutputError` (with every attempt)
+  for the caller to record as a failure; only validated replies are cached, so a retry really asks again;
 - token and cost accounting per call, summed in a `UsageMeter`.
 """
 
@@ -27,10 +27,13 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 from simulacra.config import LLMSettings
 from simulacra.errors import StructuredOutputError
 from simulacra.llm.cache import ResponseCache, cache_key
-from simulacra.llm.types import ChatBackend, ChatRequest, ChatResult, Message, Usage
+from simulacra.llm.types import Attempt, BackendReply, ChatBackend, ChatRequest, ChatResult, Message, Usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+
+# The temperature a retry round samples at when the configured one is 0 (greedy would repeat the failure).
+RETRY_TEMPERATURE = 0.7
 
 
 @dataclass
@@ -73,9 +76,10 @@ class _Invalid(Exception):
 class Structured(Generic[T]):
     value: T
     result: ChatResult
-    attempts: int
+    attempts: int  # how many model attempts this call took (1: the first reply validated)
     raw: str = ""
     repairs: list[str] = field(default_factory=list)
+    history: list[Attempt] = field(default_factory=list)  # the attempts that failed before `value`
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
@@ -133,6 +137,13 @@ class LLM:
         """True when consecutive calls sharing a prompt prefix are cheap: group work by agent."""
         return self.backend.is_local
 
+    @property
+    def structured_mode(self) -> str:
+        """How structured output is asked for: "grammar" (embedded model), an endpoint's mode, or "validated"."""
+        if self.backend.is_local:
+            return "grammar"
+        return str(getattr(self.backend, "structured_mode", "validated"))
+
     def count_tokens(self, text: str) -> int:
         return self.backend.count_tokens(text)
 
@@ -141,6 +152,53 @@ class LLM:
         return usage.prompt_tokens / 1000 * s.price_input_per_1k + usage.completion_tokens / 1000 * s.price_output_per_1k
 
     # -- calls ----------------------------------------------------------------------------------------
+    def _request(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float | None,
+        max_tokens: int | None,
+        json_schema: dict[str, Any] | None,
+        schema_name: str,
+        seed: int | None,
+        stop: list[str] | None,
+        retry_round: int,
+    ) -> ChatRequest:
+        effective = self.settings.temperature if temperature is None else temperature
+        if retry_round > 0:
+            # A retry must be able to get a different answer: greedy decoding (temperature 0 on llama.cpp and
+            # most servers) would replay the same reply, so a retry round samples, seeded by its number.
+            if effective == 0:
+                effective = RETRY_TEMPERATURE
+            if seed is None:
+                seed = retry_round
+        return ChatRequest(
+            messages=list(messages),
+            temperature=effective,
+            max_tokens=max_tokens or self.settings.max_tokens,
+            json_schema=json_schema,
+            schema_name=schema_name,
+            seed=seed,
+            stop=stop,
+        )
+
+    def _cached(self, key: str) -> ChatResult | None:
+        if self.cache is None:
+            return None
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        return ChatResult(hit.text, hit.usage, 0.0, True, self.model, hit.finish_reason)
+
+    async def _call_backend(self, request: ChatRequest) -> tuple[ChatResult, BackendReply]:
+        async with self._semaphore:
+            started = time.perf_counter()
+            reply = await self.backend.complete(request)
+            seconds = time.perf_counter() - started
+        result = ChatResult(reply.text, reply.usage, self.cost(reply.usage), False, self.model, reply.finish_reason, seconds)
+        log.debug("llm call: %d prompt + %d completion tokens in %.2fs", reply.usage.prompt_tokens, reply.usage.completion_tokens, seconds)
+        return result, reply
+
     async def chat(
         self,
         messages: list[Message],
@@ -153,33 +211,24 @@ class LLM:
         stop: list[str] | None = None,
         sample: int = 0,
         use_cache: bool = True,
+        retry_round: int = 0,
     ) -> ChatResult:
-        request = ChatRequest(
-            messages=list(messages),
-            temperature=self.settings.temperature if temperature is None else temperature,
-            max_tokens=max_tokens or self.settings.max_tokens,
-            json_schema=json_schema,
-            schema_name=schema_name,
-            seed=seed,
-            stop=stop,
+        """One completion. `retry_round` > 0 asks anew (own cache key; sampled when greedy, see `structured`)."""
+        request = self._request(
+            messages, temperature=temperature, max_tokens=max_tokens, json_schema=json_schema,
+            schema_name=schema_name, seed=seed, stop=stop, retry_round=retry_round,
         )
-        payload = request.cache_payload(self.model, sample)
+        payload = request.cache_payload(self.model, sample, retry_round)
         key = cache_key(payload)
-        if use_cache and self.cache is not None:
-            hit = self.cache.get(key)
+        if use_cache:
+            hit = self._cached(key)
             if hit is not None:
-                result = ChatResult(hit.text, hit.usage, 0.0, True, self.model, hit.finish_reason)
-                self.usage.add(result)
-                return result
-        async with self._semaphore:
-            started = time.perf_counter()
-            reply = await self.backend.complete(request)
-            seconds = time.perf_counter() - started
-        result = ChatResult(reply.text, reply.usage, self.cost(reply.usage), False, self.model, reply.finish_reason, seconds)
+                self.usage.add(hit)
+                return hit
+        result, reply = await self._call_backend(request)
         self.usage.add(result)
         if self.cache is not None:
             self.cache.put(key, self.model, payload, reply)
-        log.debug("llm call: %d prompt + %d completion tokens in %.2fs", reply.usage.prompt_tokens, reply.usage.completion_tokens, seconds)
         return result
 
     async def structured(
@@ -193,55 +242,76 @@ class LLM:
         max_tokens: int | None = None,
         attempts: int | None = None,
         sample: int = 0,
+        retry_round: int = 0,
     ) -> Structured[T]:
         """Ask for JSON matching `output_type`; repair and retry until it validates.
 
         `validate` may raise ValueError for checks a schema cannot express (e.g. "this option exists").
         `json_schema` overrides the schema sent to the model (e.g. one with an enum of the valid options).
+
+        Only replies that validate are written to the response cache, and a cached reply is validated again
+        before it is served, so an invalid reply is never replayed as if it were good (caches written by older
+        versions may hold some: they are dropped and the model is asked). `retry_round` > 0 is a retry pass
+        over earlier failures (`--retry-failed`): it gets its own cache key and, when the temperature is 0,
+        samples at `RETRY_TEMPERATURE` with seed=`retry_round`, so a deterministic backend answers anew.
+        The failed attempts are kept: `Structured.history` on success, `StructuredOutputError.attempts` on
+        failure.
         """
         schema = json_schema or output_type.model_json_schema()
         conversation = list(messages)
         repairs: list[str] = []
+        history: list[Attempt] = []
         attempt_no = 0
         max_attempts = attempts or self.settings.max_retries
-        last: dict[str, Any] = {}
+
+        def check(text: str) -> tuple[T | None, list[str]]:
+            try:
+                value = output_type.model_validate(extract_json(text))
+                if validate is not None:
+                    validate(value)
+            except ValidationError as exc:
+                return None, [f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()]
+            except ValueError as exc:
+                return None, [str(exc)]
+            return value, []
 
         async def one_attempt() -> Structured[T]:
             nonlocal attempt_no, conversation
             attempt_no += 1
-            result = await self.chat(
-                conversation,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                json_schema=schema,
-                schema_name=output_type.__name__,
-                sample=sample,
+            request = self._request(
+                conversation, temperature=temperature, max_tokens=max_tokens, json_schema=schema,
+                schema_name=output_type.__name__, seed=None, stop=None, retry_round=retry_round,
             )
-            last["raw"] = result.text
-            problems: list[str] = []
-            value: T | None = None
-            try:
-                value = output_type.model_validate(extract_json(result.text))
-                if validate is not None:
-                    validate(value)
-            except ValidationError as exc:
-                problems = [f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()]
-            except ValueError as exc:
-                problems = [str(exc)]
-            if problems:
-                repairs.append("; ".join(problems))
-                conversation = list(messages) + [
-                    {"role": "assistant", "content": result.text[:2000]},
-                    {
-                        "role": "user",
-                        "content": "That reply was not valid: "
-                        + "; ".join(problems)
-                        + ". Reply again with only a JSON object that follows the schema and uses only the allowed values.",
-                    },
-                ]
-                raise _Invalid(result.text, problems)
-            assert value is not None
-            return Structured(value, result, attempt_no, result.text, repairs)
+            payload = request.cache_payload(self.model, sample, retry_round)
+            key = cache_key(payload)
+            hit = self._cached(key)
+            if hit is not None:
+                value, problems = check(hit.text)
+                if not problems:
+                    self.usage.add(hit)
+                    return Structured(value, hit, attempt_no, hit.text, repairs, history)  # type: ignore[arg-type]
+                log.debug("dropping an invalid cached reply (%s)", "; ".join(problems))
+                assert self.cache is not None
+                self.cache.delete(key)
+            result, reply = await self._call_backend(request)
+            self.usage.add(result)
+            value, problems = check(result.text)
+            if not problems:
+                if self.cache is not None:
+                    self.cache.put(key, self.model, payload, reply)
+                return Structured(value, result, attempt_no, result.text, repairs, history)  # type: ignore[arg-type]
+            history.append(Attempt(result.text, "; ".join(problems), retry_round, time.time()))
+            repairs.append("; ".join(problems))
+            conversation = list(messages) + [
+                {"role": "assistant", "content": result.text[:2000]},
+                {
+                    "role": "user",
+                    "content": "That reply was not valid: "
+                    + "; ".join(problems)
+                    + ". Reply again with only a JSON object that follows the schema and uses only the allowed values.",
+                },
+            ]
+            raise _Invalid(result.text, problems)
 
         try:
             async for attempt in AsyncRetrying(
@@ -258,8 +328,9 @@ class LLM:
             problems = inner.problems if isinstance(inner, _Invalid) else [str(inner)]
             raise StructuredOutputError(
                 f"model output stayed invalid after {max_attempts} attempts: {'; '.join(problems)}",
-                raw=last.get("raw", ""),
+                raw=inner.raw if isinstance(inner, _Invalid) else "",
                 problems=problems,
+                attempts=history,
             ) from inner
         raise AssertionError("unreachable")
 

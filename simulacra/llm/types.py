@@ -31,8 +31,8 @@ class ChatRequest:
     seed: int | None = None
     stop: list[str] | None = None
 
-    def cache_payload(self, model: str, sample: int = 0) -> dict[str, Any]:
-        return {
+    def cache_payload(self, model: str, sample: int = 0, retry_round: int = 0) -> dict[str, Any]:
+        payload = {
             "model": model,
             "messages": self.messages,
             "temperature": self.temperature,
@@ -43,6 +43,23 @@ class ChatRequest:
             "stop": self.stop,
             "sample": sample,
         }
+        if retry_round:  # only when set, so every key written before retry rounds existed stays valid
+            payload["retry_round"] = retry_round
+        return payload
+
+
+@dataclass
+class Attempt:
+    """One structured-output attempt that did not validate: what the model said and what was wrong.
+
+    The fields match `surveys.model.AnswerAttempt` (raw, error, round, at), so an answer can keep the
+    history of its failed attempts: `AnswerAttempt(**dataclasses.asdict(attempt))`.
+    """
+
+    raw: str
+    error: str | None = None
+    round: int = 0  # the retry round the attempt belonged to (0: the first pass)
+    at: float = 0.0  # unix time the reply arrived
 
 
 @dataclass
