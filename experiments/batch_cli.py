@@ -22,43 +22,88 @@ def _settings_summary(settings: Any) -> dict[str, Any]:
     return {"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens}
 
 
-def _print_estimate(estimate: Any, settings: Any) -> None:
-    from rich.table import Table
+def _say(text: str, style: str | None = None) -> None:
+    """Plain text (no markup), never broken inside a word or path: readable piped, narrow or wide."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
-    table = Table(title="dry run: nothing was sent to the model", show_header=False, title_justify="left")
-    table.add_row("agents with work left", str(estimate.agents))
-    table.add_row("answers to ask", str(estimate.pending_answers))
-    table.add_row("answers already stored", str(estimate.already_answered))
-    table.add_row("model calls", str(estimate.calls))
-    table.add_row("prompt tokens (estimate)", f"{estimate.prompt_tokens:,}")
-    table.add_row("completion tokens (estimate)", f"{estimate.completion_tokens:,}")
-    prices = f"at ${settings.llm.price_input_per_1k}/1k in, ${settings.llm.price_output_per_1k}/1k out"
-    table.add_row("cost (estimate)", f"${estimate.cost_usd:.4f} {prices}")
-    console.print(table)
-    console.print("[dim]Token counts are estimated at about 4 characters a token; the response cache makes repeated calls free.[/dim]")
+
+def _echo_json(data: Any) -> None:
+    import json
+
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _print_estimate(estimate: Any, settings: Any, folder: Any, as_json: bool = False) -> None:
+    prices = {"price_input_per_1k": settings.llm.price_input_per_1k, "price_output_per_1k": settings.llm.price_output_per_1k}
+    if as_json:
+        _echo_json({"dry_run": True, "run_id": folder.path.name, "folder": str(folder.path), **estimate.as_dict(), **prices})
+        return
+    rows = [
+        ("agents with work left", str(estimate.agents)),
+        ("answers to ask", str(estimate.pending_answers)),
+        ("answers already stored", str(estimate.already_answered)),
+        ("model calls", str(estimate.calls)),
+        ("prompt tokens (estimate)", f"{estimate.prompt_tokens:,}"),
+        ("completion tokens (estimate)", f"{estimate.completion_tokens:,}"),
+        ("cost (estimate)", f"${estimate.cost_usd:.4f} at ${prices['price_input_per_1k']}/1k in, ${prices['price_output_per_1k']}/1k out"),
+    ]
+    _say("dry run: nothing was sent to the model")
+    for label, value in rows:
+        _say(f"  {label:<30} {value}")
+    _say("Token counts are estimated at about 4 characters a token; the response cache makes repeated calls free.", "dim")
+    _say(f"run folder: {folder.path}", "dim")
 
 
 def _finish_message(folder: Any) -> None:
     manifest = folder.refresh_manifest()
     counts = manifest.counts
     usage = manifest.usage
-    console.print(
-        f"[green]run {manifest.id}[/green]: {counts.get('ok', 0)} valid, {counts.get('failed', 0)} failed of "
+    _say(
+        f"run {manifest.id}: {counts.get('ok', 0)} valid, {counts.get('failed', 0)} failed of "
         f"{counts.get('expected', 0)} answers · {int(usage.get('prompt_tokens', 0)):,} + {int(usage.get('completion_tokens', 0)):,} tokens · "
-        f"${usage.get('cost_usd', 0.0):.4f} → {folder.path}"
+        f"${usage.get('cost_usd', 0.0):.4f} → {folder.path}",
+        "green",
     )
     if counts.get("failed"):
-        console.print("[yellow]some answers failed (invalid model output); rerun with --retry-failed to ask them again[/yellow]")
+        _say("some answers failed (invalid model output); rerun with --retry-failed to ask them again", "yellow")
 
 
-def _report(folder: Any, truth_spec: Optional[str], bootstrap: int, seed: int, parity_fields: Optional[List[str]] = None) -> Any:
-    from experiments.evaluate import EvalSettings
-    from experiments.report import load_truth, print_summary, write_report
+def check_truth(folder: Any, truth: Any) -> None:
+    """Refuse human answers that cannot score this run (empty, other people, other questions), before anything
+    is written: a wrong `--truth` must never replace a good metrics.json or report.html."""
+    from simulacra.errors import SimulacraError
+
+    name = getattr(truth, "name", "the truth file")
+    data = truth.data
+    if data is None or len(data) == 0:
+        raise SimulacraError(f"human answers {name!r} hold no answers; the run's metrics.json and report.html are kept as they were")
+    manifest = folder.manifest
+    people = {a.respondent or a.id for a in manifest.agents}
+    questions = {q for i in manifest.instruments for q in i.questions}
+    shared_people = people & set(data["respondent"].astype(str))
+    shared_questions = questions & set(data["question"].astype(str))
+    if not shared_people or not shared_questions:
+        what = "none of the run's people" if not shared_people else "none of the run's questions"
+        raise SimulacraError(
+            f"human answers {name!r} hold {what} ({len(people)} people, {len(questions)} questions in run {manifest.id}); "
+            "wrong --truth? The run's metrics.json and report.html are kept as they were"
+        )
+
+
+def _report(folder: Any, truth_spec: Optional[str], bootstrap: int, seed: int, parity_fields: Optional[List[str]] = None,
+            as_json: bool = False) -> Any:
+    from experiments.reports.report import load_truth, print_summary, write_report
+    from experiments.scoring.evaluate import EvalSettings
 
     truth = load_truth(truth_spec, folder)
+    check_truth(folder, truth)
     result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, seed=seed, parity_fields=parity_fields or None))
+    if as_json:
+        _echo_json({"run_id": folder.path.name, "kind": "batch", "report": str(result.html_path),
+                    "metrics_path": str(result.metrics_path), "metrics": result.metrics})
+        return result
     print_summary(result.metrics, console)
-    console.print(f"report: [bold]{result.html_path}[/bold]\nmetrics: {result.metrics_path}")
+    _say(f"report: {result.html_path}\nmetrics: {result.metrics_path}")
     return result
 
 
@@ -69,16 +114,16 @@ def run(
     instruments: Optional[List[str]] = typer.Option(None, "--instrument", "-i", help="Instrument id (gss, bfi44, games) or file; repeat for several. Default: gss."),
     questions: Optional[str] = typer.Option(None, help="Only these question ids (comma-separated)."),
     limit: Optional[int] = typer.Option(None, help="Only the first N questions of each instrument."),
-    run_id: Optional[str] = typer.Option(None, "--run-id", help="Name of the run folder (default: derived from agents, questions and model, so a rerun resumes)."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Name of the run folder in the workspace's runs/ (default: derived from agents, questions and model, so a rerun resumes)."),
     batch_size: int = typer.Option(5, help="Questions per agent batch (one transaction; one model call on endpoints, one question a call on the embedded model)."),
     samples: int = typer.Option(1, min=1, help="Answers per question and agent (distinct samples)."),
     truth: Optional[str] = typer.Option(None, help="Human answers for the report (response set name or CSV); writes the report at the end."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed (a fresh model call; the failed attempt is kept in the run's history)."),
+    new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other agents, wording, settings or prompt templates, start a new run folder instead of refusing."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the number of calls and estimated tokens and cost, then stop."),
+    as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON (for scripts)."),
 ) -> None:
     """Agents x instruments -> a run folder with every answer (resumable: run the same command again to continue)."""
-    from types import SimpleNamespace
-
     from simulacra.agents.bank import AgentBank
     from simulacra.config import load_settings
     from simulacra.errors import SimulacraError
@@ -86,8 +131,11 @@ def run(
     from simulacra.workspace import Workspace
     from surveys.instruments import load_instrument
 
-    from experiments.runs.runner import BatchRunner, execute_run, open_run
+    from experiments.runs.identity import check_run_id
+    from experiments.runs.runner import estimate_run, execute_run, open_run, select_questions
 
+    if run_id:
+        check_run_id(run_id)
     workspace = Workspace.default()
     settings = load_settings()
     bank = AgentBank(agents_dir)
@@ -97,28 +145,15 @@ def run(
     agents = [bank.load(agent_id) for agent_id in ids]
     loaded = [load_instrument(i) for i in (instruments or ["gss"])]
     wanted = [q.strip() for q in questions.split(",") if q.strip()] if questions else None
-    chosen = []
-    for instrument in loaded:
-        items = [q for q in instrument.questions if wanted is None or q.id in wanted]
-        if limit is not None:
-            items = items[:limit]
-        if items:
-            chosen.append(instrument.model_copy(update={"questions": items}))
-    if wanted:
-        missing = set(wanted) - {q.id for i in chosen for q in i.questions}
-        if missing:
-            raise SimulacraError(f"no question {', '.join(sorted(missing))} in {', '.join(i.id for i in loaded)}")
-    if not chosen:
-        raise SimulacraError("no questions to ask")
+    chosen = select_questions(loaded, wanted, limit)
     folder = open_run(
         workspace.runs, agents, chosen, model=describe_backend(settings),
         settings={**_settings_summary(settings), "samples": samples, "batch_size": batch_size, "bank": str(bank.root)},
-        run_id=run_id, truth=truth,
+        run_id=run_id, truth=truth, new_run=new_run,
     )
     if dry_run:
-        stub = SimpleNamespace(settings=settings.llm, keeps_prefix_warm=False)
-        _print_estimate(BatchRunner(folder, stub, batch_size=batch_size, retry_failed=retry_failed).estimate(agents, chosen), settings)
-        console.print(f"[dim]run folder: {folder.path}[/dim]")
+        estimate = estimate_run(folder, agents, chosen, settings.llm, batch_size=batch_size, retry_failed=retry_failed)
+        _print_estimate(estimate, settings, folder, as_json)
         return
     llm = open_llm(settings, workspace)
     try:
@@ -131,37 +166,85 @@ def run(
 
 # -- simulacra report ------------------------------------------------------------------------------------
 def report(
-    run_ref: str = typer.Argument(..., metavar="RUN", help="Run id (in the workspace's runs/) or run folder."),
+    run_ref: str = typer.Argument(..., metavar="RUN", help="Run id (in the workspace's runs/) or run folder: a batch or a behavioral experiment."),
     truth: Optional[str] = typer.Option(None, help="Human answers: a response set (gss-panel-2016-2020, gss-panel-2006) or a CSV; default: what the run names."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples of people for confidence intervals."),
     seed: int = typer.Option(0, help="Seed of the bootstrap and the random floor."),
     parity_field: Optional[List[str]] = typer.Option(None, "--parity-field", help="Demographic field(s) for parity differences (default: all with 2-12 groups)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (for scripts) in place of the summary table."),
 ) -> None:
-    """Score a run against human answers: metrics.json, a self-contained report.html, and a summary table."""
+    """Score a run: a batch against human answers (metrics.json, report.html, a summary table); a behavioral
+    experiment with its studies' tests and effect sizes against the published human ones."""
     from experiments.runs.folder import RunFolder
 
-    _report(RunFolder.resolve(run_ref), truth, bootstrap, seed, parity_field)
+    folder = RunFolder.resolve(run_ref)
+    if folder.manifest.kind == "experiment":
+        from experiments.behavioral.report import write_experiment_report
+        from simulacra.errors import SimulacraError
+
+        if truth:
+            raise SimulacraError(f"run {folder.path.name} is a behavioral experiment: it is scored against the studies' "
+                                 "published results, not a --truth file")
+        write_experiment_report([folder], as_json=as_json, console=console)
+        return
+    _report(folder, truth, bootstrap, seed, parity_field, as_json=as_json)
 
 
 # -- simulacra compare -----------------------------------------------------------------------------------
+def _compare_target(out: Optional[Path], default: Path) -> Path:
+    """The folder for compare's files: new, or one that already holds a comparison (never a stranger's folder)."""
+    from simulacra.errors import SimulacraError
+
+    target = Path(out).expanduser() if out else default
+    if target.exists():
+        if not target.is_dir():
+            raise SimulacraError(f"--out {target} is a file; give a folder for compare.html and compare.json")
+        own = {"compare.json", "compare.html", "report.html"}
+        others = [p.name for p in target.iterdir() if p.name not in own and not p.name.startswith(".")]
+        if others:
+            raise SimulacraError(f"--out {target} already holds other files ({', '.join(sorted(others)[:3])}); "
+                                 "give a new folder (it is created, readable only by you) or one of an earlier comparison")
+    return target
+
+
 def compare(
     runs: List[str] = typer.Argument(..., metavar="RUN_A RUN_B ...", help="Two or more runs (ids or folders); the first is the reference."),
     truth: Optional[str] = typer.Option(None, help="Score every run against these human answers (default: each run's metrics.json)."),
     out: Optional[Path] = typer.Option(None, help="Folder for compare.html and compare.json (default: runs/compare-<hash>/)."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples when a run is scored here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON (for scripts)."),
 ) -> None:
-    """The same metrics for several runs side by side, with differences and paired tests per metric."""
-    from simulacra.workspace import Workspace
+    """The same metrics for several runs side by side (batches: differences and paired tests per metric;
+    behavioral experiments: every study's effect sizes and verdicts per run)."""
+    from simulacra.errors import SimulacraError
+    from simulacra.workspace import Workspace, private_dir
 
-    from experiments.compare import compare_runs, default_out_dir, print_comparison
-    from experiments.evaluate import EvalSettings
+    from experiments.reports.compare import default_out_dir
     from experiments.runs.folder import RunFolder
 
     folders = [RunFolder.resolve(r) for r in runs]
-    target = out or default_out_dir(Workspace.default().runs, folders)
+    if len(folders) < 2:
+        raise SimulacraError("compare needs at least two runs")
+    kinds = {f.manifest.kind for f in folders}
+    if len(kinds) > 1:
+        raise SimulacraError("compare batches with batches and experiments with experiments: "
+                             + ", ".join(f"{f.path.name} ({f.manifest.kind})" for f in folders))
+    target = _compare_target(out, default_out_dir(Workspace.default().runs, folders))
+    if kinds == {"experiment"}:
+        from experiments.behavioral.report import write_experiment_report
+
+        private_dir(target)
+        write_experiment_report(folders, out=target / "compare.html", as_json=as_json, console=console)
+        return
+    from experiments.reports.compare import compare_runs, print_comparison
+    from experiments.scoring.evaluate import EvalSettings
+
     result, json_path, html_path = compare_runs(folders, truth, target, EvalSettings(bootstrap=bootstrap))
+    if as_json:
+        _echo_json({"comparison": str(html_path), "data": str(json_path), "result": result})
+        return
     print_comparison(result, console)
-    console.print(f"comparison: [bold]{html_path}[/bold]\ndata: {json_path}")
+    _say(f"comparison: {html_path}\ndata: {json_path}")
 
 
 # -- simulacra benchmark gss-panel --------------------------------------------------------------------------
@@ -177,37 +260,43 @@ def gss_panel(
     composite_group: int = typer.Option(1, min=1, help="Items a composite agent predicts per call, left out of its context together (1 = only the predicted item, as in the paper)."),
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the existing one was made with other agents, settings or prompts."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens and cost, then stop."),
+    as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals."),
 ) -> None:
     """Demographic and composite agents of real GSS panel respondents, scored against their wave 1, normalized by their wave 2."""
-    from types import SimpleNamespace
-
     from simulacra.config import load_settings
     from simulacra.llm import describe_backend, open_llm
     from simulacra.workspace import Workspace
 
-    from experiments.gss_benchmark import CONDITIONS, plan_gss_benchmark
+    from experiments.faithfulness.gss_benchmark import CONDITIONS, plan_gss_benchmark
     from experiments.runs.folder import TRUTH_IN_RUN, save_truth
-    from experiments.runs.runner import BatchRunner, execute_run, open_run
+    from experiments.runs.identity import check_run_id
+    from experiments.runs.runner import estimate_run, execute_run, open_run
+
+    if run_id:
+        check_run_id(run_id)
 
     workspace = Workspace.default()
     settings = load_settings()
-    console.print(f"loading the GSS {panel} panel ...")
+    if not as_json:
+        console.print(f"loading the GSS {panel} panel ...")
     plan = plan_gss_benchmark(panel, people=people, items=items, seed=seed, context_items=context_items,
                               conditions=condition or CONDITIONS, group_size=composite_group)
-    console.print(f"{len(plan.people)} people x {len(plan.items)} items, {len(plan.agents)} agents")
+    if not as_json:
+        console.print(f"{len(plan.people)} people x {len(plan.items)} items, {len(plan.agents)} agents")
     folder = open_run(
         workspace.runs, plan.agents, [plan.instrument], model=describe_backend(settings),
         settings={**_settings_summary(settings), "samples": 1, "batch_size": batch_size},
         run_id=run_id, truth=TRUTH_IN_RUN, label=f"gss-panel-{panel}", respondents=plan.respondents, extra=plan.describe(),
+        new_run=new_run,
     )
     if not (folder.path / "truth" / "responses.csv").is_file():
         save_truth(folder, plan.truth)
     if dry_run:
-        stub = SimpleNamespace(settings=settings.llm, keeps_prefix_warm=False)
-        _print_estimate(BatchRunner(folder, stub, batch_size=batch_size, retry_failed=retry_failed).estimate(plan.agents, [plan.instrument]), settings)
-        console.print(f"[dim]run folder: {folder.path}[/dim]")
+        estimate = estimate_run(folder, plan.agents, [plan.instrument], settings.llm, batch_size=batch_size, retry_failed=retry_failed)
+        _print_estimate(estimate, settings, folder, as_json)
         return
     llm = open_llm(settings, workspace)
     try:

@@ -15,15 +15,50 @@ from typing import Any
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+_umask_restricted = False
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) if needed, readable only by the owner."""
+def restrict_umask() -> None:
+    """From now on this process creates files and folders for its owner only (umask |= 0o077).
+
+    Libraries write personal data beside ours (SQLite's -wal/-shm side files, chromadb's store and its
+    index files) with their own default modes; a restricted umask makes those 0600/0700 too. Called when a
+    workspace folder is opened (`private_dir`), so every command that touches the workspace has it."""
+    global _umask_restricted
+    if not _umask_restricted:
+        current = os.umask(0o077)
+        os.umask(current | 0o077)
+        _umask_restricted = True
+
+
+def private_dir(path: Path, *, within: Path | None = None) -> Path:
+    """Create `path` (and missing parents) readable only by the owner.
+
+    Only folders created here are made 0700: an existing folder is used as it is, never chmodded (it may be a
+    folder of the user's that simulacra did not make). With `within`, a path that resolves outside that folder
+    (a `..` or an absolute path, a symlink out) is refused."""
+    from simulacra.errors import SimulacraError
+
+    restrict_umask()
+    path = Path(path)
+    if within is not None:
+        root = Path(within).resolve()
+        resolved = path.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise SimulacraError(f"{path} is outside {root}; simulacra only writes inside its workspace here")
+    missing = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
     path.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(path, PRIVATE_DIR)
-    except PermissionError:  # a folder we do not own (e.g. an existing shared parent): leave it
-        pass
+    if not path.is_dir():
+        raise SimulacraError(f"{path} is not a folder")
+    for created in reversed(missing):
+        try:
+            os.chmod(created, PRIVATE_DIR)
+        except PermissionError:
+            pass
     return path
 
 

@@ -27,6 +27,6 @@ A study is a YAML file (see `studies/schilke_2015.yaml` for a complete one):
     published: {d: 0.33, p: "< 0.001", significant: true, replicated: true}   # optional human result
     reconstructed: [...]           # what was written from descriptions rather than original materials
 
-Modules: `definition` (schema, loading), `assignment` (seeded balanced assignment), `store` (SQLite answers),
-`runner` (run/resume, run folder), `stats` (tests and d conversions), `analysis` (verdicts), `report`.
+Modules: `definition` (schema, loading), `assignment` (seeded balanced assignment),
+`runner` (run/resume through experiments.runs: the same run folder and store as batches), `stats` (tests and d conversions), `analysis` (verdicts), `report`.
 """

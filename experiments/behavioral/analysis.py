@@ -7,14 +7,29 @@ no valid answers). Agents whose outcome answer failed validation are left out an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, Field
 
 from experiments.behavioral import stats
 from experiments.behavioral.definition import StudyDefinition
-from experiments.behavioral.store import StepRecord
-from surveys.model import AnswerStatus, Question, QuestionKind
+from surveys.model import Answer, AnswerStatus, Question, QuestionKind
+
+
+@dataclass
+class StepRecord:
+    """One agent's answers to one step of a study, as read back from the run's store."""
+
+    run_id: str
+    agent_id: str
+    study_id: str
+    step_id: str
+    condition_id: str
+    stimulus: str
+    answers: list[Answer]
+    status: str  # ok | failed (some answer failed validation after retries)
+    created_at: str = ""
 
 Verdict = Literal["replicated", "not replicated", "insufficient data"]
 

@@ -18,22 +18,40 @@ experiment_app = typer.Typer(
 
 
 @experiment_app.command("list")
-def list_studies() -> None:
+def list_studies(
+    as_json: bool = typer.Option(False, "--json", help="Print the studies as JSON (for scripts)."),
+) -> None:
     """The studies you can run: built-in ones and your own in $SIMULACRA_HOME/studies/."""
+    import json
+
     from rich.markup import escape
     from rich.table import Table
 
     from experiments.behavioral.definition import BUILTIN_DIR, load_study_file, study_files, user_studies_dir
 
-    table = Table(title="experiments")
-    table.add_column("id", no_wrap=True)
-    for column in ("title", "design", "test", "human d", "source"):
-        table.add_column(column)
+    rows = []
     for name, path in study_files().items():
         study = load_study_file(path)
-        human = f"{study.published.d:g}" if study.published else "-"
-        origin = "built-in" if path.parent == BUILTIN_DIR else str(path)
-        table.add_row(*(escape(x) for x in (study.id, study.title, study.design, study.analysis.test, human, origin)))
+        rows.append({
+            "id": study.id, "title": study.title, "design": study.design, "test": study.analysis.test,
+            "human_d": study.published.d if study.published else None,
+            "source": "built-in" if path.parent == BUILTIN_DIR else str(path),
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not console.is_terminal:
+        for row in rows:
+            human = f"{row['human_d']:g}" if row["human_d"] is not None else "-"
+            typer.echo(f"{row['id']}\t{row['title']}\t{row['design']}\t{row['test']}\thuman d {human}\t{row['source']}")
+        return
+    table = Table(title="experiments")
+    table.add_column("id", no_wrap=True, overflow="fold")
+    for column in ("title", "design", "test", "human d", "source"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        human = f"{row['human_d']:g}" if row["human_d"] is not None else "-"
+        table.add_row(*(escape(x) for x in (row["id"], row["title"], row["design"], row["test"], human, row["source"])))
     console.print(table)
     console.print(f"[dim]add your own: a YAML file in {escape(str(user_studies_dir()))} (check it with `simulacra experiment validate FILE`)[/dim]")
 
@@ -79,16 +97,13 @@ class _Limited:
 
 
 def _open_bank(path: Path | None):  # noqa: ANN202
+    from simulacra.agents.bank import AgentBank
     from simulacra.errors import SimulacraError
     from simulacra.workspace import Workspace
 
     root = path or Workspace.default().agents
     if not Path(root).is_dir():
         raise SimulacraError(f"agent bank {root} does not exist (build agents first, or pass --agents PATH)")
-    try:
-        from simulacra.agents.bank import AgentBank
-    except ImportError as exc:
-        raise SimulacraError(f"the agent bank is not available in this installation: {exc}") from None
     return AgentBank(Path(root))
 
 
@@ -97,69 +112,77 @@ def run(
     studies: List[str] = typer.Argument(..., help="Study ids (see `simulacra experiment list`), YAML paths, or `all`."),
     agents: Optional[Path] = typer.Option(None, "--agents", help="Agent bank folder (default: the workspace's agents/)."),
     seed: int = typer.Option(0, help="Seed for the random assignment to conditions."),
-    run_id: Optional[str] = typer.Option(None, "--run-id", help="Name the run; give an existing run id to resume it."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Name the run (default: derived from studies, agents, model and seed, so the same command resumes)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N agents (by id)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again steps whose answers failed validation."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers that failed validation."),
+    new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other prompts, agents or studies, start a new run folder instead of refusing."),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Agents in flight at once (default: 1 on the embedded model, else the endpoint's max_concurrency)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (for scripts) in place of the tables."),
 ) -> None:
     """Randomly assign agents to conditions, ask them, test the effect, and write results and report.html."""
     import asyncio
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    import json
 
     from experiments.behavioral.definition import load_studies
-    from experiments.behavioral.report import collect, print_report, write_html
+    from experiments.behavioral.report import collect, print_report, report_path, write_html
     from experiments.behavioral.runner import run_experiment
-    from simulacra.llm import open_llm
+    from experiments.runs.identity import check_run_id
+    from experiments.runs.progress import ProgressBar
+    from simulacra.config import load_settings
+    from simulacra.llm import describe_backend, open_llm
+    from simulacra.workspace import Workspace
 
+    if run_id:
+        check_run_id(run_id)
     definitions = load_studies(list(studies))
     bank = _Limited(_open_bank(agents), limit)
-    llm = open_llm()
+    settings = load_settings()
+    workspace = Workspace.default()
+    llm = open_llm(settings, workspace)
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task(f"{len(definitions)} stud{'y' if len(definitions) == 1 else 'ies'}: agents", total=None)
+    async def go():  # noqa: ANN202
+        import contextlib
 
-        def on_progress(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        async def go():  # noqa: ANN202
-            try:
+        bar = None if as_json else ProgressBar(f"{len(definitions)} stud{'y' if len(definitions) == 1 else 'ies'}")
+        try:
+            with bar or contextlib.nullcontext():
                 return await run_experiment(
-                    definitions, bank, llm, run_id=run_id, seed=seed, retry_failed=retry_failed,
-                    concurrency=concurrency, on_progress=on_progress,
+                    definitions, bank, llm, workspace=workspace, run_id=run_id, seed=seed, retry_failed=retry_failed,
+                    concurrency=concurrency, on_progress=bar.update if bar else None, model=describe_backend(settings),
+                    settings={"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens},
+                    new_run=new_run,
                 )
-            finally:
-                await llm.aclose()
+        finally:
+            await llm.aclose()
 
-        outcome = asyncio.run(go())
-
-    console.print(f"run [bold]{outcome.folder.run_id}[/bold]: {outcome.asked} step(s) asked, {outcome.reused} already answered")
+    outcome = asyncio.run(go())
     collected = collect([outcome.folder])
-    print_report(console, collected)
-    path = write_html(collected, outcome.folder.report_path)
-    console.print(f"report: {path}")
-    if outcome.errors:
-        for line in outcome.errors[:10]:
-            console.print(f"[red]error[/red] {line}", highlight=False, markup=False)
-        console.print(f"[yellow]{len(outcome.errors)} unit(s) failed; run again with --run-id {outcome.folder.run_id} to resume[/yellow]")
-        raise typer.Exit(1)
+    path = write_html(collected, report_path(outcome.folder))
+    if as_json:
+        results = {k: v for k, v in collected[0].items() if k != "definitions"}
+        typer.echo(json.dumps({"run_id": outcome.run_id, "folder": str(outcome.folder.path), "asked": outcome.asked,
+                               "already": outcome.reused, "failed": outcome.failed, "report": str(path),
+                               "results": results}, indent=2, default=str))
+    else:
+        console.print(f"run {outcome.run_id}: {outcome.asked} answer(s) asked, {outcome.reused} already stored, "
+                      f"{outcome.failed} failed", markup=False, highlight=False, soft_wrap=True)
+        print_report(console, collected)
+        console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
+    if outcome.failed:
+        console.print(f"{outcome.failed} answer(s) failed (invalid model output); run the same command with "
+                      "--retry-failed to ask them again", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @experiment_app.command("report")
 def report(
     runs: List[str] = typer.Argument(..., help="Experiment run ids (under the workspace's runs/) or run folders."),
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default: report.html in the run folder)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (for scripts)."),
 ) -> None:
     """All studies side by side: agents' d vs the published human d, verdicts, r of effect sizes (terminal + HTML)."""
-    from experiments.behavioral.report import collect, print_report, write_html
-    from experiments.behavioral.runner import RunFolder
+    from experiments.behavioral.report import write_experiment_report
 
-    folders = [RunFolder.find(run) for run in runs]
-    collected = collect(folders)
-    print_report(console, collected)
-    if out is None:
-        out = folders[0].report_path if len(folders) == 1 else folders[0].path / "report-combined.html"
-    console.print(f"report: {write_html(collected, out)}")
+    write_experiment_report(runs, out=out, as_json=as_json, console=console)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from experiments.behavioral.runner import RunFolder, analyze_run
+from experiments.behavioral.runner import REPORT, analyze_run, experiment_studies
+from experiments.runs.folder import RunFolder
 from simulacra.workspace import atomic_write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -60,15 +61,48 @@ def collect(runs: Sequence[RunFolder]) -> list[dict[str, Any]]:
     collected = []
     for folder in runs:
         results = analyze_run(folder)
-        results["definitions"] = {s.id: s for s in folder.studies()}
+        results["definitions"] = {s.id: s for s in experiment_studies(folder)}
         collected.append(results)
     return collected
 
 
+def report_path(folder: RunFolder) -> Path:
+    return folder.path / REPORT
+
+
+def plain_report(collected: Sequence[dict[str, Any]]) -> str:
+    """The summary as plain text, one block per run and one line per study (for pipes and narrow terminals)."""
+    lines: list[str] = []
+    for results in collected:
+        model = results.get("model", {}).get("name", "?")
+        lines.append(f"run {results['run_id']} ({results['agents']} agents, model {model}, seed {results['seed']}, {results['status']})")
+        for study in results["studies"]:
+            human = "replicated" if study.get("human_replicated") else "not replicated" if study.get("human_replicated") is not None else "n/a"
+            n = str(study["n"]) + (f" (-{study['n_excluded']})" if study["n_excluded"] else "")
+            lines.append(
+                f"  {study['study_id']}: {TEST_LABEL.get(study['test'], study['test'])}, n {n}, {fmt_statistic(study)}, "
+                f"p {fmt_p(study['p'])}, d {fmt_d(study)}; human d {fmt_num(study.get('human_d'))}, "
+                f"p {study.get('human_p') or 'n/a'}; agents: {study['verdict']}; humans: {human}"
+            )
+            if study.get("note"):
+                lines.append(f"    note: {study['note']}")
+        r = results.get("effect_size_r")
+        lines.append(
+            f"  replicated: agents {results['replicated']}/{len(results['studies'])}, humans {results['human_replicated']}/"
+            f"{len(results['studies'])}; same verdict as humans in {results['same_verdict_as_humans']}; "
+            f"r(agent d, human d) = {fmt_num(r)} over {results['effect_size_pairs']} studies"
+        )
+    return "\n".join(lines)
+
+
 def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
+    """A rich table on a wide terminal; plain lines when piped or narrower than the table needs."""
     from rich.markup import escape
     from rich.table import Table
 
+    if not console.is_terminal or console.width < 120:
+        console.print(plain_report(collected), markup=False, highlight=False, soft_wrap=True)
+        return
     for results in collected:
         model = results.get("model", {}).get("name", "?")
         table = Table(
@@ -184,3 +218,24 @@ def render_html(collected: Sequence[dict[str, Any]]) -> str:
 def write_html(collected: Sequence[dict[str, Any]], path: Path) -> Path:
     atomic_write_text(Path(path), render_html(collected))
     return Path(path)
+
+
+def write_experiment_report(runs: Sequence[Any], *, out: Path | None = None, as_json: bool = False, console: Any = None) -> Path:
+    """Results of one or more experiment runs (ids, folders or RunFolders): terminal summary (or JSON) and HTML."""
+    import json
+
+    from rich.console import Console
+
+    console = console or Console()
+    folders = [r if isinstance(r, RunFolder) else RunFolder.resolve(r) for r in runs]
+    collected = collect(folders)
+    if out is None:
+        out = report_path(folders[0]) if len(folders) == 1 else folders[0].path / "report-combined.html"
+    path = write_html(collected, Path(out))
+    if as_json:
+        payload = [{k: v for k, v in results.items() if k != "definitions"} for results in collected]
+        print(json.dumps({"report": str(path), "runs": payload}, indent=2, default=str))
+    else:
+        print_report(console, collected)
+        console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
+    return path

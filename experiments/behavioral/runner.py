@@ -1,9 +1,11 @@
 """Run studies on agents: assign conditions, ask each agent step by step, store answers, analyse.
 
-The run folder (`runs/<run-id>/`) holds `manifest.json` (the studies as run, agents, seed, assignment, model,
-status), `answers.sqlite` (one row per agent x study x step, written as it arrives) and `results.json`
-(computed from the store). Running the same run id again resumes: steps already answered are read back
-and never asked again; only missing ones (and, with `retry_failed`, failed ones) go to the agents.
+An experiment run is a run folder like a batch (`experiments.runs`): the manifest (kind `experiment`) holds the
+studies as run (definition, digest, assignment) and the seed; `responses.sqlite` holds every answer with
+instrument = study id and question = `<step>/<question>`; `results.json` and `report.html` are computed from the
+folder. Running the same command again resumes: answers already stored are read back and never asked again;
+only missing ones (and, with `retry_failed`, failed ones) go to the agents. The same runner as batches does the
+work (one worker pool, sessions with code versions, the same failure taxonomy).
 
 The unit of work is one agent's share of the run (all its studies, steps in order), so an agent's prompt
 prefix stays warm on a local model; units run concurrently against an endpoint.
@@ -11,36 +13,38 @@ prefix stays warm on a local model; units run concurrently against an endpoint.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from experiments.behavioral.analysis import StudyResult, analyze_study
+from experiments.behavioral.analysis import StepRecord, StudyResult, analyze_study
 from experiments.behavioral.assignment import assign_conditions
 from experiments.behavioral.definition import StudyDefinition
 from experiments.behavioral.stats import effect_size_correlation
-from experiments.behavioral.store import AnswerStore, StepRecord
-from simulacra.agent import Agent, PriorStep
+from experiments.runs.folder import RunFolder, RunManifest, StudyEntry, default_run_id
+from experiments.runs.identity import check_run_id, prompt_template_hashes
+from experiments.runs.runner import (
+    Progress,
+    Runner,
+    RunOutcome,
+    WorkItem,
+    agent_entries,
+    instrument_entries,
+    pending_item,
+)
+from experiments.runs.store import AnswerKey
+from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import DataFileError, SimulacraError
-from simulacra.workspace import Workspace, atomic_write_json, private_dir
-from surveys.model import Answer, AnswerStatus, Question
+from simulacra.workspace import Workspace, atomic_write_json
+from surveys.model import Answer, AnswerStatus, Instrument, Question
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-STORE = "answers.sqlite"
 RESULTS = "results.json"
 REPORT = "report.html"
-
-
-class RunMismatch(SimulacraError):
-    """A resumed run was given different agents, seed or study definitions than it started with."""
 
 
 class AgentSource(Protocol):
@@ -51,120 +55,83 @@ class AgentSource(Protocol):
     def load(self, agent_id: str) -> Agent: ...
 
 
-class _AgentList:
-    def __init__(self, agents: Sequence[Agent]):
-        self._by_id = {agent.id: agent for agent in agents}
-        if len(self._by_id) != len(agents):
-            raise SimulacraError("two agents share an id")
-
-    def ids(self) -> list[str]:
-        return list(self._by_id)
-
-    def load(self, agent_id: str) -> Agent:
-        return self._by_id[agent_id]
-
-
 def study_digest(study: StudyDefinition) -> str:
     payload = json.dumps(study.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def _code_version() -> str:
-    head = Path(__file__).resolve().parents[2] / ".git" / "HEAD"
+def step_key(step_id: str, question_id: str) -> str:
+    return f"{step_id}/{question_id}"
+
+
+def study_instrument(study: StudyDefinition) -> Instrument:
+    """A study's questions as one instrument (question ids `<step>/<question>`), as stored in the run folder."""
+    questions = [
+        q.model_copy(update={"id": step_key(step.id, q.id), "instrument": study.id})
+        for step in study.steps for q in step.questions
+    ]
+    return Instrument(id=study.id, title=study.title, questions=questions)
+
+
+# -- reading an experiment run folder -----------------------------------------------------------------------
+def experiment_studies(folder: RunFolder) -> list[StudyDefinition]:
+    manifest = folder.manifest
+    if manifest.kind != "experiment":
+        raise SimulacraError(f"{folder.path}: run {manifest.id} is a {manifest.kind} run, not a behavioral experiment")
     try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (head.parent / ref[5:]).read_text().strip()[:12]
-        return ref[:12]
-    except OSError:
-        from importlib.metadata import PackageNotFoundError, version
+        return [StudyDefinition.model_validate(entry.definition) for entry in manifest.studies.values()]
+    except ValueError as exc:
+        raise DataFileError(folder.manifest_path, f"study definitions cannot be read back: {exc}", field="studies") from None
 
+
+def step_records(folder: RunFolder, study: StudyDefinition) -> list[StepRecord]:
+    """The stored answers of one study, grouped by agent and step (what the analysis reads)."""
+    manifest = folder.manifest
+    assignment = manifest.studies[study.id].assignment
+    frame = folder.answers()
+    frame = frame[frame["instrument"] == study.id]
+    records: list[StepRecord] = []
+    for (agent_id, step_id), group in _by_step(frame):
         try:
-            return version("simulacra")
-        except PackageNotFoundError:
-            return "unknown"
+            step = study.step(step_id)
+        except (KeyError, ValueError):
+            continue
+        condition_id = assignment.get(agent_id, "")
+        answers = [
+            Answer(question_id=row["question"].split("/", 1)[1], value=row["value"], reasoning=row["reasoning"] or "",
+                   raw=row["raw"] or "", status=AnswerStatus(row["status"]), error=row["error"],
+                   prompt_hash=row["prompt_hash"])
+            for row in group
+        ]
+        stimulus = study.stimulus(step, study.condition(condition_id)) if condition_id else ""
+        status = "ok" if all(a.status == AnswerStatus.ok for a in answers) else "failed"
+        records.append(StepRecord(manifest.id, agent_id, study.id, step_id, condition_id, stimulus, answers, status, ""))
+    return records
 
 
-def new_run_id() -> str:
-    return "exp-" + datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-
-
-class RunFolder:
-    """One experiment run on disk. Reports read only from here, never from a live run."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    @classmethod
-    def find(cls, run: str, workspace: Workspace | None = None) -> "RunFolder":
-        """A run by id (under the workspace's runs/) or by path."""
-        candidate = Path(run).expanduser()
-        if (candidate / MANIFEST).is_file():
-            return cls(candidate)
-        workspace = workspace or Workspace.default()
-        folder = workspace.root / "runs" / run
-        if (folder / MANIFEST).is_file():
-            return cls(folder)
-        raise SimulacraError(f"no experiment run {run!r}: neither {candidate} nor {folder} holds a {MANIFEST}")
-
-    @property
-    def run_id(self) -> str:
-        return self.path.name
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.path / MANIFEST
-
-    @property
-    def store_path(self) -> Path:
-        return self.path / STORE
-
-    @property
-    def results_path(self) -> Path:
-        return self.path / RESULTS
-
-    @property
-    def report_path(self) -> Path:
-        return self.path / REPORT
-
-    def manifest(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SimulacraError(f"{self.path} is not an experiment run (no {MANIFEST})") from None
-        except json.JSONDecodeError as exc:
-            raise DataFileError(self.manifest_path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-        if data.get("kind") != "experiment":
-            raise DataFileError(self.manifest_path, "this run is not a behavioral experiment run", field="kind")
-        return data
-
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_json(self.manifest_path, manifest)
-
-    def studies(self) -> list[StudyDefinition]:
-        manifest = self.manifest()
-        try:
-            return [StudyDefinition.model_validate(entry["definition"]) for entry in manifest["studies"].values()]
-        except (KeyError, ValueError) as exc:
-            raise DataFileError(self.manifest_path, f"study definitions cannot be read back: {exc}", field="studies") from None
+def _by_step(frame: Any) -> list[tuple[tuple[str, str], list[dict[str, Any]]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in frame.to_dict("records"):
+        step_id = str(row["question"]).split("/", 1)[0]
+        groups.setdefault((row["agent"], step_id), []).append(row)
+    return list(groups.items())
 
 
 def analyze_run(folder: RunFolder) -> dict[str, Any]:
     """Recompute every study's result from the run folder and write `results.json`."""
-    manifest = folder.manifest()
-    studies = folder.studies()
+    manifest = folder.manifest
+    studies = experiment_studies(folder)
     results: list[StudyResult] = []
-    with AnswerStore(folder.store_path) as store:
-        for study in studies:
-            assignment = manifest["studies"][study.id]["assignment"]
-            results.append(analyze_study(study, store.records(folder.run_id, study.id), assignment))
+    for study in studies:
+        assignment = manifest.studies[study.id].assignment
+        results.append(analyze_study(study, step_records(folder, study), assignment))
     r, pairs = effect_size_correlation([s.d for s in results], [s.human_d for s in results])
     summary = {
-        "run_id": folder.run_id,
-        "model": manifest.get("model", {}),
-        "seed": manifest.get("seed"),
-        "status": manifest.get("status"),
-        "agents": len(manifest.get("agents", [])),
+        "run_id": manifest.id,
+        "model": {"name": manifest.model.get("model", "unknown"), **manifest.model},
+        "seed": manifest.seed,
+        "status": manifest.status,
+        "agents": len(manifest.agents),
         "studies": [s.model_dump(mode="json") for s in results],
         "replicated": sum(s.verdict == "replicated" for s in results),
         "human_replicated": sum(bool(s.human_replicated) for s in results),
@@ -175,10 +142,11 @@ def analyze_run(folder: RunFolder) -> dict[str, Any]:
         "effect_size_pairs": pairs,
         "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    atomic_write_json(folder.results_path, summary)
+    atomic_write_json(folder.path / RESULTS, summary)
     return summary
 
 
+# -- asking -------------------------------------------------------------------------------------------------
 def answer_text(question: Question, answer: Answer) -> str:
     """How an earlier answer is shown back to the agent in a later step."""
     if answer.status != AnswerStatus.ok or answer.value is None:
@@ -199,58 +167,107 @@ def prior_step(stimulus: str, questions: Sequence[Question], answers: Sequence[A
 
 
 @dataclass
-class RunOutcome:
+class ExperimentUnit:
+    agent: Agent
+    pending: int
+
+
+class ExperimentRunner(Runner):
+    """Each agent's studies, steps in order: a step sees the earlier steps' stimuli and the agent's own answers."""
+
+    def __init__(self, folder: RunFolder, llm: Any, studies: Sequence[StudyDefinition], **kwargs: Any):
+        super().__init__(folder, llm, **kwargs)
+        self.studies = list(studies)
+        manifest = folder.manifest
+        self.assignments = {sid: entry.assignment for sid, entry in manifest.studies.items()}
+        self.stored = folder.store.statuses()
+        self.asked = folder.store.asked_counts()
+
+    def _items(self, study: StudyDefinition, step: Any) -> list[WorkItem]:
+        return [WorkItem(study.id, q, 0, 0, step_key(step.id, q.id)) for q in step.questions]
+
+    def pending(self, agent_id: str) -> int:
+        return sum(
+            1 for study in self.studies for step in study.steps for item in self._items(study, step)
+            if pending_item(item, agent_id, self.stored, self.asked, self.retry_failed) is not None
+        )
+
+    async def run_unit(self, unit: ExperimentUnit) -> None:
+        agent = unit.agent
+        store = self.folder.store
+        for study in self.studies:
+            condition = study.condition(self.assignments[study.id][agent.id])
+            prior: list[PriorStep] = []
+            for step in study.steps:
+                stimulus = study.stimulus(step, condition)
+                items = self._items(study, step)
+                todo = [p for item in items
+                        if (p := pending_item(item, agent.id, self.stored, self.asked, self.retry_failed)) is not None]
+                if todo:
+                    rounds = max(item.retry_round for item in todo)
+                    todo = [WorkItem(i.instrument, i.question, i.sample, rounds, i.key_question) for i in todo]
+                    if await self.ask(agent, todo, prior=prior, stimulus=stimulus) is None:
+                        return
+                answers = []
+                for item in items:
+                    stored = store.get(item.key(agent.id))
+                    answers.append(stored.model_copy(update={"question_id": item.question.id}) if stored is not None else
+                                   Answer(question_id=item.question.id, status=AnswerStatus.failed, error="not answered"))
+                prior.append(prior_step(stimulus, step.questions, answers))
+
+
+@dataclass
+class ExperimentOutcome:
     folder: RunFolder
-    asked: int  # steps sent to agents in this invocation
-    reused: int  # steps already in the store
-    errors: list[str]
+    asked: int  # answers asked in this invocation
+    reused: int  # answers already in the store
+    failed: int  # answers of this invocation that failed (invalid model output)
     results: dict[str, Any]
+    outcome: RunOutcome | None = None
 
     @property
     def complete(self) -> bool:
-        return not self.errors
+        return self.folder.manifest.status == "complete"
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.path.name
 
 
-def _prepare_manifest(
-    folder: RunFolder, studies: Sequence[StudyDefinition], agent_ids: list[str], seed: int, llm: Any,
-) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if folder.manifest_path.exists():
-        manifest = folder.manifest()
-        if sorted(manifest["agents"]) != sorted(agent_ids):
-            raise RunMismatch(
-                f"run {folder.run_id} was started with {len(manifest['agents'])} other agents; "
-                "resume it with the same agents or start a new run"
-            )
-        if manifest["seed"] != seed:
-            raise RunMismatch(f"run {folder.run_id} was started with seed {manifest['seed']}, not {seed}")
-    else:
-        manifest = {
-            "kind": "experiment",
-            "run_id": folder.run_id,
-            "created_at": now,
-            "seed": seed,
-            "agents": sorted(agent_ids),
-            "studies": {},
-            "model": {"name": getattr(llm, "model", "unknown"), "temperature": getattr(getattr(llm, "settings", None), "temperature", None)},
-            "code_version": _code_version(),
-            "status": "running",
-        }
+def open_experiment(
+    studies: Sequence[StudyDefinition],
+    agents: Sequence[Agent],
+    *,
+    runs_dir: Any,
+    model: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+    seed: int = 0,
+    run_id: str | None = None,
+    new_run: bool = False,
+) -> RunFolder:
+    """Create the experiment's run folder, or reopen it when the same experiment ran before (resume)."""
+    if run_id:
+        check_run_id(run_id)
+    agent_ids = sorted(a.id for a in agents)
+    entries = {}
     for study in studies:
-        digest = study_digest(study)
-        entry = manifest["studies"].get(study.id)
-        if entry is not None:
-            if entry["digest"] != digest:
-                raise RunMismatch(
-                    f"study {study.id} changed since run {folder.run_id} started; start a new run to use the new definition"
-                )
-            continue
         assignment = assign_conditions(agent_ids, [c.id for c in study.conditions], seed=seed, study_id=study.id)
-        manifest["studies"][study.id] = {"digest": digest, "definition": study.model_dump(mode="json"), "assignment": assignment}
-    manifest["status"] = "running"
-    manifest["resumed_at" if "started_at" in manifest else "started_at"] = now
-    folder.write_manifest(manifest)
-    return manifest
+        entries[study.id] = StudyEntry(digest=study_digest(study), definition=study.model_dump(mode="json"), assignment=assignment)
+    instruments = [study_instrument(s) for s in studies]
+    manifest = RunManifest(
+        id=run_id or "pending",
+        kind="experiment",
+        agents=agent_entries(sorted(agents, key=lambda a: a.id)),
+        instruments=instrument_entries(instruments),
+        model=model,
+        settings={"samples": 1, **(settings or {})},
+        prompt_hashes=prompt_template_hashes(),
+        seed=seed,
+        studies=entries,
+    )
+    if not run_id:
+        manifest.id = default_run_id(manifest)
+    return RunFolder.create(runs_dir, manifest, instruments, explicit_id=bool(run_id), new_run=new_run)
 
 
 async def run_experiment(
@@ -263,94 +280,49 @@ async def run_experiment(
     seed: int = 0,
     retry_failed: bool = False,
     concurrency: int | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> RunOutcome:
-    """Run (or resume) `studies` on `agents` and write the run folder; see the module docstring."""
-    source: AgentSource = _AgentList(list(agents)) if isinstance(agents, Sequence) else agents
-    agent_ids = sorted(source.ids())
-    if not agent_ids:
+    on_progress: Callable[[Progress], None] | None = None,
+    model: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    options: AnswerOptions | None = None,
+    new_run: bool = False,
+) -> ExperimentOutcome:
+    """Run (or resume) `studies` on `agents` and write the run folder; see the module docstring.
+
+    Raises RunInterrupted when the endpoint goes away and RunStopped (or the original exception) when another
+    fault stops the run; in both cases everything answered so far is saved and the same call resumes."""
+    if isinstance(agents, Sequence):
+        loaded = list(agents)
+    else:
+        loaded = [agents.load(agent_id) for agent_id in sorted(agents.ids())]
+    ids = [a.id for a in loaded]
+    if not loaded:
         raise SimulacraError("no agents to run: the agent bank is empty")
+    if len(set(ids)) != len(ids):
+        raise SimulacraError("two agents share an id")
     if not studies:
         raise SimulacraError("no studies to run")
     workspace = workspace or Workspace.default()
-    folder = RunFolder(private_dir(workspace.runs / (run_id or new_run_id())))
-    manifest = _prepare_manifest(folder, studies, agent_ids, seed, llm)
-    assignments = {s.id: manifest["studies"][s.id]["assignment"] for s in studies}
-
-    store = AnswerStore(folder.store_path)
-    counters = {"asked": 0, "reused": 0, "done": 0}
-    errors: list[str] = []
-
-    def stored(agent_id: str, study: StudyDefinition, step_id: str) -> StepRecord | None:
-        record = store.get(folder.run_id, agent_id, study.id, step_id)
-        if record is not None and retry_failed and record.status != "ok":
-            return None
-        return record
-
-    def finished(agent_id: str) -> bool:
-        return all(stored(agent_id, s, step.id) is not None for s in studies for step in s.steps)
-
-    async def run_study(agent: Agent | None, agent_id: str, study: StudyDefinition) -> Agent | None:
-        condition = study.condition(assignments[study.id][agent_id])
-        prior: list[PriorStep] = []
-        for step in study.steps:
-            record = stored(agent_id, study, step.id)
-            if record is None:
-                if agent is None:
-                    agent = source.load(agent_id)  # in the loop: a bank's lazy memory store is not thread-safe
-                stimulus = study.stimulus(step, condition)
-                answers = await agent.answer(step.questions, llm=llm, prior=tuple(prior), stimulus=stimulus)
-                if len(answers) != len(step.questions):
-                    raise SimulacraError(f"agent {agent_id} gave {len(answers)} answers to {len(step.questions)} questions")
-                record = store.put(folder.run_id, agent_id, study.id, step.id, condition.id, stimulus, answers)
-                counters["asked"] += 1
-            else:
-                counters["reused"] += 1
-            prior.append(prior_step(record.stimulus, step.questions, record.answers))
-        return agent
-
-    async def run_agent(agent_id: str) -> None:
-        if finished(agent_id):
-            counters["reused"] += sum(len(s.steps) for s in studies)
-        else:
-            agent: Agent | None = None
-            for study in studies:
-                try:
-                    agent = await run_study(agent, agent_id, study)
-                except Exception as exc:  # one agent's failure must not lose the others' work
-                    errors.append(f"{agent_id} / {study.id}: {type(exc).__name__}: {exc}")
-                    log.warning("agent %s, study %s: %s", agent_id, study.id, exc)
-        counters["done"] += 1
-        if on_progress is not None:
-            on_progress(counters["done"], len(agent_ids))
-
-    settings = getattr(llm, "settings", None)
-    width = concurrency or (1 if getattr(llm, "keeps_prefix_warm", False) else getattr(settings, "max_concurrency", 4))
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for agent_id in agent_ids:
-        queue.put_nowait(agent_id)
-
-    async def worker() -> None:
-        while True:
-            try:
-                agent_id = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await run_agent(agent_id)
-
-    completed = False
+    folder = open_experiment(
+        studies, loaded, runs_dir=workspace.runs,
+        model=model or {"model": llm.model},
+        settings=settings or {"temperature": llm.settings.temperature},
+        seed=seed, run_id=run_id, new_run=new_run,
+    )
+    runner = ExperimentRunner(folder, llm, studies, retry_failed=retry_failed, concurrency=concurrency,
+                              options=options or AnswerOptions(batch_size=max(len(s.questions) for st in studies for s in st.steps)),
+                              on_progress=on_progress)
+    units = [ExperimentUnit(agent, runner.pending(agent.id)) for agent in sorted(loaded, key=lambda a: a.id)]
+    units = [u for u in units if u.pending]
+    total = sum(u.pending for u in units)
+    already = sum(1 for key, status in runner.stored.items() if status == "ok")
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(width, len(agent_ids))))))
-        completed = True
+        outcome = await runner.execute(units, total=total, already=already)
     finally:
-        store.close()
-        manifest = folder.manifest()
-        manifest["status"] = "complete" if completed and not errors else "incomplete"
-        manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        usage = getattr(llm, "usage", None)
-        if usage is not None and hasattr(usage, "snapshot"):
-            manifest["usage"] = usage.snapshot()
-        manifest["errors"] = errors[:50]
-        folder.write_manifest(manifest)
-    results = analyze_run(folder)
-    return RunOutcome(folder, counters["asked"], counters["reused"], errors, results)
+        folder.export()
+        analyze_run(folder)
+    results = json.loads((folder.path / RESULTS).read_text(encoding="utf-8"))
+    return ExperimentOutcome(folder, outcome.written, already, outcome.failed, results, outcome)
+
+
+def stored_answer(folder: RunFolder, agent_id: str, study_id: str, step_id: str, question_id: str) -> Answer | None:
+    return folder.store.get(AnswerKey(agent_id, study_id, step_key(step_id, question_id)))

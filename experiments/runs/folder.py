@@ -1,25 +1,25 @@
-"""A run folder (`runs/<run-id>/`): the single source every report and comparison reads.
+"""A run folder (`runs/<run-id>/`): the single source every report and comparison reads, batches and
+behavioral experiments alike.
 
-    manifest.json       who answered what, with which model and settings, which code version, status
+    manifest.json       RunManifest (schema_version 2): kind, agents, instruments with question-wording hashes,
+                        model, settings, prompt-template hashes, (experiments) seed, studies and assignment, status
     instruments/*.json  the exact questions asked (so reports never depend on how instruments load later)
-    responses.sqlite    answers as they arrived (see experiments.runs.store)
+    responses.sqlite    answers, earlier attempts and sessions with their code version (see experiments.runs.store)
     responses.parquet   export at the end of a run (deterministic: content only, sorted by key)
     responses.csv
     metrics.json, report.html   written by `simulacra report`
 
-A run's id is derived from what it asks of whom with which model, so running the same command again
-finds the same folder and resumes it; an explicit `--run-id` whose folder holds a different run is refused.
+A run's id is derived from what it asks of whom with which model, so running the same command again finds the
+same folder and resumes it; when what made the run changed (an agent, a question's wording, a prompt template,
+a setting, a study), resuming is refused with the list of changes (`--new-run` starts a new folder).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,57 +27,102 @@ from simulacra.errors import DataFileError, SimulacraError
 from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
 from surveys.model import Instrument
 
+from experiments.runs.identity import (
+    check_run_id,
+    code_version,
+    describe_changes,
+    identity_settings,
+    safe_name,
+    short_hash,
+)
 from experiments.runs.store import ResponseStore, export_frame
 
-_ID_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MANIFEST_VERSION = 2
+RunKind = Literal["batch", "experiment"]
 
 
 class RunMismatchError(SimulacraError):
-    """A run folder already holds a different run (other agents, questions or model)."""
+    """A run folder already holds a different run (other agents, questions, model, prompts or studies)."""
+
+
+class OldRunFormatError(SimulacraError):
+    """A run folder written by an older simulacra in a format this version cannot open."""
 
 
 class AgentEntry(BaseModel):
     id: str
-    source: str
+    source: str  # the condition name in reports
     respondent: str | None = None  # whose human answers this agent is scored against
     name: str | None = None
-    fingerprint: str = ""  # hash of the agent's definition: a changed agent is a different run
+    fingerprint: str = ""  # the agent's stable content: a changed agent is a different run
 
 
 class InstrumentEntry(BaseModel):
     id: str
     title: str = ""
     questions: list[str]
+    wording: dict[str, str] = Field(default_factory=dict)  # question id -> hash of its wording
+
+
+class StudyEntry(BaseModel):
+    digest: str
+    definition: dict[str, Any]
+    assignment: dict[str, str] = Field(default_factory=dict)  # agent id -> condition id
 
 
 class RunManifest(BaseModel):
+    schema_version: int = MANIFEST_VERSION
+    kind: RunKind = "batch"
     id: str
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
-    status: str = "created"  # created | running | interrupted | complete
+    status: str = "created"  # created | running | interrupted | stopped | incomplete | complete
     agents: list[AgentEntry]
     instruments: list[InstrumentEntry]
     model: dict[str, Any] = Field(default_factory=dict)  # kind, model, base_url
-    settings: dict[str, Any] = Field(default_factory=dict)  # temperature, samples, batch_size, ...
+    settings: dict[str, Any] = Field(default_factory=dict)  # temperature, samples, batch_size, scoring, ...
+    prompt_hashes: dict[str, str] = Field(default_factory=dict)  # template path -> sha16
     truth: str | None = None  # a response set name or path for `simulacra report` to default to
     label: str = ""
-    code_version: dict[str, Any] = Field(default_factory=dict)
+    code_version: dict[str, Any] = Field(default_factory=dict)  # of the first session (each session has its own)
     counts: dict[str, int] = Field(default_factory=dict)
     usage: dict[str, float] = Field(default_factory=dict)
+    seed: int | None = None  # experiments: the assignment seed
+    studies: dict[str, StudyEntry] = Field(default_factory=dict)  # experiments: study id -> definition, assignment
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run (resuming is only allowed within one identity)."""
         return {
-            "agents": sorted((a.id, a.source, a.fingerprint) for a in self.agents),
-            "instruments": [(i.id, list(i.questions)) for i in self.instruments],
+            "kind": self.kind,
+            "agents": {a.id: {"source": a.source, "fingerprint": a.fingerprint} for a in sorted(self.agents, key=lambda a: a.id)},
+            "instruments": {i.id: {q: i.wording.get(q, "") for q in i.questions} for i in self.instruments},
             "model": self.model.get("model"),
-            "temperature": self.settings.get("temperature"),
-            "samples": self.settings.get("samples", 1),
+            "settings": identity_settings({"samples": 1, **self.settings}),
+            "prompts": dict(self.prompt_hashes),
+            "studies": {sid: entry.digest for sid, entry in sorted(self.studies.items())},
+            "seed": self.seed,
         }
 
     def identity_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+        return short_hash(self.identity(), 10)
+
+    def base_identity(self) -> dict[str, Any]:
+        """What the default run id is derived from: who answers what with which model and settings. The rest of
+        the identity (agents' content, wording, prompts, study definitions) is checked when the run resumes."""
+        return {
+            "kind": self.kind,
+            "agents": sorted((a.id, a.source) for a in self.agents),
+            "instruments": [(i.id, list(i.questions)) for i in self.instruments],
+            "model": self.model.get("model"),
+            "settings": identity_settings({"samples": 1, **self.settings}),
+            "studies": sorted(self.studies),
+            "seed": self.seed,
+        }
+
+    def changes_from(self, other: "RunManifest") -> list[str]:
+        """What differs in `self` (the run asked for now) from `other` (the run in the folder)."""
+        return describe_changes(other.identity(), self.identity())
 
     @property
     def agents_by_id(self) -> dict[str, AgentEntry]:
@@ -88,41 +133,51 @@ class RunManifest(BaseModel):
         return len(self.agents) * sum(len(i.questions) for i in self.instruments) * int(self.settings.get("samples", 1))
 
 
-def code_version() -> dict[str, Any]:
-    """The package version and, when run from a git checkout, its commit (read-only `git rev-parse`)."""
-    import simulacra
-
-    info: dict[str, Any] = {"simulacra": simulacra.__version__}
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-        if commit:
-            info["git_commit"] = commit
-            dirty = subprocess.run(
-                ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True, text=True, timeout=10, check=False,
-            ).stdout.strip()
-            info["git_dirty"] = bool(dirty)
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
-
-
-def agent_fingerprint(agent: Any) -> str:
-    try:
-        text = agent.model_dump_json()
-    except Exception:  # an agent that cannot be serialised is identified by its id and class
-        text = f"{type(agent).__name__}:{getattr(agent, 'id', '')}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 def default_run_id(manifest: RunManifest) -> str:
-    stem = "-".join(i.id for i in manifest.instruments) or "run"
+    if manifest.kind == "experiment":
+        names = list(manifest.studies)
+        stem = "exp-" + ("-".join(names) if len(names) <= 2 else f"{len(names)}-studies")
+    else:
+        stem = "-".join(i.id for i in manifest.instruments) or "run"
     if manifest.label:
         stem = f"{manifest.label}-{stem}"
-    return _ID_SAFE.sub("-", f"{stem}-{manifest.identity_hash()}").strip("-")
+    return safe_name(f"{stem[:80]}-{short_hash(manifest.base_identity(), 10)}")
+
+
+def parse_manifest(path: Path, text: str) -> RunManifest:
+    """A manifest of this version, an old batch manifest migrated in memory, or one clear line saying why not."""
+    import simulacra
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise DataFileError(path, "not a run manifest (expected a JSON object)")
+    version = data.get("schema_version")
+    if version is None and data.get("kind") == "experiment":
+        raise OldRunFormatError(
+            f"{path.parent}: a behavioral experiment run of format 1 (answers.sqlite and an untyped manifest, "
+            f"simulacra before run format {MANIFEST_VERSION}); this simulacra ({simulacra.__version__}) reads run format "
+            f"{MANIFEST_VERSION} only: run the experiment again to get a new run folder (its results.json and report.html "
+            "stay readable as they are)"
+        )
+    if version is None:  # format 1: a batch run before schema versions
+        data = dict(data)
+        data["schema_version"] = MANIFEST_VERSION
+        data["kind"] = "batch"
+        data["extra"] = {**data.get("extra", {}), "migrated_from_format": 1}
+        for agent in data.get("agents", []):
+            agent["fingerprint"] = ""  # format 1 hashed volatile state; not comparable with stable fingerprints
+    elif not isinstance(version, int) or version > MANIFEST_VERSION:
+        raise OldRunFormatError(
+            f"{path}: run format {version!r} was written by a newer simulacra; this one ({simulacra.__version__}) "
+            f"reads run format {MANIFEST_VERSION}: upgrade simulacra to open it"
+        )
+    try:
+        return RunManifest.model_validate(data)
+    except ValueError as exc:
+        raise DataFileError(path, f"not a valid run manifest: {exc}") from None
 
 
 class RunFolder:
@@ -133,6 +188,7 @@ class RunFolder:
         if not self.manifest_path.is_file():
             raise DataFileError(self.manifest_path, "not a run folder (manifest.json is missing)")
         self._store: ResponseStore | None = None
+        self.manifest  # noqa: B018  (fails early, with one line, on a folder of an unreadable format)
 
     # -- locating -------------------------------------------------------------------------------------
     @classmethod
@@ -142,10 +198,11 @@ class RunFolder:
         if (candidate / "manifest.json").is_file():
             return cls(candidate)
         workspace = workspace or Workspace.default()
-        by_id = workspace.root / "runs" / str(run)
-        if (by_id / "manifest.json").is_file():
-            return cls(by_id)
-        raise SimulacraError(f"no run {run!r}: not a run folder and not in {workspace.root / 'runs'}")
+        runs = workspace.root / "runs"
+        name = str(run)
+        if "/" not in name and name not in (".", "..") and (runs / name / "manifest.json").is_file():
+            return cls(runs / name)
+        raise SimulacraError(f"no run {run!r}: not a run folder and not in {runs}")
 
     @classmethod
     def create(
@@ -155,24 +212,37 @@ class RunFolder:
         instruments: list[Instrument],
         *,
         explicit_id: bool = False,
+        new_run: bool = False,
     ) -> "RunFolder":
-        """Create the folder, or reopen it when it holds the same run (that is how a rerun resumes)."""
-        path = Path(runs_dir) / manifest.id
+        """Create the folder, or reopen it when it holds the same run (that is how a rerun resumes).
+
+        When the folder holds a run whose identity differs, resuming is refused with what changed; with
+        `new_run` a new folder (the id plus a hash of the full identity) is used instead."""
+        check_run_id(manifest.id)
+        runs_dir = Path(runs_dir)
+        path = runs_dir / manifest.id
         if (path / "manifest.json").is_file():
             folder = cls(path)
             existing = folder.manifest
-            if existing.identity_hash() != manifest.identity_hash():
-                differences = [k for k, v in manifest.identity().items() if existing.identity().get(k) != v]
-                hint = " (choose another --run-id)" if explicit_id else ""
-                raise RunMismatchError(
-                    f"{folder.manifest_path}: this run folder holds a different run (differs in: "
-                    f"{', '.join(differences)}){hint}"
-                )
-            return folder
+            changes = manifest.changes_from(existing)
+            if not changes:
+                if existing.prompt_hashes != manifest.prompt_hashes and not existing.prompt_hashes:
+                    existing.prompt_hashes = dict(manifest.prompt_hashes)  # a format-1 run learns its prompts
+                    folder.save_manifest(existing)
+                return folder
+            if new_run:
+                manifest = manifest.model_copy(update={"id": safe_name(f"{manifest.id}-{manifest.identity_hash()}")})
+                return cls.create(runs_dir, manifest, instruments, explicit_id=True, new_run=False)
+            raise RunMismatchError(
+                f"{folder.path} holds a run made with something else: {'; '.join(changes)}. "
+                "Pass --new-run to start a new run folder"
+                + (" (or choose another --run-id)" if explicit_id else "")
+                + "; answers from the two would otherwise mix"
+            )
         private_dir(path)
         private_dir(path / "instruments")
         for instrument in instruments:
-            atomic_write_text(path / "instruments" / f"{instrument.id}.json", instrument.model_dump_json(indent=2))
+            atomic_write_text(path / "instruments" / f"{safe_name(instrument.id)}.json", instrument.model_dump_json(indent=2))
         atomic_write_json(path / "manifest.json", manifest.model_dump(mode="json"))
         return cls(path)
 
@@ -184,9 +254,14 @@ class RunFolder:
     @property
     def manifest(self) -> RunManifest:
         try:
-            return RunManifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise DataFileError(self.manifest_path, f"not a valid run manifest: {exc}") from exc
+            text = self.manifest_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DataFileError(self.manifest_path, "not a UTF-8 text file") from None
+        return parse_manifest(self.manifest_path, text)
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.kind
 
     def save_manifest(self, manifest: RunManifest) -> None:
         manifest.updated_at = time.time()
@@ -199,7 +274,7 @@ class RunFolder:
     def instruments(self) -> list[Instrument]:
         out = []
         for entry in self.manifest.instruments:
-            file = self.path / "instruments" / f"{entry.id}.json"
+            file = self.path / "instruments" / f"{safe_name(entry.id)}.json"
             try:
                 out.append(Instrument.model_validate_json(file.read_text(encoding="utf-8")))
             except FileNotFoundError:
@@ -220,8 +295,13 @@ class RunFolder:
             self._store = None
 
     def answers(self):
-        """All stored answers (pandas DataFrame), read from responses.sqlite."""
+        """All stored answers (pandas DataFrame: run, agent, instrument, question, sample, value (decoded),
+        status, error, reasoning, raw, probabilities (dict or None), prompt_hash, attempts, answered_at)."""
         return self.store.frame()
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every invocation of the run: start, end, outcome, usage and the code version it ran."""
+        return self.store.sessions()
 
     def export(self) -> dict[str, Path]:
         """Write responses.parquet and responses.csv atomically from the database."""
@@ -235,8 +315,9 @@ class RunFolder:
         return paths
 
     def refresh_manifest(self, status: str | None = None) -> RunManifest:
-        """Update counts, usage and (optionally) status from the database."""
+        """Update counts, usage and (optionally) status from the database; marks stale sessions interrupted."""
         manifest = self.manifest
+        self.store.close_stale_sessions()
         manifest.counts = self.store.counts()
         manifest.counts["expected"] = manifest.total_answers
         manifest.usage = self.store.total_usage()

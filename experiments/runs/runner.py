@@ -1,31 +1,42 @@
-"""The batch runner: agents x instruments -> answers in a run folder, resumable and bounded.
+"""The runner: agents x questions -> answers in a run folder, resumable and bounded. One runner for batches and
+behavioral experiments (an experiment's unit asks its steps in order, each step seeing the earlier ones).
 
 The unit of work is one agent's share of the run: its unanswered questions in a fixed, prefix-stable order
-(instrument order, then question order), cut into batches of several questions per call
-(`agent.answer` takes a list). On the embedded model (`llm.keeps_prefix_warm`) units run one after another,
-agent-major, so each agent's long prompt prefix stays in llama.cpp's KV cache across its batches; against an
-endpoint, units run concurrently, bounded by the endpoint's `max_concurrency` (which `LLM` enforces too).
+(instrument order, then question order), cut into batches of several questions. On the embedded model
+(`llm.keeps_prefix_warm`) units run one after another, agent-major, so each agent's long prompt prefix stays in
+llama.cpp's KV cache across its batches; against an endpoint, units run concurrently, bounded by the endpoint's
+`max_concurrency`.
 
-Every batch is one transaction in `responses.sqlite` as soon as it is answered. Planning skips what is
-stored with status `ok`, and `failed` answers unless `retry_failed`; so running the same command again after
-a crash, a Ctrl-C or a lost server continues where it stopped and never asks a question twice.
+Every batch is one transaction in `responses.sqlite` as soon as it is answered, together with the session's
+usage so far. Planning skips what is stored with status `ok`, and `failed` answers unless `retry_failed`; so
+running the same command again after a crash, a Ctrl-C or a lost server continues where it stopped.
+
+Failures (the taxonomy of the design):
+- invalid model output after repair and retries -> the agent returns a `failed` Answer (stored with its raw text);
+- the endpoint goes away (EndpointError, ConnectionError, timeouts) -> the run is interrupted (RunInterrupted);
+  the same command resumes it;
+- anything else (a request the server rejects, a memory store or embedder fault, a bug) -> the run stops with
+  the error (RunStopped for errors a user can act on; other exceptions propagate as they are); everything
+  answered so far is saved and nothing is recorded as failed because of it.
+- `--retry-failed` asks failed answers again with `AnswerOptions.retry_round` = how many times each was asked,
+  so the model answers anew (no cache hit); the earlier attempt is kept in the store's `attempts` table.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from simulacra.agent import Agent
+from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import EndpointError, SimulacraError
 from simulacra.llm.fake import approx_tokens
 from surveys.model import Answer, AnswerStatus, AnswerValidationError, Instrument, Question
 
 from experiments.runs.folder import RunFolder
+from experiments.runs.identity import code_version
 from experiments.runs.store import AnswerKey, StoredAnswer
 
 log = logging.getLogger(__name__)
@@ -38,8 +49,15 @@ COMPLETION_TOKENS_PER_ANSWER = 60  # for dry-run estimates: short reasoning + th
 PROMPT_OVERHEAD_TOKENS = 200  # instructions and schema description around the agent's context
 
 
-class BatchInterrupted(SimulacraError):
-    """The endpoint went away mid-batch; everything answered so far is saved."""
+class RunInterrupted(SimulacraError):
+    """The endpoint went away mid-run; everything answered so far is saved; the same command resumes."""
+
+
+BatchInterrupted = RunInterrupted  # the name of earlier releases
+
+
+class RunStopped(SimulacraError):
+    """A fault that is not the model's answer stopped the run; everything answered so far is saved."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +65,24 @@ class WorkItem:
     instrument: str
     question: Question
     sample: int = 0
+    retry_round: int = 0  # >0: asked again on a --retry-failed pass (the number of earlier attempts)
+    key_question: str | None = None  # the stored question id when it differs (experiments: "step/question")
 
     def key(self, agent_id: str) -> AnswerKey:
-        return AnswerKey(agent_id, self.instrument, self.question.id, self.sample)
+        return AnswerKey(agent_id, self.instrument, self.key_question or self.question.id, self.sample)
+
+
+def split_batches(items: Sequence[WorkItem], size: int) -> list[list[WorkItem]]:
+    """Consecutive questions of one instrument, sample and retry round, at most `size` a batch."""
+    out: list[list[WorkItem]] = []
+    for item in items:
+        last = out[-1] if out else None
+        if (last and len(last) < size and last[0].instrument == item.instrument and last[0].sample == item.sample
+                and last[0].retry_round == item.retry_round):
+            last.append(item)
+        else:
+            out.append([item])
+    return out
 
 
 @dataclass
@@ -60,15 +93,7 @@ class WorkUnit:
     items: list[WorkItem]
 
     def batches(self, size: int) -> list[list[WorkItem]]:
-        """Consecutive questions of one instrument and sample, at most `size` a call."""
-        out: list[list[WorkItem]] = []
-        for item in self.items:
-            last = out[-1] if out else None
-            if last and len(last) < size and last[0].instrument == item.instrument and last[0].sample == item.sample:
-                last.append(item)
-            else:
-                out.append([item])
-        return out
+        return split_batches(self.items, size)
 
 
 @dataclass
@@ -102,11 +127,15 @@ class Estimate:
 
 @dataclass
 class RunOutcome:
-    status: str  # complete | interrupted
+    """How one invocation of a run ended (batches and experiments alike)."""
+
+    status: str  # complete | interrupted | stopped
     written: int
     failed: int
     usage: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    already: int = 0  # answers stored before this invocation
+    folder: RunFolder | None = None
 
 
 class SampledLLM:
@@ -136,6 +165,18 @@ def order_agents(agents: Sequence[Agent]) -> list[Agent]:
     return sorted(agents, key=lambda a: first[a.prefix_key()])
 
 
+def pending_item(item: WorkItem, agent_id: str, stored: dict[AnswerKey, str], asked: dict[AnswerKey, int],
+                 retry_failed: bool) -> WorkItem | None:
+    """The item to ask (with its retry round), or None when it is answered (or failed and not retried)."""
+    key = item.key(agent_id)
+    status = stored.get(key)
+    if status is None:
+        return item
+    if status == "failed" and retry_failed:
+        return WorkItem(item.instrument, item.question, item.sample, asked.get(key, 1), item.key_question)
+    return None
+
+
 def plan_work(
     agents: Sequence[Agent],
     instruments: Sequence[Instrument],
@@ -143,50 +184,47 @@ def plan_work(
     *,
     samples: int = 1,
     retry_failed: bool = False,
+    asked: dict[AnswerKey, int] | None = None,
 ) -> list[WorkUnit]:
     """The pending units: for each agent, every (instrument, question, sample) not stored as ok."""
+    asked = asked or {}
     units = []
     for agent in order_agents(agents):
         items = []
         for sample in range(samples):
             for instrument in instruments:
                 for question in instrument.questions:
-                    item = WorkItem(instrument.id, question, sample)
-                    status = stored.get(item.key(agent.id))
-                    if status == "ok" or (status == "failed" and not retry_failed):
-                        continue
-                    items.append(item)
+                    item = pending_item(WorkItem(instrument.id, question, sample), agent.id, stored, asked, retry_failed)
+                    if item is not None:
+                        items.append(item)
         if items:
             units.append(WorkUnit(agent, items))
     return units
 
 
+def select_questions(instruments: Sequence[Instrument], questions: Sequence[str] | None = None,
+                     limit: int | None = None) -> list[Instrument]:
+    """The instruments cut to the wanted question ids (all when None) and to the first `limit` of each."""
+    wanted = [q for q in (questions or []) if q] or None
+    chosen = []
+    for instrument in instruments:
+        items = [q for q in instrument.questions if wanted is None or q.id in wanted]
+        if limit is not None:
+            items = items[:limit]
+        if items:
+            chosen.append(instrument.model_copy(update={"questions": items}))
+    if wanted:
+        missing = set(wanted) - {q.id for i in chosen for q in i.questions}
+        if missing:
+            raise SimulacraError(f"no question {', '.join(sorted(missing))} in {', '.join(i.id for i in instruments)}")
+    if not chosen:
+        raise SimulacraError("no questions to ask")
+    return chosen
+
+
 def _question_tokens(question: Question) -> int:
     text = question.text + " " + " ".join(f"{o.code} {o.label}" for o in question.options)
     return approx_tokens(text) + 10
-
-
-def _agent_context_tokens(agent: Agent, context_size: int, memory_budget: int = 1500) -> int:
-    """The agent's context length: its rendered context when it can show it, else its definition's size."""
-    text: str | None = None
-    if agent.source == "interview":  # retrieved memories within the memory token budget, plus notes
-        return min(2 * memory_budget, max(0, context_size - 1000))
-    context = getattr(agent, "context", None)
-    if callable(context):
-        for args in ((), ([],)):
-            try:
-                text = str(context(*args))
-                break
-            except TypeError:
-                continue
-            except Exception:
-                break
-    if text is None:
-        try:
-            text = agent.model_dump_json()
-        except Exception:
-            text = agent.id
-    return min(approx_tokens(text), max(0, context_size - 1000))
 
 
 def estimate_cost(
@@ -198,14 +236,16 @@ def estimate_cost(
     price_output_per_1k: float,
     context_size: int = 8192,
 ) -> Estimate:
-    """A rough count (about 4 characters a token) of calls, tokens and cost, without calling the model."""
+    """A rough count (about 4 characters a token) of calls, tokens and cost, without calling the model.
+    The agent's context is what `Agent.context_preview` shows for the batch (capped by the context size)."""
     calls = prompt = completion = pending = 0
     for unit in units:
-        context = _agent_context_tokens(unit.agent, context_size) + PROMPT_OVERHEAD_TOKENS
         for batch in unit.batches(batch_size):
+            questions = [item.question for item in batch]
+            context = min(approx_tokens(unit.agent.context_preview(questions)), max(0, context_size - 1000))
             calls += 1
             pending += len(batch)
-            prompt += context + sum(_question_tokens(item.question) for item in batch)
+            prompt += context + PROMPT_OVERHEAD_TOKENS + sum(_question_tokens(q) for q in questions)
             completion += COMPLETION_TOKENS_PER_ANSWER * len(batch)
     cost = prompt / 1000 * price_input_per_1k + completion / 1000 * price_output_per_1k
     agents = len({unit.agent.id for unit in units})
@@ -222,6 +262,7 @@ def _checked(item: WorkItem, answer: Answer | None) -> Answer:
             status=AnswerStatus.failed,
             raw=answer.raw,
             error=f"the agent answered question {answer.question_id!r} in place of {item.question.id!r}",
+            prompt_hash=answer.prompt_hash,
         )
     if answer.status == AnswerStatus.ok:
         try:
@@ -232,7 +273,16 @@ def _checked(item: WorkItem, answer: Answer | None) -> Answer:
     return answer
 
 
-class BatchRunner:
+def _usage(llm: Any) -> dict[str, Any]:
+    return llm.usage.snapshot()
+
+
+class Runner:
+    """The worker pool, sessions, failure taxonomy and progress shared by batch and experiment runs.
+
+    Subclasses say what the units are (`plan`) and may ask a unit differently (`run_unit`); both end in
+    `ask`, which calls `agent.answer` with AnswerOptions and stores the batch in one transaction."""
+
     def __init__(
         self,
         folder: RunFolder,
@@ -241,6 +291,7 @@ class BatchRunner:
         batch_size: int = DEFAULT_BATCH_SIZE,
         retry_failed: bool = False,
         concurrency: int | None = None,
+        options: AnswerOptions | None = None,
         questions_per_call: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ):
@@ -250,52 +301,35 @@ class BatchRunner:
         self.llm = llm
         self.batch_size = batch_size
         self.retry_failed = retry_failed
-        warm = bool(getattr(llm, "keeps_prefix_warm", False))
-        default = 1 if warm else int(getattr(getattr(llm, "settings", None), "max_concurrency", 4))
+        warm = bool(llm.keeps_prefix_warm)
+        default = 1 if warm else int(llm.settings.max_concurrency)
         self.concurrency = max(1, concurrency or default)
-        # How many of a batch's questions go in one model call (agents that take `options`). On the embedded
-        # model one question a call is fastest: the agent's prefix is warm anyway, and a grammar for
-        # several answers slows generation (measured: 5 questions one at a time 27 s, in one call 41 s).
-        self.questions_per_call = questions_per_call or (1 if warm else None)
+        # How many of a batch's questions go in one model call. On the embedded model one question a call is
+        # fastest: the agent's prefix is warm anyway, and a grammar for several answers slows generation
+        # (measured: 5 questions one at a time 27 s, in one call 41 s).
+        per_call = questions_per_call or (options.batch_size if options else None) or (1 if warm else batch_size)
+        self.options = (options or AnswerOptions()).model_copy(update={"batch_size": per_call})
         self.on_progress = on_progress
         self._stop = False
         self._server_error: BaseException | None = None
         self._crash: BaseException | None = None
+        self._session: int | None = None
+        self._start_usage: dict[str, Any] = {}
+        self.progress = Progress(total=0)
 
     @property
     def samples(self) -> int:
         return int(self.folder.manifest.settings.get("samples", 1))
 
-    def plan(self, agents: Sequence[Agent], instruments: Sequence[Instrument]) -> tuple[list[WorkUnit], int]:
-        stored = self.folder.store.statuses()
-        units = plan_work(agents, instruments, stored, samples=self.samples, retry_failed=self.retry_failed)
-        already = sum(1 for status in stored.values() if status == "ok")
-        return units, already
-
-    def estimate(self, agents: Sequence[Agent], instruments: Sequence[Instrument]) -> Estimate:
-        units, already = self.plan(agents, instruments)
-        settings = getattr(self.llm, "settings", None)
-        return estimate_cost(
-            units,
-            batch_size=self.batch_size,
-            already=already,
-            price_input_per_1k=getattr(settings, "price_input_per_1k", 0.0),
-            price_output_per_1k=getattr(settings, "price_output_per_1k", 0.0),
-            context_size=getattr(settings, "context_size", None) or 8192,
-        )
-
-    def _answer_kwargs(self, agent: Agent) -> dict[str, Any]:
-        if not self.questions_per_call or "options" not in inspect.signature(agent.answer).parameters:
-            return {}
-        from simulacra.agents.answering import AnswerOptions
-
-        return {"options": AnswerOptions(batch_size=self.questions_per_call)}
-
     def _llm_for(self, sample: int) -> Any:
         return self.llm if sample == 0 else SampledLLM(self.llm, sample)
 
-    def _report(self, progress: Progress) -> None:
-        usage = self.llm.usage.snapshot() if hasattr(self.llm, "usage") else {}
+    def _session_usage(self) -> dict[str, Any]:
+        return _usage_delta(self._start_usage, _usage(self.llm))
+
+    def _report(self) -> None:
+        progress = self.progress
+        usage = _usage(self.llm)
         progress.prompt_tokens = int(usage.get("prompt_tokens", 0))
         progress.completion_tokens = int(usage.get("completion_tokens", 0))
         progress.cost_usd = float(usage.get("cost_usd", 0.0))
@@ -304,84 +338,149 @@ class BatchRunner:
         if self.on_progress:
             self.on_progress(progress)
 
-    async def _run_unit(self, unit: WorkUnit, progress: Progress) -> None:
-        store = self.folder.store
-        for batch in unit.batches(self.batch_size):
-            if self._stop:
-                return
-            questions = [item.question for item in batch]
-            try:
-                answers = await unit.agent.answer(questions, llm=self._llm_for(batch[0].sample), **self._answer_kwargs(unit.agent))
-            except SERVER_GONE as exc:
-                self._stop = True
-                self._server_error = exc
-                return
-            except SimulacraError as exc:  # e.g. a prompt that cannot fit: these questions fail, the run goes on
-                log.warning("agent %s: batch failed: %s", unit.agent.id, exc)
-                answers = [
-                    Answer(question_id=q.id, status=AnswerStatus.failed, error=f"{type(exc).__name__}: {exc}")
-                    for q in questions
-                ]
-            except Exception as exc:  # a bug: stop, keep what is saved, and let it surface
-                self._stop = True
-                self._crash = exc
-                return
-            by_id = {a.question_id: a for a in answers if isinstance(a, Answer)}
-            if len(by_id) != len(answers):  # answers not keyed by question: fall back to position
-                by_id = {}
-            checked = [
-                _checked(item, by_id.get(item.question.id) if by_id else (answers[i] if i < len(answers) else None))
-                for i, item in enumerate(batch)
-            ]
-            store.write_batch(StoredAnswer(item.key(unit.agent.id), answer) for item, answer in zip(batch, checked))
-            progress.done += len(checked)
-            progress.failed += sum(1 for a in checked if a.status != AnswerStatus.ok)
-            self._report(progress)
+    async def ask(
+        self,
+        agent: Agent,
+        batch: Sequence[WorkItem],
+        *,
+        prior: Sequence[PriorStep] = (),
+        stimulus: str | None = None,
+    ) -> list[Answer] | None:
+        """Ask one batch and store it; None when the run must stop (the reason is kept for `execute`)."""
+        if self._stop:
+            return None
+        questions = [item.question for item in batch]
+        options = self.options.model_copy(update={"retry_round": batch[0].retry_round})
+        try:
+            answers = await agent.answer(questions, llm=self._llm_for(batch[0].sample), options=options,
+                                         prior=tuple(prior), stimulus=stimulus)
+        except SERVER_GONE as exc:
+            self._stop = True
+            self._server_error = self._server_error or exc
+            return None
+        except Exception as exc:  # not the model's answer: stop, keep what is saved, record nothing as failed
+            self._stop = True
+            self._crash = self._crash or exc
+            return None
+        by_id = {a.question_id: a for a in answers}
+        if len(by_id) != len(answers):  # answers not keyed by question: fall back to position
+            by_id = {}
+        checked = [
+            _checked(item, by_id.get(item.question.id) if by_id else (answers[i] if i < len(answers) else None))
+            for i, item in enumerate(batch)
+        ]
+        self.progress.done += len(checked)
+        self.progress.failed += sum(1 for a in checked if a.status != AnswerStatus.ok)
+        self.folder.store.write_batch(
+            (StoredAnswer(item.key(agent.id), answer, item.retry_round) for item, answer in zip(batch, checked)),
+            session=self._session, usage=self._session_usage(), written=self.progress.done,
+        )
+        self._report()
+        return checked
 
-    async def run(self, agents: Sequence[Agent], instruments: Sequence[Instrument]) -> RunOutcome:
-        """Answer everything pending; raises BatchInterrupted when the server goes away (all saved)."""
-        ids = [a.id for a in agents]
-        if len(set(ids)) != len(ids):
-            raise SimulacraError("agent ids repeat in this run; every agent needs its own id")
-        units, already = self.plan(agents, instruments)
-        progress = Progress(total=sum(len(u.items) for u in units), already=already)
+    async def run_unit(self, unit: WorkUnit) -> None:
+        for batch in unit.batches(self.batch_size):
+            if await self.ask(unit.agent, batch) is None:
+                return
+
+    async def execute(self, units: Sequence[Any], *, total: int, already: int) -> RunOutcome:
+        """Run the units through the worker pool in one session; see the module docstring for how it ends."""
+        self.progress = Progress(total=total, already=already)
         store = self.folder.store
-        session = store.start_session()
+        self._start_usage = _usage(self.llm)
+        self._session = store.start_session(code_version())
+        manifest = self.folder.manifest
+        if not manifest.code_version:
+            manifest.code_version = code_version()
+            self.folder.save_manifest(manifest)
         self.folder.refresh_manifest(status="running")
-        start_usage = self.llm.usage.snapshot() if hasattr(self.llm, "usage") else {}
         queue = deque(units)
         outcome, message = "failed", "stopped by an error"
-        self._report(progress)
+        self._report()
 
         async def worker() -> None:
             while queue and not self._stop:
-                await self._run_unit(queue.popleft(), progress)
+                await self.run_unit(queue.popleft())
 
         try:
             await asyncio.gather(*(worker() for _ in range(min(self.concurrency, max(1, len(units))))))
-            if self._server_error is not None:
+            if self._crash is not None:
+                outcome = "stopped"
+                message = (
+                    f"the run stopped: {type(self._crash).__name__}: {self._crash}. Nothing was recorded as failed "
+                    f"because of it; {self.progress.done} answers of this session are saved in {self.folder.path}. "
+                    "Fix the cause and run the same command again to continue."
+                )
+            elif self._server_error is not None:
                 outcome = "interrupted"
                 message = (
-                    f"the model endpoint went away ({self._server_error}); {progress.done} answers of this session "
+                    f"the model endpoint went away ({self._server_error}); {self.progress.done} answers of this session "
                     f"are saved in {self.folder.path}. Run the same command again to continue."
                 )
-            elif self._crash is None:
+            else:
                 outcome, message = "complete", ""
         except (asyncio.CancelledError, KeyboardInterrupt):
             outcome, message = "interrupted", "interrupted by the user"
             raise
         finally:
-            usage = _usage_delta(start_usage, self.llm.usage.snapshot() if hasattr(self.llm, "usage") else {})
-            store.finish_session(session, outcome, progress.done, usage, message or None)
+            usage = self._session_usage()
+            store.finish_session(self._session, outcome, self.progress.done, usage, message or None)
             counts = store.counts()
-            complete = outcome == "complete" and counts.get("failed", 0) == 0
-            status = "complete" if complete else ("incomplete" if outcome == "complete" else "interrupted")
+            if outcome == "complete":
+                status = "complete" if counts.get("failed", 0) == 0 else "incomplete"
+            else:
+                status = outcome
             self.folder.refresh_manifest(status=status)
         if self._crash is not None:
+            if isinstance(self._crash, SimulacraError):
+                raise RunStopped(message) from self._crash
+            log.error("%s", message)
             raise self._crash
         if outcome == "interrupted":
-            raise BatchInterrupted(message)
-        return RunOutcome(outcome, progress.done, progress.failed, usage, message)
+            raise RunInterrupted(message)
+        return RunOutcome(outcome, self.progress.done, self.progress.failed, usage, message, already, self.folder)
+
+
+class BatchRunner(Runner):
+    """Agents x instruments: each agent's pending questions in batches."""
+
+    def plan(self, agents: Sequence[Agent], instruments: Sequence[Instrument]) -> tuple[list[WorkUnit], int]:
+        store = self.folder.store
+        stored = store.statuses()
+        units = plan_work(agents, instruments, stored, samples=self.samples, retry_failed=self.retry_failed,
+                          asked=store.asked_counts())
+        already = sum(1 for status in stored.values() if status == "ok")
+        return units, already
+
+    async def run(self, agents: Sequence[Agent], instruments: Sequence[Instrument]) -> RunOutcome:
+        """Answer everything pending; raises RunInterrupted when the server goes away (all saved)."""
+        ids = [a.id for a in agents]
+        if len(set(ids)) != len(ids):
+            raise SimulacraError("agent ids repeat in this run; every agent needs its own id")
+        units, already = self.plan(agents, instruments)
+        return await self.execute(units, total=sum(len(u.items) for u in units), already=already)
+
+
+def estimate_run(
+    folder: RunFolder,
+    agents: Sequence[Agent],
+    instruments: Sequence[Instrument],
+    settings: Any,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    retry_failed: bool = False,
+) -> Estimate:
+    """What running (or resuming) this batch would cost, from the LLM settings alone (no model is opened)."""
+    store = folder.store
+    stored = store.statuses()
+    units = plan_work(agents, instruments, stored, samples=int(folder.manifest.settings.get("samples", 1)),
+                      retry_failed=retry_failed, asked=store.asked_counts())
+    already = sum(1 for status in stored.values() if status == "ok")
+    return estimate_cost(
+        units, batch_size=batch_size, already=already,
+        price_input_per_1k=settings.price_input_per_1k, price_output_per_1k=settings.price_output_per_1k,
+        context_size=settings.context_size or 8192,
+    )
 
 
 def _usage_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -399,16 +498,46 @@ async def run_batch(
     on_progress: Callable[[Progress], None] | None = None,
     export: bool = True,
     questions_per_call: int | None = None,
+    options: AnswerOptions | None = None,
+    concurrency: int | None = None,
 ) -> RunOutcome:
     """Run (or resume) a batch and, when it ends, export Parquet and CSV from the database."""
     runner = BatchRunner(folder, llm, batch_size=batch_size, retry_failed=retry_failed, on_progress=on_progress,
-                         questions_per_call=questions_per_call)
+                         questions_per_call=questions_per_call, options=options, concurrency=concurrency)
     try:
         outcome = await runner.run(agents, instruments)
     finally:
         if export:
             folder.export()
     return outcome
+
+
+def agent_entries(agents: Sequence[Agent], respondents: dict[str, str] | None = None) -> list[Any]:
+    from experiments.runs.folder import AgentEntry
+    from experiments.runs.identity import agent_fingerprint
+
+    respondents = respondents or {}
+    return [
+        AgentEntry(
+            id=agent.id,
+            source=str(agent.source),
+            respondent=respondents.get(agent.id) or agent.respondent or agent.id,
+            name=agent.name,
+            fingerprint=agent_fingerprint(agent),
+        )
+        for agent in agents
+    ]
+
+
+def instrument_entries(instruments: Sequence[Instrument]) -> list[Any]:
+    from experiments.runs.folder import InstrumentEntry
+    from experiments.runs.identity import question_hash
+
+    return [
+        InstrumentEntry(id=i.id, title=i.title, questions=[q.id for q in i.questions],
+                        wording={q.id: question_hash(q) for q in i.questions})
+        for i in instruments
+    ]
 
 
 def open_run(
@@ -423,40 +552,34 @@ def open_run(
     label: str = "",
     respondents: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    new_run: bool = False,
 ) -> RunFolder:
     """Create the run folder for this batch, or reopen it when the same batch ran before (resume).
 
     `respondents` maps agent id -> the person whose human answers score it (default: the agent's
-    `respondent` attribute if it has one, else its id).
+    `respondent`, else its id). Resuming a run whose agents, question wording, model settings or prompt
+    templates changed raises RunMismatchError naming the changes; `new_run` starts a new folder instead.
     """
-    from experiments.runs.folder import AgentEntry, InstrumentEntry, RunManifest, agent_fingerprint, code_version, default_run_id
+    from experiments.runs.folder import RunManifest, default_run_id
+    from experiments.runs.identity import check_run_id, prompt_template_hashes
 
-    respondents = respondents or {}
-    entries = [
-        AgentEntry(
-            id=agent.id,
-            source=str(agent.source),
-            respondent=respondents.get(agent.id) or getattr(agent, "respondent", None) or agent.id,
-            name=agent.name,
-            fingerprint=agent_fingerprint(agent),
-        )
-        for agent in agents
-    ]
-    settings = {"samples": 1, **(settings or {})}
+    if run_id:
+        check_run_id(run_id)
     manifest = RunManifest(
         id=run_id or "pending",
-        agents=entries,
-        instruments=[InstrumentEntry(id=i.id, title=i.title, questions=[q.id for q in i.questions]) for i in instruments],
+        kind="batch",
+        agents=agent_entries(agents, respondents),
+        instruments=instrument_entries(instruments),
         model=model,
-        settings=settings,
+        settings={"samples": 1, **(settings or {})},
+        prompt_hashes=prompt_template_hashes(),
         truth=truth,
         label=label,
-        code_version=code_version(),
         extra=extra or {},
     )
     if not run_id:
         manifest.id = default_run_id(manifest)
-    return RunFolder.create(runs_dir, manifest, list(instruments), explicit_id=bool(run_id))
+    return RunFolder.create(runs_dir, manifest, list(instruments), explicit_id=bool(run_id), new_run=new_run)
 
 
 async def execute_run(
@@ -470,12 +593,14 @@ async def execute_run(
     label: str = "answering",
     console: Any = None,
     show_progress: bool = True,
+    options: AnswerOptions | None = None,
 ) -> RunOutcome:
     """Run or resume a batch with a progress bar on the terminal; the run's exports are written when it ends."""
     if not show_progress:
-        return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed)
+        return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
+                               options=options)
     from experiments.runs.progress import ProgressBar
 
     with ProgressBar(label, console) as bar:
         return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
-                               on_progress=bar.update)
+                               on_progress=bar.update, options=options)

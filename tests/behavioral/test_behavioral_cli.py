@@ -29,11 +29,21 @@ def fake_llm(monkeypatch):
     return backend
 
 
-def test_list_shows_the_five_studies():
+STUDIES = ("ames_fiske_2015", "cooney_2016", "halevy_halali_2015", "rai_2017", "schilke_2015")
+
+
+def test_list_shows_the_five_studies_whole_when_piped_and_as_json():
     result = runner.invoke(app, ["experiment", "list"])
     assert result.exit_code == 0, result.output
-    for study_id in ("ames_fiske_2015", "cooney_2016", "halevy_halali_2015", "rai_2017", "schilke_2015"):
-        assert study_id in result.output
+    lines = result.output.splitlines()
+    for study_id in STUDIES:  # piped: one plain line a study, the id first and whole
+        assert any(line.startswith(study_id + "\t") for line in lines)
+    assert "…" not in result.output
+    as_json = runner.invoke(app, ["experiment", "list", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.output)
+    assert [r["id"] for r in rows] == sorted(STUDIES) or {r["id"] for r in rows} >= set(STUDIES)
+    assert {"id", "title", "design", "test", "human_d", "source"} <= set(rows[0])
 
 
 def test_validate_reports_each_file(tmp_path):
@@ -54,7 +64,8 @@ def test_run_then_rerun_then_report(demographic_bank, fake_llm, isolated_workspa
     assert result.exit_code == 0, result.output
     asked = len(fake_llm.requests)
     assert asked == 8
-    assert "8 step(s) asked" in result.output and "schilke_2015" in result.output
+    assert "run cli-run: 8 answer(s) asked, 0 already stored" in result.output and "schilke_2015" in result.output
+    assert "…" not in result.output  # an 80-column pipe: plain lines, no cell cut to a letter or two
 
     results = json.loads((isolated_workspace / "runs" / "cli-run" / "results.json").read_text())
     schilke = results["studies"][0]
@@ -62,7 +73,7 @@ def test_run_then_rerun_then_report(demographic_bank, fake_llm, isolated_workspa
 
     again = runner.invoke(app, ["experiment", "run", "schilke_2015", "--agents", str(bank), "--run-id", "cli-run", "--seed", "4"])
     assert again.exit_code == 0, again.output
-    assert "0 step(s) asked, 8 already answered" in again.output
+    assert "0 answer(s) asked, 8 already stored" in again.output
     assert len(fake_llm.requests) == asked
 
     out = isolated_workspace / "side-by-side.html"
@@ -81,3 +92,26 @@ def test_run_with_a_missing_bank_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["experiment", "run", "schilke_2015", "--agents", str(tmp_path / "nowhere")])
     assert result.exit_code != 0
     assert isinstance(result.exception, SimulacraError) and "does not exist" in str(result.exception)
+
+
+def test_report_and_compare_open_behavioral_experiment_runs(demographic_bank, fake_llm, isolated_workspace):
+    bank = demographic_bank(6)
+    for run_id, seed in (("exp-a", 1), ("exp-b", 2)):
+        result = runner.invoke(app, ["experiment", "run", "schilke_2015", "--agents", str(bank), "--run-id", run_id,
+                                     "--seed", str(seed), "--json"])
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.output)
+        assert payload["run_id"] == run_id and payload["results"]["studies"][0]["study_id"] == "schilke_2015"
+
+    report = runner.invoke(app, ["report", "exp-a"])
+    assert report.exit_code == 0, report.output
+    assert "schilke_2015: chi-square" in report.output and (isolated_workspace / "runs" / "exp-a" / "report.html").is_file()
+    as_json = runner.invoke(app, ["report", "exp-a", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output)["runs"][0]["studies"][0]["n"] == 6
+
+    out = isolated_workspace / "cmp"
+    compare = runner.invoke(app, ["compare", "exp-a", "exp-b", "--out", str(out)])
+    assert compare.exit_code == 0, compare.output
+    assert "run exp-a" in compare.output and "run exp-b" in compare.output
+    assert (out / "compare.html").is_file()

@@ -39,7 +39,14 @@ class FakeAgent(Agent):
     source: Literal["interview", "demographic", "persona", "composite"] = "demographic"
     fail_questions: list[str] = []
 
-    async def answer(self, questions: Sequence[Question], *, llm: LLM, prior: Sequence[PriorStep] = (), stimulus: str | None = None) -> list[Answer]:
+    async def prepare(self, questions, *, llm, options):  # noqa: ANN001,ANN201  (answer is overridden below)
+        return lambda group: self.context_preview(group)
+
+    def context_preview(self, questions: Sequence[Question], **kwargs: Any) -> str:
+        return f"You are {self.id}."
+
+    async def answer(self, questions: Sequence[Question], *, llm: LLM, options: Any = None, prior: Sequence[PriorStep] = (),
+                     stimulus: str | None = None) -> list[Answer]:
         payload = {"agent": self.id, "questions": [{"id": q.id, "answer": pick(self.id, q)} for q in questions]}
         result = await llm.chat([{"role": "system", "content": f"You are {self.id}."}, {"role": "user", "content": json.dumps(payload)}])
         values = json.loads(result.text)

@@ -25,8 +25,13 @@ def test_run_dry_run_counts_calls_from_the_bank_and_spends_nothing(isolated_work
     assert result.exit_code == 0, result.output
     assert "nothing was sent to the model" in result.output
     # 2 agents x 7 questions in batches of 3: 3 calls each
-    assert "│ model calls                  │ 6" in result.output
-    assert "│ answers to ask               │ 14" in result.output
+    lines = {line.strip().rsplit(" ", 1)[0].strip(): line.strip().rsplit(" ", 1)[1] for line in result.output.splitlines()
+             if line.startswith("  ")}
+    assert lines["model calls"] == "6" and lines["answers to ask"] == "14"
+    as_json = CliRunner().invoke(app, ["run", "--instrument", "gss", "--limit", "7", "--batch-size", "3", "--dry-run", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    estimate = json.loads(as_json.output)
+    assert estimate["calls"] == 6 and estimate["pending_answers"] == 14 and estimate["dry_run"] is True
     runs = list((isolated_workspace / "runs").iterdir())
     assert len(runs) == 1 and not (runs[0] / "responses.csv").exists()
 

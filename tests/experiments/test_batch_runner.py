@@ -10,7 +10,7 @@ import pytest
 
 from conftest import FakeAgent, fake_reply
 from experiments.runs.folder import RunFolder, RunMismatchError
-from experiments.runs.runner import BatchInterrupted, BatchRunner, open_run, run_batch
+from experiments.runs.runner import BatchInterrupted, BatchRunner, estimate_run, open_run, run_batch
 from simulacra.llm import LLM, FakeBackend
 
 MODEL = {"kind": "test", "model": "fake-model"}
@@ -80,7 +80,7 @@ CRASH = {"answered": 0, "limit": 0}
 class ExplodingAgent(FakeAgent):
     """Raises (a bug, a kill) once the agents together have given CRASH["limit"] answers."""
 
-    async def answer(self, questions, *, llm, prior=(), stimulus=None):
+    async def answer(self, questions, *, llm, options=None, prior=(), stimulus=None):
         if CRASH["answered"] >= CRASH["limit"]:
             raise RuntimeError("injected crash")
         answers = await super().answer(questions, llm=llm)
@@ -99,7 +99,7 @@ async def test_crash_after_k_answers_keeps_them_and_resume_completes(tmp_path, a
         await run_batch(folder, exploding, [instrument], fake_llm(), batch_size=2)
     saved = sum(keys_in_db(folder).values())
     assert saved == CRASH["answered"] and 9 <= saved < 21
-    assert folder.store.sessions()[0]["outcome"] == "failed"
+    assert folder.store.sessions()[0]["outcome"] == "stopped"
 
     # rerun the same command: the same agents find the same folder and only the rest is asked
     CRASH.update(answered=0, limit=10_000)
@@ -136,7 +136,7 @@ async def test_failed_answers_are_reasked_only_with_retry_failed(tmp_path, instr
 
 async def test_invalid_values_from_an_agent_are_stored_as_failed(tmp_path, instrument, fake_llm):
     class Liar(FakeAgent):
-        async def answer(self, questions, *, llm, prior=(), stimulus=None):
+        async def answer(self, questions, *, llm, options=None, prior=(), stimulus=None):
             answers = await super().answer(questions, llm=llm)
             answers[0] = answers[0].model_copy(update={"value": "not-an-option"})
             return answers[:-1]  # and one answer missing
@@ -170,7 +170,7 @@ async def test_endpoint_runs_agents_concurrently_within_its_limit(tmp_path, inst
     active = {"now": 0, "peak": 0}
 
     class Slow(FakeAgent):
-        async def answer(self, questions, *, llm, prior=(), stimulus=None):
+        async def answer(self, questions, *, llm, options=None, prior=(), stimulus=None):
             active["now"] += 1
             active["peak"] = max(active["peak"], active["now"])
             await asyncio.sleep(0.01)
@@ -192,7 +192,7 @@ async def test_endpoint_runs_agents_concurrently_within_its_limit(tmp_path, inst
 async def test_dry_run_estimate_spends_nothing(tmp_path, agents, instrument, fake_llm):
     llm = fake_llm()
     folder = new_run(tmp_path, agents, instrument)
-    estimate = BatchRunner(folder, llm, batch_size=3).estimate(agents, [instrument])
+    estimate = estimate_run(folder, agents, [instrument], llm.settings, batch_size=3)  # the settings, no LLM
     assert estimate.calls == 9 and estimate.pending_answers == 21 and estimate.already_answered == 0
     assert estimate.prompt_tokens > 0 and estimate.completion_tokens == 21 * 60
     assert llm.backend.requests == []

@@ -28,7 +28,13 @@ class FixedAgent(Agent):
     respondent: str
     given: dict[str, Any]
 
-    async def answer(self, questions, *, llm, prior=(), stimulus=None):
+    async def prepare(self, questions, *, llm, options):  # answer is overridden below
+        return lambda group: ""
+
+    def context_preview(self, questions, **kwargs):
+        return ""
+
+    async def answer(self, questions, *, llm, options=None, prior=(), stimulus=None):
         return [
             Answer(question_id=q.id, value=self.given[q.id])
             if self.given.get(q.id) is not None
