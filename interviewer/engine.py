@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -40,6 +41,10 @@ from interviewer.clock import Clock, SpeechClock, WallClock
 from interviewer.errors import SessionStateError
 from interviewer.script import Block, Script, ScriptQuestion
 from interviewer.storage import TranscriptStore, now_iso, validate_respondent
+from interviewer.validation import (
+    SCHEMA_VERSION as CHECKS_VERSION, Similarity, ValidatorSettings, Verdict, check_answer, check_follow_up, pick_probe,
+    similarity,
+)
 
 log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
@@ -100,6 +105,12 @@ class EngineSettings:
     assessment_chars: int = 400  # 3-4 sentences
     follow_up_chars: int = 250
     attempts: int = 2  # per model call: one repair, then move on (decisions) or keep the old notes
+    regenerate: int = 1  # a follow-up that fails the checks is asked for again this many times, then the safe move
+    probe_window: int = 8  # a curated probe is not said again within this many interviewer lines
+    check_answers: bool = True  # notice empty, repeated or off-topic answers: rephrase once, then move on
+    rephrase_with_model: bool = True  # the rephrase is written by the model (checked), else a curated re-ask
+    rephrase_chars: int = 200
+    validation: ValidatorSettings = field(default_factory=ValidatorSettings)
 
     # Token limits follow from the schema's length bounds (about 2 characters a token, the worst case
     # seen from a rambling small model, plus JSON syntax), so a grammar-constrained reply always
@@ -123,6 +134,55 @@ class FollowUpDecision(BaseModel):
 
 class NotesUpdate(BaseModel):
     bullets: list[str]
+
+
+class Rephrase(BaseModel):
+    question: str
+
+
+DECISION_SCHEMA_VERSION = 1
+DecisionAction = Literal["follow_up", "move_on", "rephrase", "skip"]
+
+
+class Proposal(BaseModel):
+    """A follow-up the model proposed, and what the checks said of it."""
+
+    text: str
+    ok: bool
+    problems: list[str] = []
+    detail: str = ""
+
+
+class Decision(BaseModel):
+    """What the interviewer decided after an answer, and why (stored in the `meta["decision"]` of the
+    interviewer turn it leads to).
+
+    reason: no_budget | declined | time | follow_up_limit | skipped (no model asked); model (a follow-up that
+    passed the checks, first time or regenerated: see `proposals`); objective_met (the model chose to move
+    on); probe (the model's follow-ups failed the checks: a curated neutral probe instead); failed_checks (they
+    failed and no probe was left: move on); model_error (no valid reply); answer_<problem> (the answer was
+    empty, a repeat, off topic...: a rephrase); not_answered (still not an answer after a rephrase: move on).
+    """
+
+    schema_version: int = DECISION_SCHEMA_VERSION
+    action: DecisionAction
+    reason: str
+    assessment: str = ""
+    about_turn: int | None = None
+    question_id: str | None = None
+    question_left_s: float | None = None
+    block_left_s: float | None = None
+    follow_up: str | None = None  # the text to say, for follow_up and rephrase
+    source: Literal["model", "regenerated", "probe", "curated"] | None = None
+    proposals: list[Proposal] = []  # every follow-up the model proposed, in order, with the checks' verdict
+    answer_problems: list[str] = []  # what the answer check found (empty when it was an answer)
+    answer_detail: str = ""
+    checks_version: int = CHECKS_VERSION
+    model_s: float | None = None  # seconds spent in model calls for this decision
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude_defaults=False)
 
 
 def decision_schema(settings: "EngineSettings") -> dict[str, Any]:
@@ -186,8 +246,10 @@ class InterviewSession:
         *,
         name: str | None = None,
         settings: EngineSettings | None = None,
+        similarity_fn: Similarity | None = None,
     ):
         self.script = script
+        self.similarity_fn = similarity_fn  # e.g. an embedding cosine: judges answers off topic (else words only)
         self._respondent = validate_respondent(respondent)
         self.llm = llm
         self.store = store
@@ -226,6 +288,7 @@ class InterviewSession:
         name: str | None = None,
         settings: EngineSettings | None = None,
         meta: dict[str, Any] | None = None,
+        similarity_fn: Similarity | None = None,
     ) -> "InterviewSession":
         """A new session, or the saved one resumed (same turns, notes, clock and pending question).
 
@@ -243,7 +306,7 @@ class InterviewSession:
                     f"resume it with that script, or use another respondent id"
                 )
             name = name or transcript.meta.get("name")
-        session = cls(script, respondent, llm, store, clock, name=name, settings=settings)
+        session = cls(script, respondent, llm, store, clock, name=name, settings=settings, similarity_fn=similarity_fn)
         if transcript is None:
             store.write_header(
                 respondent, script=script.id, script_title=script.title, name=session.name,
@@ -324,6 +387,10 @@ class InterviewSession:
     def pending(self) -> Utterance | None:
         return self._pending
 
+    def current_item(self) -> tuple[Block, ScriptQuestion]:
+        """The block and script question being discussed (the first one before the interview starts)."""
+        return self._items[max(self._pos, 0)]
+
     @property
     def progress(self) -> Progress:
         block = self._items[self._pos][0] if self._pos >= 0 else None
@@ -382,7 +449,7 @@ class InterviewSession:
             if self._needs_decision:
                 await self._decide()
             decision = self._decision
-            if decision and decision.get("action") == "follow_up" and self._pos >= 0:
+            if decision and decision.get("action") in ("follow_up", "rephrase") and self._pos >= 0:
                 block, question = self._items[self._pos]
                 text, kind, meta = decision["follow_up"], "follow_up", {"decision": decision}
                 self._follow_ups += 1
@@ -579,7 +646,7 @@ class InterviewSession:
         log.debug("notes for %s: %s", self._respondent, self._notes.bullets)
 
     async def _decide(self) -> None:
-        """Follow up or move on, after the last answer; the result waits in `_decision`."""
+        """Follow up, rephrase or move on, after the last answer; the result waits in `_decision`."""
         answer = self._turns[-1]
         block, question = self._items[self._pos]
         left, block_left = self.question_left(), self.block_left()
@@ -590,35 +657,119 @@ class InterviewSession:
             "block_left_s": round(block_left, 1),
         }
         s = self.settings
+        verdict = self._check_answer(answer) if s.check_answers and question.kind == "question" and question.budget_s > 0 else None
+        answer_info: dict[str, Any] = {}
+        if verdict is not None and not verdict.ok:
+            answer_info = {"answer_problems": verdict.problems, "answer_detail": verdict.explain()[:300]}
         if question.kind != "question" or question.budget_s <= 0:
-            decision = {**base, "action": "move_on", "reason": "no_budget", "assessment": ""}
+            decision = Decision(**base, action="move_on", reason="no_budget")
         elif is_decline(answer.text):
-            decision = {**base, "action": "move_on", "reason": "declined",
-                        "assessment": "The interviewee declined to answer; not pressing them."}
+            decision = Decision(**base, action="move_on", reason="declined",
+                                assessment="The interviewee declined to answer; not pressing them.")
+        elif answer_info and not self._rephrased():
+            decision = Decision(**base, **answer_info, **await self._rephrase(block, question, verdict))
+        elif answer_info:
+            decision = Decision(**base, **answer_info, action="move_on", reason="not_answered",
+                                assessment="Still no answer after a rephrase; moving on.")
         elif left < s.min_follow_up_s:
-            decision = {**base, "action": "move_on", "reason": "time",
-                        "assessment": f"This question's time is used up ({left:.0f} s of its allowance left)."}
+            decision = Decision(**base, action="move_on", reason="time",
+                                assessment=f"This question's time is used up ({left:.0f} s of its allowance left).")
         elif self._follow_ups >= s.max_follow_ups:
-            decision = {**base, "action": "move_on", "reason": "follow_up_limit", "assessment": ""}
+            decision = Decision(**base, action="move_on", reason="follow_up_limit")
         else:
-            decision = {**base, **await self._ask_model(block, question, left, block_left)}
+            decision = Decision(**base, **await self._ask_model(block, question, left, block_left))
         if (self._skip or {}).get("turn") == answer.index:  # skipped while the model was thinking
-            decision = {**base, "action": "skip", "reason": "skipped", "assessment": decision.get("assessment", "")}
-        self._decision = decision
+            decision = Decision(**base, action="skip", reason="skipped", assessment=decision.assessment)
+        self._decision = decision.record()
         self._needs_decision = False
 
+    # -- what the respondent said ----------------------------------------------------------------------------
+    def _question_turns(self) -> list[Turn]:
+        """The interviewer's lines on the current question (the scripted one first)."""
+        question_id = self._items[self._pos][1].id
+        return [t for t in self._turns if t.speaker == "interviewer" and t.question_id == question_id]
+
+    def _rephrased(self) -> bool:
+        return any((t.meta.get("decision") or {}).get("action") == "rephrase" for t in self._question_turns())
+
+    def _check_answer(self, answer: Turn) -> Verdict:
+        block, question = self._items[self._pos]
+        earlier = [t.text for t in self._turns if t.speaker == "respondent" and t.index < answer.index and t.text]
+        return check_answer(
+            answer.text,
+            question=question.text.replace("{name}", self.name),
+            objective=question.objective or "",
+            block=block.label or block.id,
+            earlier_answers=earlier,
+            asked=[t.text for t in self._question_turns()],
+            agent=bool(answer.meta.get("respondent_agent")),
+            name=self.name,
+            settings=self.settings.validation,
+            similarity_fn=self.similarity_fn,
+        )
+
+    def _interviewer_lines(self) -> list[str]:
+        return [t.text for t in self._turns if t.speaker == "interviewer"]
+
+    async def _rephrase(self, block: Block, question: ScriptQuestion, verdict: Verdict) -> dict[str, Any]:
+        """Ask the last line again in other words (once per question), after an answer that was not one."""
+        target = self._question_turns()[-1].text
+        problem = verdict.problems[0]
+        out: dict[str, Any] = {"action": "rephrase", "reason": f"answer_{problem}"}
+        proposals: list[Proposal] = []
+        started = time.perf_counter()
+        if self.settings.rephrase_with_model:
+            messages = render_prompt(
+                PROMPTS / "rephrase.txt",
+                interviewer_name=self.script.interviewer_name,
+                language=self.script.language,
+                question=target,
+                answer=self._turns[-1].text[-600:] or "(nothing)",
+                problem=_ANSWER_PROBLEM_WORDS.get(problem, problem),
+            )
+            try:
+                value = await ask_structured(
+                    self.llm, messages, Rephrase, json_schema=rephrase_schema(self.settings),
+                    max_tokens=self.settings.rephrase_chars // 2 + 32, attempts=self.settings.attempts,
+                )
+                text = " ".join(value.question.split())
+                earlier = [line for line in self._interviewer_lines() if line != target]
+                check = check_follow_up(
+                    text, question=target, answer="", objective=question.objective or "", block=block.label or block.id,
+                    earlier=earlier, settings=self.settings.validation,
+                )
+                ok = check.ok and similarity(text, target) < 0.95
+                proposals.append(Proposal(text=text, ok=ok, problems=check.problems or ([] if ok else ["not_repeat"]),
+                                          detail=check.explain() or ("" if ok else "the same question again")))
+                if ok:
+                    out.update(follow_up=text, source="model")
+            except (StructuredOutputError, EndpointError) as exc:
+                out["error"] = str(exc)[:300]
+        if "follow_up" not in out:
+            out.update(follow_up=_CURATED_REPHRASE.get(problem, _CURATED_REPHRASE["other"]) + " " + target, source="curated")
+        out["proposals"] = proposals
+        out["assessment"] = f"The answer was not an answer to the question ({verdict.explain()[:200]}); asking it again once."
+        out["model_s"] = round(time.perf_counter() - started, 3)
+        return out
+
+    # -- follow-ups --------------------------------------------------------------------------------------------
+    def _check_follow_up(self, text: str, block: Block, question: ScriptQuestion) -> Verdict:
+        answer = self._turns[-1]
+        return check_follow_up(
+            text,
+            question=question.text.replace("{name}", self.name),
+            answer=answer.text,
+            objective=question.objective or "",
+            block=block.label or block.id,
+            earlier=self._interviewer_lines(),
+            settings=self.settings.validation,
+            similarity_fn=self.similarity_fn,
+        )
+
     async def _ask_model(self, block: Block, question: ScriptQuestion, left: float, block_left: float) -> dict[str, Any]:
-        asked = {t.text.strip().casefold() for t in self._turns if t.speaker == "interviewer"}
-
-        def check(value: FollowUpDecision) -> None:
-            if value.action == "follow_up":
-                if not value.follow_up.strip():
-                    raise ValueError("follow_up: write the question to ask (or choose move_on)")
-                if len(value.follow_up.split()) < 2 or value.follow_up.strip().casefold() in ("follow_up", "move_on"):
-                    raise ValueError("follow_up: write the full question you will say to the interviewee")
-                if value.follow_up.strip().casefold() in asked:
-                    raise ValueError("follow_up: that question was already asked; ask something new or move_on")
-
+        """The model's decision; a follow-up it proposes is checked (`interviewer.validation`) before it can be
+        said, asked for again once with the checks' complaints when it fails, and replaced by a curated neutral
+        probe (or moving on) when it fails again."""
         messages = render_prompt(
             PROMPTS / "next_utterance.txt",
             interviewer_name=self.script.interviewer_name,
@@ -632,19 +783,76 @@ class InterviewSession:
             block=block.label or block.id,
             follow_ups=self._follow_ups,
         )
-        try:
-            value = await ask_structured(
-                self.llm, messages, FollowUpDecision, validate=check, json_schema=decision_schema(self.settings),
-                max_tokens=self.settings.decision_max_tokens, attempts=self.settings.attempts,
-            )
-        except (StructuredOutputError, EndpointError) as exc:
-            log.warning("follow-up decision failed for %s; moving on: %s", self._respondent, exc)
-            return {"action": "move_on", "reason": "model_error", "assessment": "", "error": str(exc)[:300]}
-        assessment = " ".join(value.assessment.split())[: self.settings.assessment_chars]
-        if value.action == "follow_up":
-            return {"action": "follow_up", "reason": "model", "assessment": assessment,
-                    "follow_up": " ".join(value.follow_up.split())[: self.settings.follow_up_chars]}
-        return {"action": "move_on", "reason": "objective_met", "assessment": assessment}
+        proposals: list[Proposal] = []
+        started = time.perf_counter()
+        assessment = ""
+        error: str | None = None
+        for attempt in range(1 + max(0, self.settings.regenerate)):
+            try:
+                value = await ask_structured(
+                    self.llm, messages, FollowUpDecision, json_schema=decision_schema(self.settings),
+                    max_tokens=self.settings.decision_max_tokens, attempts=self.settings.attempts,
+                )
+            except (StructuredOutputError, EndpointError) as exc:
+                log.warning("follow-up decision failed for %s: %s", self._respondent, exc)
+                error = str(exc)[:300]
+                break
+            assessment = " ".join(value.assessment.split())[: self.settings.assessment_chars]
+            if value.action == "move_on":
+                return {"action": "move_on", "reason": "objective_met", "assessment": assessment, "proposals": proposals,
+                        "model_s": round(time.perf_counter() - started, 3)}
+            text = " ".join(value.follow_up.split())[: self.settings.follow_up_chars]
+            verdict = self._check_follow_up(text, block, question)
+            proposals.append(Proposal(text=text, ok=verdict.ok, problems=verdict.problems, detail=verdict.explain()[:400]))
+            if verdict.ok:
+                return {"action": "follow_up", "reason": "model", "assessment": assessment, "follow_up": text,
+                        "source": "model" if attempt == 0 else "regenerated", "proposals": proposals,
+                        "model_s": round(time.perf_counter() - started, 3)}
+            log.info("follow-up refused for %s (%s): %r", self._respondent, verdict.problems, text[:80])
+            messages = [
+                *messages,
+                {"role": "assistant", "content": value.model_dump_json()},
+                {"role": "user", "content": _REGENERATE.format(problems=verdict.explain()[:400])},
+            ]
+        spent = round(time.perf_counter() - started, 3)
+        if not proposals:  # no usable reply at all
+            return {"action": "move_on", "reason": "model_error", "assessment": assessment, "error": error, "model_s": spent}
+        recent = self._interviewer_lines()[-self.settings.probe_window :]
+        probe = pick_probe(recent, question=question.text, answer=self._turns[-1].text, settings=self.settings.validation)
+        if probe is not None:
+            return {"action": "follow_up", "reason": "probe", "assessment": assessment, "follow_up": probe, "source": "probe",
+                    "proposals": proposals, "error": error, "model_s": spent}
+        return {"action": "move_on", "reason": "failed_checks", "assessment": assessment, "proposals": proposals,
+                "error": error, "model_s": spent}
+
+
+_REGENERATE = (
+    "That follow-up cannot be said to the interviewee: {problems}. Reply again with the same JSON fields. The "
+    "follow_up must be one short, specific question, in plain spoken words, about what the interviewee just said, "
+    "and not one already asked; or choose move_on."
+)
+_ANSWER_PROBLEM_WORDS = {
+    "empty": "the interviewee said nothing",
+    "repeat": "the interviewee repeated an earlier answer",
+    "off_topic": "the interviewee talked about something else",
+    "meta": "the interviewee talked about the interview instead of answering",
+    "first_person": "the interviewee did not answer about themselves",
+    "loop": "the interviewee repeated themselves",
+}
+_CURATED_REPHRASE = {
+    "empty": "Take your time.",
+    "repeat": "I think you told me that a moment ago. Let me ask it again:",
+    "other": "Sorry, I may not have been clear.",
+}
+
+
+def rephrase_schema(settings: EngineSettings) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"question": {"type": "string", "minLength": 10, "maxLength": settings.rephrase_chars}},
+        "required": ["question"],
+        "additionalProperties": False,
+    }
 
 
 def _display_name(respondent: str) -> str:
@@ -653,7 +861,8 @@ def _display_name(respondent: str) -> str:
 
 
 __all__ = [
-    "InterviewSession", "Utterance", "Progress", "EngineSettings", "FollowUpDecision", "NotesUpdate", "is_decline",
+    "InterviewSession", "Utterance", "Progress", "EngineSettings", "FollowUpDecision", "NotesUpdate", "Decision",
+    "Proposal", "is_decline",
 ]
 
 

@@ -1,13 +1,31 @@
-"""A scripted stand-in for the interviewer's model (decisions and notes), for unit tests."""
+"""A scripted stand-in for the interviewer's model (decisions, rephrases and notes), for unit tests."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from typing import Callable, Iterable
 
 from simulacra.llm import LLM, FakeBackend
 from simulacra.llm.types import ChatRequest
+
+# Distinct, specific questions the fake interviewer asks (each is said after a reference to the answer, so it is
+# on topic and never a repeat of another).
+FOLLOW_UP_POOL = (
+    "how did that change things for you?",
+    "who else was part of that?",
+    "when did that start?",
+    "what stands out most when you look back on that?",
+    "how do you feel about it today?",
+    "what would you do differently now?",
+    "where were you living at the time?",
+    "what did your family think about that?",
+)
+
+
+def _last_answer(prompt: str) -> str:
+    found = re.findall(r"Interviewee: (.*)", prompt)
+    return found[-1].strip() if found else ""
 
 
 class InterviewerModel:
@@ -15,11 +33,20 @@ class InterviewerModel:
 
     `policy(prompt_text) -> "follow_up" | "move_on"`; the default asks one follow-up per question (it reads
     the follow-up count from the prompt, so the same prompt always gets the same reply, as a real cached
-    model would).
+    model would). `follow_ups`, when given, are the follow-up texts proposed in turn (one per decision call,
+    regenerations included), to feed the engine each failure shape; `rephrases` likewise for rephrase calls.
     """
 
-    def __init__(self, policy: Callable[[str], str] | None = None):
+    def __init__(
+        self,
+        policy: Callable[[str], str] | None = None,
+        *,
+        follow_ups: Iterable[str] | None = None,
+        rephrases: Iterable[str] | None = None,
+    ):
         self.policy = policy or (lambda prompt: "follow_up" if "asked on this question: 0." in prompt else "move_on")
+        self.follow_ups = iter(follow_ups) if follow_ups is not None else None
+        self.rephrases = iter(rephrases) if rephrases is not None else None
         self.backend = FakeBackend(default=self.reply)
         self.llm = LLM(self.backend)
 
@@ -33,13 +60,26 @@ class InterviewerModel:
             old = re.findall(r"^- (.+)$", prompt.split("Here is a conversation")[0], re.M)
             facts = re.findall(r"Interviewee: (.{0,60})", prompt)
             return json.dumps({"bullets": old + [f"Said: {f.strip()}" for f in facts]})
-        action = self.policy(prompt)
-        question = re.search(r'Scripted question now being discussed: "(.*)"', prompt).group(1)
-        count = re.search(r"asked on this question: (\d+)\.", prompt).group(1)
+        if request.schema_name == "Rephrase":
+            asked = re.search(r'You asked: "(.*)"', prompt).group(1)
+            text = next(self.rephrases) if self.rephrases is not None else "In other words, what would you say about " + " ".join(asked.rstrip(".?!").split()[-4:]) + "?"
+            return json.dumps({"question": text})
+        first = "\n".join(m["content"] for m in request.messages[:2])
+        action = self.policy(first)
+        question = re.search(r'Scripted question now being discussed: "(.*)"', first).group(1)
+        count = int(re.search(r"asked on this question: (\d+)\.", first).group(1))
+        if action == "follow_up" and self.follow_ups is not None:
+            follow_up = next(self.follow_ups)
+        elif action == "follow_up":
+            answer = " ".join(_last_answer(first).rstrip(".!?").split()[:6])
+            pick = FOLLOW_UP_POOL[(sum(map(ord, question)) + count) % len(FOLLOW_UP_POOL)]
+            follow_up = f"You said {answer}, and {pick}"
+        else:
+            follow_up = ""
         return json.dumps({
             "assessment": f"The answer covers part of the objective; {count} follow-ups so far.",
             "action": action,
-            "follow_up": f"Could you say more about that? ({question[:30]} #{count})" if action == "follow_up" else "",
+            "follow_up": follow_up,
         })
 
     def decision_prompts(self) -> list[str]:

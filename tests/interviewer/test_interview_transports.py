@@ -31,7 +31,7 @@ class NotebookAgent(Agent):
     asked: list[tuple[str, QuestionKind, int]] = []
     fail_on: str | None = None
 
-    async def answer(self, questions: Sequence[Question], *, llm, prior: Sequence[PriorStep] = (), stimulus=None) -> list[Answer]:
+    async def answer(self, questions: Sequence[Question], *, llm, options=None, prior: Sequence[PriorStep] = (), stimulus=None) -> list[Answer]:
         out = []
         for question in questions:
             self.asked.append((question.text, question.kind, len(prior)))
@@ -40,6 +40,12 @@ class NotebookAgent(Agent):
             else:
                 out.append(Answer(question_id=question.id, value=f"I grew up in Toledo; about '{question.text[:25]}': it mattered."))
         return out
+
+    async def prepare(self, questions, *, llm, options):
+        return lambda group: ""
+
+    def context_preview(self, questions, **kwargs) -> str:
+        return ""
 
 
 async def test_an_agent_answers_every_interviewer_line(small_script, store):
@@ -51,8 +57,10 @@ async def test_an_agent_answers_every_interviewer_line(small_script, store):
     transcript = read_transcript(store.path("agent-toledo"))
     answers = [t for t in transcript.turns if t.speaker == "respondent"]
     asked = [t for t in transcript.turns if t.speaker == "interviewer" and t.kind != "closing"]
-    assert len(answers) == len(asked) == len(agent.asked)
-    assert [text for text, _, _ in agent.asked] == [t.text for t in asked]
+    assert len(answers) == len(asked)
+    said = [text for text, _, _ in agent.asked]
+    assert [t for i, t in enumerate(said) if i == 0 or t != said[i - 1]] == [t.text for t in asked]  # a failure is asked again once
+    assert len(said) > len(asked)
     assert all(kind == QuestionKind.open for _, kind, _ in agent.asked)
     assert agent.asked[0][2] == 0 and max(n for _, _, n in agent.asked) == 3  # recent exchanges go along as prior
     assert answers[0].text.startswith("I grew up in Toledo") and answers[0].meta["respondent_agent"] == "toledo"

@@ -138,7 +138,9 @@ async def test_an_invalid_model_reply_moves_on_instead_of_stopping(small_script,
 
 async def test_notes_refresh_and_prompts_stay_bounded_in_a_very_long_session(default_script, store, clock):
     model = InterviewerModel(ALWAYS)
-    session = InterviewSession.open(default_script, "long", model.llm, store, clock, settings=EngineSettings(notes_every=4))
+    # the same story every time would be a repeated answer (rephrased, then moved on): answer checks off here
+    settings = EngineSettings(notes_every=4, check_answers=False)
+    session = InterviewSession.open(default_script, "long", model.llm, store, clock, settings=settings)
     story = "I remember the years in Dayton, the plant closing, and raising my kids while working nights. " * 20
     await answer_all(session, clock, seconds=30, text=lambda u: f"[{u.turn_index}] {story}")
     transcript_chars = sum(len(t.text) for t in session.turns)
@@ -283,8 +285,8 @@ async def test_replies_with_raw_line_breaks_are_accepted_and_invalid_ones_repair
     await session.submit_answer("ok")
     await session.next_utterance()
     clock.advance(10)
-    await session.submit_answer("I was born in 1970.")
+    await session.submit_answer("I was born in 1970 and grew up poor.")
     follow_up = await session.next_utterance()
     assert follow_up.kind == "follow_up" and follow_up.text == "Where did you grow up?"
-    repair = backend.requests[-1].messages[-1]["content"]
-    assert "not valid" in repair and "follow_up" in repair
+    repair = backend.requests[-1].messages[-1]["content"]  # an empty follow-up fails the checks: asked again
+    assert "cannot be said" in repair and "question_shape: is empty" in repair
