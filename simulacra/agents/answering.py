@@ -39,7 +39,6 @@ from pydantic import BaseModel, RootModel, ValidationError
 from simulacra.agent import AnswerOptions, PriorStep
 from simulacra.errors import StructuredOutputError
 from simulacra.llm import LLM, extract_json
-from simulacra.llm.client import Structured
 from simulacra.prompts import prompt_hash, render_prompt
 from surveys.model import Answer, AnswerAttempt, AnswerStatus, AnswerValidationError, Question, QuestionKind
 
@@ -207,13 +206,13 @@ def _attempt(record: Any, retry_round: int) -> AnswerAttempt:
 
 
 def _attempts_of(source: Any, retry_round: int) -> list[AnswerAttempt]:
-    """Earlier attempts carried by a StructuredOutputError or a Structured reply (a list of records)."""
-    records = getattr(source, "attempts", None)
-    if isinstance(records, list):
-        return [_attempt(r, retry_round) for r in records]
-    if isinstance(source, Structured) and source.repairs:  # older LLM layer: only the problems are known
-        return [AnswerAttempt(error=problem, round=retry_round) for problem in source.repairs]
-    return []
+    """The attempts before the final one: a Structured reply's `history` (the invalid replies before the
+    valid one), or a StructuredOutputError's `attempts` without its last (that one is the answer's raw/error)."""
+    if isinstance(source, StructuredOutputError):
+        records = list(getattr(source, "attempts", []) or [])[:-1]
+    else:
+        records = list(getattr(source, "history", []) or [])
+    return [_attempt(r, retry_round) for r in records]
 
 
 def _salvage(keys: Sequence[str], questions: Sequence[Question], raw: str, error: str) -> list[Answer]:
@@ -259,7 +258,7 @@ async def _answer_batch(
             json_schema=schema,
             max_tokens=min(4096, 32 + per_item * len(questions)),
             attempts=options.max_attempts,
-            **({"retry_round": options.retry_round} if options.retry_round else {}),  # TODO: always, once H1's LLM takes it
+            retry_round=options.retry_round,
         )
     except StructuredOutputError as exc:  # invalid model output after repair and retries: failed answers
         log.info("answers stayed invalid after retries: %s", exc)

@@ -47,6 +47,8 @@ class AgentSummary(BaseModel):
     id: str
     source: str
     name: str | None = None
+    respondent: str | None = None  # whose human answers score it (the id when not set)
+    fingerprint: str = ""
     observations: int = 0
     reflections: int = 0
     experts: list[str] = []
@@ -135,7 +137,10 @@ class AgentBank:
             except DataFileError as exc:
                 log.warning("skipping %s", exc)
                 continue
-            summary = AgentSummary(id=agent.id, source=agent.source, name=agent.name, path=str(path.parent))
+            summary = AgentSummary(
+                id=agent.id, source=agent.source, name=agent.name, respondent=agent.respondent or agent.id,
+                fingerprint=agent.fingerprint(), path=str(path.parent),
+            )
             if isinstance(agent, InterviewAgent):
                 summary.observations = len(agent.observations())
                 summary.reflections = len(agent.reflections())

@@ -292,11 +292,11 @@ class CombinedAgent(KnownAnswers, InterviewAgent):
     ) -> "CombinedAgent":
         """A combined agent from an interview agent (its memories, persona, demographics) and known answers.
 
-        The new agent shares the interview agent's memory store; its id defaults to `<interview id>+survey`
+        The new agent shares the interview agent's memory store; its id defaults to `<interview id>.combined`
         and it is scored as the interview agent's respondent."""
         data = interview.model_dump(exclude={"source"})
         data.update(
-            id=agent_id or f"{interview.id}+survey",
+            id=agent_id or f"{interview.id}.combined",
             respondent=interview.respondent or interview.id,
             known_answers=dict(known_answers),
             questions=[q.model_copy() for q in questions],
