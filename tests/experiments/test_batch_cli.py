@@ -94,3 +94,67 @@ def test_demo_rebuilds_the_genagents_layout_from_the_flat_sample_files(isolated_
     assert len(nodes) == 116
     assert (folder / "scratch.json").stat().st_mode & 0o777 == 0o600
     assert sample_agent_folder(Workspace.default()) == folder  # idempotent
+
+
+async def test_report_with_a_wrong_or_empty_truth_fails_and_keeps_the_good_report(isolated_workspace, monkeypatch):
+    import experiments.reports.report as reports
+    from surveys.responses import ResponseSet
+
+    folder = await make_run(isolated_workspace / "runs", AGENTS, "kept")
+    good = CliRunner().invoke(app, ["report", folder.path.name, "--bootstrap", "20"])
+    assert good.exit_code == 0, good.output
+    metrics_before = (folder.path / "metrics.json").read_bytes()
+    html_before = (folder.path / "report.html").read_bytes()
+
+    original = reports.load_truth
+    fakes = {
+        "empty.csv": ResponseSet.from_records("empty", []),
+        "strangers.csv": ResponseSet.from_records("strangers", [("X1", "A", 1, "1"), ("X2", "B", 1, "2")]),
+    }
+    monkeypatch.setattr(reports, "load_truth", lambda spec, f: fakes[spec] if spec in fakes else original(spec, f))
+    for spec, words in (("empty.csv", "hold no answers"), ("strangers.csv", "none of the run's people")):
+        result = CliRunner().invoke(app, ["report", folder.path.name, "--truth", spec])
+        assert result.exit_code != 0
+        assert words in str(result.exception) and "kept as they were" in str(result.exception)
+        assert (folder.path / "metrics.json").read_bytes() == metrics_before
+        assert (folder.path / "report.html").read_bytes() == html_before
+
+
+async def test_report_json_and_compare_out_into_a_strangers_folder(isolated_workspace):
+    first = await make_run(isolated_workspace / "runs", AGENTS, "one")
+    second = await make_run(isolated_workspace / "runs", AGENTS, "two")
+    result = CliRunner().invoke(app, ["report", first.path.name, "--bootstrap", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["kind"] == "batch" and "demographic" in payload["metrics"]["conditions"]
+
+    stranger = isolated_workspace.parent / "my-documents"
+    stranger.mkdir()
+    (stranger / "thesis.docx").write_text("mine")
+    stranger.chmod(0o755)
+    refused = CliRunner().invoke(app, ["compare", first.path.name, second.path.name, "--out", str(stranger)])
+    assert refused.exit_code != 0 and "already holds other files" in str(refused.exception)
+    assert stranger.stat().st_mode & 0o777 == 0o755 and (stranger / "thesis.docx").read_text() == "mine"
+    fresh = isolated_workspace.parent / "comparisons" / "one-vs-two"
+    done = CliRunner().invoke(app, ["compare", first.path.name, second.path.name, "--out", str(fresh), "--bootstrap", "0"])
+    assert done.exit_code == 0, done.output
+    assert (fresh / "compare.json").is_file() and fresh.stat().st_mode & 0o777 == 0o700
+
+
+def test_run_id_that_is_a_path_is_refused_by_the_cli(isolated_workspace, tmp_path):
+    for bad in ("../../x", str(tmp_path / "abs")):
+        result = CliRunner().invoke(app, ["run", "--run-id", bad, "--dry-run"])
+        assert result.exit_code != 0 and "not a valid run name" in str(result.exception)
+    assert not (tmp_path / "abs").exists()
+
+
+def test_an_existing_simulacra_home_is_used_as_it_is(tmp_path, monkeypatch):
+    from simulacra.workspace import Workspace
+
+    home = tmp_path / "existing-home"
+    home.mkdir()
+    home.chmod(0o750)
+    monkeypatch.setenv("SIMULACRA_HOME", str(home))
+    runs = Workspace.default().runs
+    assert home.stat().st_mode & 0o777 == 0o750  # not chmodded: simulacra did not create it
+    assert runs.stat().st_mode & 0o777 == 0o700  # what it creates is private
