@@ -9,6 +9,7 @@ The first line may be a header record (`{"type": "header", ...}`) with responden
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from simulacra.errors import DataFileError
 
 Speaker = Literal["interviewer", "respondent"]
+_RESPONDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")  # it names files: no paths
 
 
 class Turn(BaseModel):
@@ -73,28 +75,40 @@ def read_transcript(path: Path) -> Transcript:
     respondent = path.name.removesuffix(".jsonl")
     meta: dict[str, Any] = {}
     turns: list[Turn] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFileError(path, f"not valid JSON ({exc.msg})", line=number) from None
-            if not isinstance(record, dict):
-                raise DataFileError(path, "each line must be a JSON object", line=number)
-            if record.get("type") == "header":
-                meta = {k: v for k, v in record.items() if k != "type"}
-                respondent = str(meta.get("respondent", respondent))
-                continue
-            record.pop("type", None)
-            record.setdefault("index", len(turns))
-            try:
-                turns.append(Turn.model_validate(record))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(map(str, first["loc"]))
-                raise DataFileError(path, first["msg"], line=number, field=field) from None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read the file ({exc.strerror})") from None
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataFileError(path, f"not UTF-8 text (byte {exc.start + 1} of the line); save the "
+                                "transcript as UTF-8", line=number) from None
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFileError(path, f"not valid JSON ({exc.msg})", line=number) from None
+        if not isinstance(record, dict):
+            raise DataFileError(path, "each line must be a JSON object", line=number)
+        if record.get("type") == "header":
+            meta = {k: v for k, v in record.items() if k != "type"}
+            named = meta.get("respondent", respondent)
+            if not isinstance(named, str) or not _RESPONDENT.match(named) or ".." in named:
+                raise DataFileError(path, f"respondent id {named!r} cannot name a file: use letters, digits, "
+                                    "'.', '_', '@' or '-' (no '/' or '..')", line=number, field="respondent")
+            respondent = named
+            continue
+        record.pop("type", None)
+        record.setdefault("index", len(turns))
+        try:
+            turns.append(Turn.model_validate(record))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(map(str, first["loc"]))
+            raise DataFileError(path, first["msg"], line=number, field=field) from None
     notes = InterviewNotes()
     notes_path = path.with_name(respondent + ".notes.json") if not path.name.endswith(".notes.json") else None
     alt = path.parent / (path.name.removesuffix(".jsonl") + ".notes.json")
@@ -104,5 +118,7 @@ def read_transcript(path: Path) -> Transcript:
                 notes = InterviewNotes.model_validate_json(candidate.read_text(encoding="utf-8"))
             except ValidationError as exc:
                 raise DataFileError(candidate, f"notes file is malformed: {exc.errors()[0]['msg']}") from None
+            except UnicodeDecodeError:
+                raise DataFileError(candidate, "notes file is not UTF-8 text") from None
             break
     return Transcript(respondent=respondent, turns=turns, meta=meta, notes=notes)

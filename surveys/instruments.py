@@ -122,11 +122,51 @@ def _parse_document(text: str, path: str | Path) -> Any:
         except json.JSONDecodeError as exc:
             raise DataFileError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
     try:
+        _refuse_aliases(text, path)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise DataFileError(path, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+
+
+MAX_EXPANDED_NODES = 200_000  # after aliases are expanded; the shipped GSS file has about 30,000
+MAX_EXPANSION = 20  # expanded nodes per node written in the file
+
+
+def _refuse_aliases(text: str, path: str | Path) -> None:
+    """Refuse alias bombs ("billion laughs"): nested aliases (`&a` / `*a`) expand exponentially once the
+    document is copied or serialised (a few lines become gigabytes). Counts the nodes the document stands
+    for, aliases expanded, from the parser's events (nothing is built), and refuses a file whose expansion
+    is both large and far beyond what it spells out. Plain reuse (a shared option list) passes."""
+    sizes: dict[str, int] = {}
+    stack: list[list] = [[None, 0]]  # [anchor, expanded size] per open collection; the root at the bottom
+    written = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            written += 1
+            stack.append([event.anchor, 1])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, size = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            stack[-1][1] += size
+        elif isinstance(event, yaml.ScalarEvent):
+            written += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            stack[-1][1] += 1
+        elif isinstance(event, yaml.AliasEvent):
+            written += 1
+            stack[-1][1] += sizes.get(event.anchor, 1)
+            expanded = stack[0][1] + sum(frame[1] for frame in stack[1:])
+            if expanded > MAX_EXPANDED_NODES and expanded > MAX_EXPANSION * written:
+                raise DataFileError(
+                    path,
+                    f"YAML anchors and aliases (&{event.anchor} / *{event.anchor}) expand this file to more than "
+                    f"{MAX_EXPANDED_NODES:,} values; write the values out instead of nesting aliases",
+                    line=event.start_mark.line + 1 if event.start_mark else None,
+                )
 
 
 def _check_keys(document: dict, text: str, path: str | Path) -> None:

@@ -145,6 +145,9 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataFileError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataFileError(path, f"not UTF-8 text (byte {exc.start + 1} of the file); save it as UTF-8", line=line) from None
 
 
 def genagents_folders(folder: Path) -> list[Path]:
@@ -180,7 +183,11 @@ def _genagents_nodes(path: Path) -> list[MemoryNode]:
             raise DataFileError(path, f"bad number ({exc})", field=f"[{position}]") from None
         kind = "reflection" if item.get("node_type") == "reflection" else "observation"
         pointer = item.get("pointer_id")
-        evidence = [int(p) for p in (pointer if isinstance(pointer, list) else [pointer] if pointer is not None else [])]
+        try:
+            evidence = [int(p) for p in (pointer if isinstance(pointer, list) else [pointer] if pointer is not None else [])]
+        except (TypeError, ValueError):
+            raise DataFileError(path, f"pointer_id must be a node id or a list of node ids, not {pointer!r}",
+                                field=f"[{position}].pointer_id") from None
         nodes.append(
             MemoryNode(id=node_id, kind=kind, text=text, created=created, last_retrieved=last,
                        importance=min(100.0, max(0.0, importance)), evidence=evidence)
@@ -212,11 +219,30 @@ async def import_genagents(
     reflections: bool = True,
     reflection_limit: int | None = None,
     progress: Progress = _noop,
+    replace: bool = False,
 ) -> list[Agent]:
-    """Import a genagents agent folder or population into `bank` (default: the workspace's)."""
+    """Import a genagents agent folder or population into `bank` (default: the workspace's).
+
+    An agent id already in the bank is refused (nothing is imported) unless `replace`, which first deletes
+    the old agent with its memories and reflections."""
     bank = bank or AgentBank()
     agents: list[Agent] = []
-    for agent_folder in genagents_folders(Path(folder)):
+    folders = genagents_folders(Path(folder))
+    existing = []
+    for agent_folder in folders:
+        meta = _read_json(agent_folder / "meta.json") if (agent_folder / "meta.json").is_file() else {}
+        agent_id = _agent_id(str((meta.get("id") if isinstance(meta, dict) else None) or agent_folder.name))
+        if bank.exists(agent_id):
+            existing.append(agent_id)
+    if existing and not replace:
+        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        raise SimulacraError(
+            f"agent {shown} already exist{'s' if len(existing) == 1 else ''} in {bank.root}: importing would replace "
+            "its memories and reflections; pass --replace to do that, or import into another bank (--agents DIR)"
+        )
+    for agent_id in existing:
+        bank.delete(agent_id)
+    for agent_folder in folders:
         meta = _read_json(agent_folder / "meta.json") if (agent_folder / "meta.json").is_file() else {}
         scratch = _read_json(agent_folder / "scratch.json") if (agent_folder / "scratch.json").is_file() else {}
         if not isinstance(meta, dict) or not isinstance(scratch, dict):

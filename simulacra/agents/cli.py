@@ -66,6 +66,7 @@ def import_genagents_cmd(
     bank: Optional[Path] = BANK_OPTION,
     reflections: bool = typer.Option(True, "--reflections/--no-reflections", help="Generate expert reflections."),
     reflection_limit: Optional[int] = typer.Option(None, help="At most this many observations per expert."),
+    replace: bool = typer.Option(False, "--replace", help="Replace agents with the same id (their memories and reflections are lost)."),
 ) -> None:
     """Import genagents agents (meta.json, scratch.json, memory_stream/nodes.json)."""
     from simulacra.agents.build import import_genagents
@@ -74,7 +75,8 @@ def import_genagents_cmd(
     target = _bank(bank)
     llm = open_llm() if reflections else None
     agents = asyncio.run(
-        import_genagents(folder, llm, target, reflections=reflections, reflection_limit=reflection_limit, progress=_progress)
+        import_genagents(folder, llm, target, reflections=reflections, reflection_limit=reflection_limit, progress=_progress,
+                         replace=replace)
     )
     console.print(f"[green]imported[/green] {len(agents)} agent(s) into {target.root}")
 
