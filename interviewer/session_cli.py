@@ -30,11 +30,18 @@ def interview(
     words_per_minute: float = typer.Option(150.0, "--words-per-minute", min=30, help="Speaking rate of the speech clock."),
     agents_dir: Optional[Path] = typer.Option(None, "--agents", help="Agent bank folder (default: the workspace's agents/)."),
     echo: bool = typer.Option(False, "--echo", help="Agent mode: print the conversation as it goes."),
+    embeddings: bool = typer.Option(
+        True, "--embeddings/--no-embeddings",
+        help="Judge whether answers and follow-ups are on topic by embedding similarity as well as shared words "
+        "(offline all-MiniLM-L6-v2; without it an answer is never called off topic).",
+    ),
 ) -> None:
     """Run an interview: typed in the terminal, or with an agent answering (--respondent-agent).
 
     Every turn is saved to transcripts/<respondent>.jsonl as it happens; running the same command again
-    resumes where it stopped. The transcript feeds `simulacra agents build`.
+    resumes where it stopped. The transcript feeds `simulacra agents build`. The interviewer's decisions use
+    the "interviewer" role's model ([roles.interviewer] in simulacra.toml, else [llm]); an agent answers with
+    the agents' model.
     """
     from rich.console import Console
 
@@ -56,11 +63,17 @@ def interview(
     the_clock = SpeakingRateClock(words_per_minute) if clock == "speech" or respondent_agent else WallClock()
     store = TranscriptStore()
     respondent_id = validate_respondent(respondent or _agent_respondent_id(respondent_agent or ""))
+    similarity_fn = None
+    if embeddings:
+        from interviewer.validation import embedding_similarity
+
+        similarity_fn = embedding_similarity()
 
     if respondent_agent:
-        asyncio.run(_run_agent(script, respondent_id, respondent_agent, store, the_clock, name, agents_dir, echo, console))
+        asyncio.run(_run_agent(script, respondent_id, respondent_agent, store, the_clock, name, agents_dir, echo, console,
+                               similarity_fn))
     else:
-        asyncio.run(_run_text(script, respondent_id, store, the_clock, name, console))
+        asyncio.run(_run_text(script, respondent_id, store, the_clock, name, console, similarity_fn))
 
 
 def _agent_respondent_id(agent_id: str) -> str:
@@ -68,15 +81,15 @@ def _agent_respondent_id(agent_id: str) -> str:
     return "agent-" + (re.sub(r"[^A-Za-z0-9_-]+", "_", agent_id).strip("_") or "unnamed")[:90]
 
 
-async def _run_text(script, respondent_id, store, clock, name, console) -> None:
+async def _run_text(script, respondent_id, store, clock, name, console, similarity_fn=None) -> None:
     from rich.markup import escape
 
     from interviewer.engine import InterviewSession
     from interviewer.text_session import format_clock, run_text_session
     from simulacra.llm import open_llm
 
-    llm = open_llm()
-    session = InterviewSession.open(script, respondent_id, llm, store, clock, name=name)
+    llm = open_llm(role="interviewer")
+    session = InterviewSession.open(script, respondent_id, llm, store, clock, name=name, similarity_fn=similarity_fn)
     if session.finished:
         console.print(f"The interview of {escape(respondent_id)} is already finished: {store.path(respondent_id)}")
         return
@@ -92,7 +105,7 @@ async def _run_text(script, respondent_id, store, clock, name, console) -> None:
         )
 
 
-async def _run_agent(script, respondent_id, agent_id, store, clock, name, agents_dir, echo, console) -> None:
+async def _run_agent(script, respondent_id, agent_id, store, clock, name, agents_dir, echo, console, similarity_fn=None) -> None:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -103,10 +116,11 @@ async def _run_agent(script, respondent_id, agent_id, store, clock, name, agents
     from simulacra.llm import open_llm
 
     agent = AgentBank(agents_dir).load(agent_id)
-    llm = open_llm()
+    llm = open_llm(role="interviewer")  # the interviewer's decisions
+    agent_llm = open_llm(role="agents")  # the agent's answers (the same model unless [roles.interviewer] says otherwise)
     session = InterviewSession.open(
         script, respondent_id, llm, store, clock, name=name or agent.name,
-        meta={"respondent_agent": agent_id, "agent_source": agent.source},
+        meta={"respondent_agent": agent_id, "agent_source": agent.source}, similarity_fn=similarity_fn,
     )
     if session.finished:
         console.print(f"The interview of agent {escape(agent_id)} is already finished: {store.path(respondent_id)}")
@@ -128,15 +142,18 @@ async def _run_agent(script, respondent_id, agent_id, store, clock, name, agents
                     bar.console.print(f"[bold]{escape(agent.name or agent_id)}:[/bold] {escape(answer)}\n")
 
         try:
-            await interview_agent(session, agent, llm, on_turn=on_turn)
+            await interview_agent(session, agent, agent_llm, on_turn=on_turn)
         finally:
             await llm.aclose()
+            await agent_llm.aclose()
     follow_ups = sum(1 for t in session.turns if t.kind == "follow_up")
-    usage = llm.usage
+    calls = llm.usage.calls + agent_llm.usage.calls
+    cached = llm.usage.cached_calls + agent_llm.usage.cached_calls
     console.print(
         f"[green]Finished[/green]: {len(session.turns)} turns, {follow_ups} follow-ups, "
         f"{format_clock(session.elapsed())} of interview time (speaking-rate estimate), "
-        f"{usage.calls} model calls ({usage.cached_calls} cached), {len(session.notes.bullets)} notes."
+        f"{calls} model calls ({cached} cached; interviewer {llm.model}, agent {agent_llm.model}), "
+        f"{len(session.notes.bullets)} notes."
     )
     console.print(f"Transcript: {store.path(respondent_id)}  ·  next: simulacra agents build {store.path(respondent_id)}")
 

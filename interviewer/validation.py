@@ -163,7 +163,9 @@ class ValidatorSettings:
     answer_repeat_similarity: float = 0.85
     min_answer_words_for_topic: int = 8  # shorter answers ("Yes, two daughters.") are never called off topic
     min_words_for_person: int = 60  # an agent's answer this long with no "I"/"my"/"we" is not in the first person
-    embedding_topic_threshold: float = 0.2  # with an embedder: below this cosine (and no shared word) is off topic
+    # with an embedder: below this cosine (and no shared word) is off topic. all-MiniLM-L6-v2 puts the sample
+    # person's real answers at 0.07-0.6 from their questions, unrelated text at ~0.05
+    embedding_topic_threshold: float = 0.1
 
 
 # -- prompt and schema text -------------------------------------------------------------------------------------
@@ -410,6 +412,24 @@ def check_answer(
     return Verdict(text=text or "", checks=results)
 
 
+def embedding_similarity(settings: object = None) -> Similarity | None:
+    """The cosine of two texts' embeddings (`simulacra.embeddings`, offline all-MiniLM-L6-v2 by default), or
+    None when no embedder is available (the checks then judge by words only)."""
+    from simulacra.embeddings import open_embedder
+    from simulacra.errors import ConfigError
+
+    try:
+        embedder = open_embedder(settings)  # type: ignore[arg-type]
+    except ConfigError:
+        return None
+
+    def cosine(a: str, b: str) -> float:
+        va, vb = embedder.embed([a, b])
+        return float(sum(x * y for x, y in zip(va, vb)))
+
+    return cosine
+
+
 def pick_probe(recent: Sequence[str], *, question: str = "", answer: str = "", settings: ValidatorSettings | None = None) -> str | None:
     """A curated neutral probe not said recently (`recent`: the interviewer's last lines), or None when all were."""
     for probe in NEUTRAL_PROBES:
@@ -421,5 +441,5 @@ def pick_probe(recent: Sequence[str], *, question: str = "", answer: str = "", s
 
 __all__ = [
     "SCHEMA_VERSION", "FOLLOW_UP_CHECKS", "ANSWER_CHECKS", "NEUTRAL_PROBES", "CheckResult", "Verdict",
-    "ValidatorSettings", "check_follow_up", "check_answer", "pick_probe", "similarity", "content_stems", "sentences",
+    "ValidatorSettings", "check_follow_up", "check_answer", "pick_probe", "embedding_similarity", "similarity", "content_stems", "sentences",
 ]

@@ -121,13 +121,27 @@ def test_interview_command_with_an_agent_respondent(small_script_path, monkeypat
     from simulacra.agents.bank import AgentBank
     from simulacra.agents.baselines import PersonaAgent
 
-    model = InterviewerModel()
-    monkeypatch.setattr("simulacra.llm.open_llm", lambda *a, **k: model.llm)
+    models = {"interviewer": InterviewerModel(), "agents": InterviewerModel()}  # one model per role
+    roles = []
+
+    def open_llm(*a, role="agents", **k):
+        roles.append(role)
+        return models[role].llm
+
+    monkeypatch.setattr("simulacra.llm.open_llm", open_llm)
+    made = []
+    monkeypatch.setattr("interviewer.validation.embedding_similarity", lambda *a, **k: made.append(1) or (lambda x, y: 0.5))
     AgentBank().save(PersonaAgent(id="lake", name="Robin", persona="I grew up near Lake Erie and teach school."))
     runner = CliRunner()
     result = runner.invoke(_app(), ["interview", "--respondent-agent", "lake", "--script", str(small_script_path), "--max-minutes", "2"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "Finished" in result.output
+    # the interviewer's decisions went to the interviewer's model, the agent's answers to the agents' model
+    assert sorted(roles) == ["agents", "interviewer"]
+    interviewer_calls = {r.schema_name for r in models["interviewer"].backend.requests}
+    agent_calls = {r.schema_name for r in models["agents"].backend.requests}
+    assert "BatchReply" not in interviewer_calls and agent_calls == {"BatchReply"}
+    assert made  # the topic checks get the embedding similarity (--embeddings is the default)
     transcript = read_transcript(TranscriptStore().path("agent-lake"))
     assert transcript.meta["respondent_agent"] == "lake" and transcript.meta["name"] == "Robin"
     assert [t.text for t in transcript.turns if t.speaker == "respondent"][0].startswith("I grew up near the lake")
@@ -137,12 +151,14 @@ def test_interview_command_with_an_agent_respondent(small_script_path, monkeypat
 
 def test_typed_interview_command_reads_the_terminal(small_script_path, monkeypatch):
     model = InterviewerModel(lambda prompt: "move_on")
-    monkeypatch.setattr("simulacra.llm.open_llm", lambda *a, **k: model.llm)
+    roles = []
+    monkeypatch.setattr("simulacra.llm.open_llm", lambda *a, **k: roles.append(k.get("role")) or model.llm)
     result = CliRunner().invoke(
-        _app(), ["interview", "--respondent", "kim", "--script", str(small_script_path)],
+        _app(), ["interview", "--respondent", "kim", "--script", str(small_script_path), "--no-embeddings"],
         input="Hello!\nMy life began in Reno.\nA crossroads, yes.\nMy kids.\n",
     )
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "Finished" in result.output and "simulacra agents build" in result.output
+    assert roles == ["interviewer"]
     turns = read_transcript(TranscriptStore().path("kim")).turns
     assert [t.text for t in turns if t.speaker == "respondent"] == ["Hello!", "My life began in Reno.", "A crossroads, yes.", "My kids."]

@@ -181,3 +181,14 @@ def test_real_answers_of_the_sample_interview_are_answers():
             refused.append(result.explain())
         earlier.append(answer)
     assert len(earlier) > 90 and refused == []
+
+
+def test_the_offline_embedding_similarity_tells_related_from_unrelated():
+    from interviewer.validation import embedding_similarity
+
+    cosine = embedding_similarity()
+    if cosine is None:
+        pytest.skip("no embedder installed")
+    related = cosine("I was born in Korea and moved to Boston when I was twelve.", "Tell me the story of your life.")
+    unrelated = cosine(ISSUE_AGENT_ANSWER, "What are your trusted sources of information about the vaccine?")
+    assert related > 0.2 > 0.1 > unrelated
