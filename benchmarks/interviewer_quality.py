@@ -1,0 +1,311 @@
+"""Follow-up quality in closed-loop interviews (issue #14 item 4).
+
+The AI interviewer interviews agents for a fixed number of answers each: the real genagents sample person
+(an interview agent built from its transcript, no reflections) and agents of real GSS panel respondents
+(a composite agent that knows the person's wave-1 answers, and a demographic agent). For each model tier it
+prints:
+
+- the share of the follow-ups the model proposed that pass each check (`interviewer.validation`), before the
+  fallback (every proposal, and first proposals only), and the share of follow-ups actually said that pass
+  after it (regenerated once, else a curated probe, else move on) -- the latter must be 100%;
+- what the decisions came to (the model's follow-up, regenerated, probe, moved on, rephrase...);
+- the share of agent answers that are not answers (empty, repeat, off topic, meta, third person, loops) on the
+  first try and after the one regeneration;
+- the time per interviewer decision and per agent answer, and the wall time per simulated interview minute
+  (speaking-rate clock).
+
+Run it under the model lock (it loads the embedded model):
+
+    flock /tmp/simulacra-model.lock .venv/bin/python benchmarks/interviewer_quality.py --turns 6
+    ... --tiers smollm2,qwen2.5-1.5b    # every tier installed; an endpoint: set [roles.interviewer] instead
+
+Both roles use the tier's model (`open_llm(role=...)` with `local_model` overridden); with an endpoint
+configured, the tier name is only a label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from interviewer.validation import ANSWER_CHECKS, FOLLOW_UP_CHECKS  # noqa: E402
+
+SCRIPT = """\
+id: quality
+title: Four topics from the paper's script
+blocks:
+  - id: intro
+    questions:
+      - {id: intro, kind: intro, budget_s: 0, text: "Hi, {name}! My name is Isabella. Let's get started!"}
+  - id: life_story
+    label: Life story
+    questions:
+      - id: q002
+        budget_s: 240
+        objective: Learn the main chapters of the person's life, in their own words.
+        text: "To start, I would like to begin with a big question: tell me the story of your life."
+  - id: health
+    label: Health
+    questions:
+      - {id: h1, budget_s: 120, text: "Now we'd like to learn more about your health. First, tell me all about your health."}
+  - id: religion
+    label: Religion
+    questions:
+      - {id: r1, budget_s: 120, text: "Some people say that religion or spirituality is important in their lives, for others not so much. How about you?"}
+  - id: social_media
+    label: Social media
+    questions:
+      - {id: s1, budget_s: 120, text: "Some people tell us they use Facebook, Instagram, or other social media. How about you?"}
+  - id: closing
+    questions:
+      - {id: closing, kind: closing, budget_s: 0, text: "That was the last question. Thank you, {name}!"}
+"""
+
+
+def sample_agent_folder(root: Path) -> Path:
+    """The genagents sample rebuilt in its folder layout (the shared data keeps it under flat names)."""
+    import shutil
+
+    from surveys.paths import shared_data_dir
+
+    sample = shared_data_dir() / "genagents_sample"
+    agent_id = json.loads((sample / "single_agent_meta.json").read_text())["id"]
+    folder = root / "population" / agent_id
+    (folder / "memory_stream").mkdir(parents=True)
+    shutil.copy(sample / "single_agent_meta.json", folder / "meta.json")
+    shutil.copy(sample / "single_agent_scratch.json", folder / "scratch.json")
+    shutil.copy(sample / "single_agent_memory_nodes.json", folder / "memory_stream" / "nodes.json")
+    return folder
+
+
+async def make_agents(kinds: list[str], root: Path, seed: int) -> list[Any]:
+    from simulacra.agents.bank import AgentBank
+    from simulacra.agents.build import import_genagents
+
+    agents: list[Any] = []
+    if "sample" in kinds:
+        bank = AgentBank(root / "bank")
+        agents += await import_genagents(sample_agent_folder(root), None, bank, reflections=False)
+    gss_kinds = [k for k in kinds if k in ("composite", "demographic")]
+    if gss_kinds:
+        from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
+
+        plan = plan_gss_benchmark(people=1, items=5, seed=seed, conditions=tuple(gss_kinds))
+        agents += plan.agents
+    return agents
+
+
+def settings_for(tier: str):
+    from simulacra.config import load_settings
+
+    return load_settings(**{"llm.local_model": tier, "roles.interviewer.local_model": tier})
+
+
+async def interview_one(agent: Any, tier: str, turns: int, root: Path, similarity_fn: Any) -> dict[str, Any]:
+    from interviewer.agent_loop import interview_agent
+    from interviewer.clock import SpeakingRateClock
+    from interviewer.engine import EngineSettings, InterviewSession
+    from interviewer.script import parse_script
+    from interviewer.storage import TranscriptStore
+    from simulacra.llm import open_llm
+
+    settings = settings_for(tier)
+    interviewer_llm = open_llm(settings, role="interviewer")
+    agent_llm = open_llm(settings, role="agents")
+    script = parse_script(SCRIPT, root / "quality.yaml")
+    store = TranscriptStore(root / "transcripts" / tier)
+    respondent = "agent-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in agent.id)[:60]
+    engine = EngineSettings(notes_every=4, max_follow_ups=3)
+    session = InterviewSession.open(script, respondent, interviewer_llm, store, SpeakingRateClock(),
+                                    name=agent.name or "there", settings=engine, similarity_fn=similarity_fn)
+    started = time.perf_counter()
+    try:
+        await interview_agent(session, agent, agent_llm, max_turns=turns)
+    finally:
+        await interviewer_llm.aclose()
+        await agent_llm.aclose()
+    wall = time.perf_counter() - started
+    return {"agent": agent.id, "source": agent.source, "turns": session.turns, "wall_s": wall,
+            "simulated_s": session.elapsed(), "script": script, "name": session.name}
+
+
+def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
+    from interviewer.validation import check_follow_up
+
+    proposals: list[dict] = []
+    first_proposals: list[dict] = []
+    outcomes: Counter[str] = Counter()
+    decision_s: list[float] = []
+    spoken_ok = spoken = 0
+    answers = 0
+    first_bad: Counter[str] = Counter()
+    final_bad: Counter[str] = Counter()
+    first_any = final_any = 0
+    agent_s: list[float] = []
+    wall = simulated = 0.0
+    for run in runs:
+        turns = run["turns"]
+        wall += run["wall_s"]
+        simulated += run["simulated_s"]
+        items = {q.id: (b, q) for b, q in run["script"].items()}
+        for index, turn in enumerate(turns):
+            if turn.speaker == "respondent":
+                check = turn.meta.get("agent_check")
+                if check is None:
+                    continue
+                answers += 1
+                agent_s.append(turn.meta.get("agent_s", 0.0))
+                first = check.get("first_problems", check.get("problems", []))
+                final = check.get("problems", [])
+                first_bad.update(first)
+                final_bad.update(final)
+                first_any += bool(first)
+                final_any += bool(final)
+                continue
+            decision = turn.meta.get("decision")
+            if not decision or decision.get("about_turn") is None or decision.get("reason") in ("no_budget", "skipped"):
+                continue
+            if decision.get("model_s") is not None:
+                decision_s.append(decision["model_s"])
+            label = decision["reason"] if decision["action"] != "follow_up" else f"follow_up:{decision.get('source')}"
+            outcomes[label] += 1
+            found = decision.get("proposals", [])
+            if decision["action"] != "rephrase":
+                proposals += found
+                first_proposals += found[:1]
+            if turn.kind == "follow_up" and decision.get("source") != "curated":
+                block, question = items[turn.question_id]
+                target = turns[index - 2].text if decision["action"] == "rephrase" else question.text.replace("{name}", run["name"])
+                earlier = [t.text for t in turns[:index] if t.speaker == "interviewer" and t.text != (target if decision["action"] == "rephrase" else None)]
+                verdict = check_follow_up(turn.text, question=target,
+                                          answer="" if decision["action"] == "rephrase" else turns[index - 1].text,
+                                          objective=question.objective or "", block=block.label or block.id,
+                                          earlier=earlier, similarity_fn=similarity_fn)
+                spoken += 1
+                spoken_ok += verdict.ok
+
+    def shares(found: list[dict]) -> dict[str, float | None]:
+        if not found:
+            return {name: None for name in (*FOLLOW_UP_CHECKS, "all")}
+        out = {name: sum(name not in p["problems"] for p in found) / len(found) for name in FOLLOW_UP_CHECKS}
+        out["all"] = sum(p["ok"] for p in found) / len(found)
+        return out
+
+    return {
+        "interviews": len(runs),
+        "proposals": len(proposals),
+        "before": shares(proposals),
+        "before_first": shares(first_proposals),
+        "spoken": spoken,
+        "after_all": spoken_ok / spoken if spoken else None,
+        "outcomes": dict(outcomes),
+        "answers": answers,
+        "answer_first_bad": first_any / answers if answers else None,
+        "answer_final_bad": final_any / answers if answers else None,
+        "answer_first_by": {k: first_bad[k] / answers for k in ANSWER_CHECKS if answers},
+        "answer_final_by": {k: final_bad[k] / answers for k in ANSWER_CHECKS if answers},
+        "decision_s_mean": statistics.mean(decision_s) if decision_s else None,
+        "decision_s_median": statistics.median(decision_s) if decision_s else None,
+        "agent_s_mean": statistics.mean(agent_s) if agent_s else None,
+        "wall_s": wall,
+        "simulated_min": simulated / 60,
+        "wall_per_simulated_min": wall / (simulated / 60) if simulated else None,
+    }
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def print_tables(results: dict[str, dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=160)
+    tiers = list(results)
+    table = Table(title="Proposed follow-ups passing each check (before the fallback: all proposals / first only) and spoken ones (after)")
+    table.add_column("check")
+    for tier in tiers:
+        table.add_column(f"{tier} before (all)", justify="right")
+        table.add_column(f"{tier} before (first)", justify="right")
+    for name in (*FOLLOW_UP_CHECKS, "all"):
+        row = [name]
+        for tier in tiers:
+            row += [pct(results[tier]["before"][name]), pct(results[tier]["before_first"][name])]
+        table.add_row(*row)
+    row = ["spoken follow-ups passing (after)"]
+    for tier in tiers:
+        r = results[tier]
+        row += [f"{pct(r['after_all'])} of {r['spoken']}", f"{r['proposals']} proposals"]
+    table.add_row(*row)
+    console.print(table)
+
+    table = Table(title="Decisions, agent answers and time")
+    table.add_column("measure")
+    for tier in tiers:
+        table.add_column(tier, justify="right")
+    outcome_names = sorted({k for r in results.values() for k in r["outcomes"]})
+    for name in outcome_names:
+        table.add_row(f"decision: {name}", *[str(results[t]["outcomes"].get(name, 0)) for t in tiers])
+    table.add_row("agent answers", *[str(results[t]["answers"]) for t in tiers])
+    table.add_row("not an answer, first try", *[pct(results[t]["answer_first_bad"]) for t in tiers])
+    table.add_row("not an answer, after one retry", *[pct(results[t]["answer_final_bad"]) for t in tiers])
+    for check in ANSWER_CHECKS:
+        table.add_row(f"  {check} (first / final)", *[
+            f"{pct(results[t]['answer_first_by'].get(check))} / {pct(results[t]['answer_final_by'].get(check))}" for t in tiers
+        ])
+    table.add_row("time per decision (mean / median)", *[
+        f"{secs(results[t]['decision_s_mean'])} / {secs(results[t]['decision_s_median'])}" for t in tiers
+    ])
+    table.add_row("time per agent answer (mean, retries included)", *[secs(results[t]["agent_s_mean"]) for t in tiers])
+    table.add_row("interviews / simulated minutes", *[f"{results[t]['interviews']} / {results[t]['simulated_min']:.1f}" for t in tiers])
+    table.add_row("wall time", *[secs(results[t]["wall_s"]) for t in tiers])
+    table.add_row("wall s per simulated minute", *[secs(results[t]["wall_per_simulated_min"]) for t in tiers])
+    console.print(table)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=6, help="answers per interview (a fixed number)")
+    parser.add_argument("--tiers", default="smollm2", help="comma-separated local model tiers (smollm2, qwen2.5-1.5b)")
+    parser.add_argument("--agents", default="sample,composite,demographic", help="which agents: sample, composite, demographic")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-embeddings", action="store_true", help="judge topics by words only")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    from interviewer.validation import embedding_similarity
+
+    root = Path(tempfile.mkdtemp(prefix="interviewer-quality-"))
+    os.environ.setdefault("SIMULACRA_HOME", str(root / "home"))
+    similarity_fn = None if args.no_embeddings else embedding_similarity()
+    agents = await make_agents([a.strip() for a in args.agents.split(",") if a.strip()], root, args.seed)
+    results: dict[str, dict[str, Any]] = {}
+    for tier in [t.strip() for t in args.tiers.split(",") if t.strip()]:
+        runs = []
+        for agent in agents:
+            print(f"[{tier}] interviewing {agent.source} agent {agent.id} for {args.turns} answers ...", flush=True)
+            runs.append(await interview_one(agent, tier, args.turns, root, similarity_fn))
+        results[tier] = summarise(runs, similarity_fn)
+    print_tables(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
