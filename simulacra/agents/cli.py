@@ -96,20 +96,93 @@ def import_demographic_cmd(
     console.print(f"[green]imported[/green] {len(agents)} demographic agent(s) into {target.root}")
 
 
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON (for scripts) instead of a table.")
+
+
+def _print_json(data: object) -> None:
+    import json
+
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@agents_app.command("build-persona")
+def build_persona(
+    persona_file: Path = typer.Argument(..., help="A UTF-8 text file holding the person's self-description paragraph."),
+    agent_id: str = typer.Option(..., "--id", help="Agent id."),
+    name: Optional[str] = typer.Option(None, help="The person's name."),
+    respondent: Optional[str] = typer.Option(None, help="Whose human answers score this agent (default: the id)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace an agent with the same id."),
+    bank: Optional[Path] = BANK_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build a persona agent from a persona paragraph file (the paper's persona condition)."""
+    from simulacra.agents.bank import check_agent_id
+    from simulacra.agents.baselines import PersonaAgent
+    from simulacra.errors import SimulacraError
+
+    target = _bank(bank)
+    check_agent_id(agent_id)
+    if target.exists(agent_id) and not replace:
+        raise SimulacraError(f"an agent {agent_id!r} is already in {target.root}: choose another --id or add --replace")
+    agent = PersonaAgent.from_file(persona_file, agent_id, name=name, respondent=respondent)
+    path = target.save(agent)
+    if as_json:
+        _print_json({"id": agent.id, "source": agent.source, "path": str(path), "fingerprint": agent.fingerprint()})
+    else:
+        console.print(f"saved persona agent {agent.id} → {path}", highlight=False, markup=False)
+
+
 @agents_app.command("list")
-def list_cmd(bank: Optional[Path] = BANK_OPTION) -> None:
-    """List the agents in the bank."""
+def list_cmd(bank: Optional[Path] = BANK_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List the agents in the bank (ids are printed whole: folded, never cut)."""
     target = _bank(bank)
     summaries = target.list()
-    if not summaries:
-        console.print(f"no agents in {target.root}")
+    if as_json:
+        _print_json([s.model_dump(mode="json") for s in summaries])
         return
-    table = Table(title=f"agents in {target.root}")
-    for column in ("id", "source", "name", "observations", "reflections", "experts"):
-        table.add_column(column)
+    if not summaries:
+        console.print(f"no agents in {target.root}", highlight=False, markup=False)
+        return
+    table = Table(title=f"agents in {target.root}", title_justify="left")
+    table.add_column("id", overflow="fold", no_wrap=False, min_width=12)
+    table.add_column("source", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("obs", justify="right", no_wrap=True)
+    table.add_column("refl", justify="right", no_wrap=True)
+    table.add_column("experts", overflow="fold")
     for s in summaries:
         table.add_row(s.id, s.source, s.name or "", str(s.observations), str(s.reflections), ", ".join(s.experts))
-    console.print(table)
+    console.print(table, markup=False, highlight=False)
+
+
+def _describe(agent, memories: int) -> dict:
+    """What `agents show` prints, as data (JSON-ready)."""
+    from simulacra.agents.router import EXPERTS
+
+    data: dict = {
+        "id": agent.id,
+        "source": agent.source,
+        "name": agent.name,
+        "respondent": agent.respondent or agent.id,
+        "fingerprint": agent.fingerprint(),
+        "demographics": dict(agent.demographics),
+    }
+    if hasattr(agent, "persona"):
+        data["persona"] = agent.persona
+    if hasattr(agent, "memories"):
+        observations = agent.observations()
+        data["observations"] = len(observations)
+        data["reflections"] = {e: [n.text for n in agent.reflections(e)] for e in EXPERTS if agent.reflections(e)}
+        data["clock"] = agent.clock
+        data["top_memories"] = [
+            {"id": n.id, "importance": n.importance, "text": n.text}
+            for n in sorted(observations, key=lambda m: -m.importance)[:memories]
+        ]
+    if hasattr(agent, "known_answers"):
+        data["known_answers"] = len(agent.known_answers)
+        data["items"] = len(agent.questions)
+        data["exclude"] = list(agent.exclude)
+    return data
 
 
 @agents_app.command("show")
@@ -117,32 +190,35 @@ def show(
     agent_id: str = typer.Argument(..., help="Agent id."),
     bank: Optional[Path] = BANK_OPTION,
     memories: int = typer.Option(5, help="Show this many memories (most important first)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show an agent: persona, memory counts, each expert's reflections."""
-    from simulacra.agents.baselines import CompositeAgent, PersonaAgent
-    from simulacra.agents.interview import InterviewAgent
     from simulacra.agents.profile import persona_line
-    from simulacra.agents.router import EXPERTS
 
     agent = _bank(bank).load(agent_id)
-    console.print(f"[bold]{agent.id}[/bold] ({agent.source}){' · ' + agent.name if agent.name else ''}")
-    if isinstance(agent, InterviewAgent):
-        console.print(f"persona: {agent.persona or '(none)'}", highlight=False)
-        console.print(f"{len(agent.observations())} observations, {len(agent.reflections())} reflections, clock {agent.clock}")
-        for node in sorted(agent.observations(), key=lambda m: -m.importance)[:memories]:
-            console.print(f"  [{node.importance:.0f}] {node.text[:160].replace(chr(10), ' ')}…", highlight=False, markup=False)
-        for expert in EXPERTS:
-            notes = agent.reflections(expert)
-            if notes:
-                console.print(f"[bold]{expert}[/bold] ({len(notes)})")
-                for note in notes:
-                    console.print(f"  - {note.text}", highlight=False, markup=False)
-    elif isinstance(agent, PersonaAgent):
-        console.print(agent.persona, highlight=False, markup=False)
-    elif isinstance(agent, CompositeAgent):
-        console.print(f"{len(agent.known_answers)} known answers over {len(agent.questions)} items")
-    else:
-        console.print(persona_line(agent.demographics), highlight=False, markup=False)
+    data = _describe(agent, memories)
+    if as_json:
+        _print_json(data)
+        return
+    out = lambda text="", **kw: console.print(text, highlight=False, markup=False, **kw)  # noqa: E731
+    out(f"{agent.id} ({agent.source}){' · ' + agent.name if agent.name else ''}", style="bold")
+    if data["respondent"] != agent.id:
+        out(f"scored as respondent {data['respondent']}")
+    out(f"fingerprint {data['fingerprint']}")
+    if "persona" in data:
+        out(f"persona: {data['persona'] or '(none)'}")
+    elif agent.demographics:
+        out(persona_line(agent.demographics))
+    if "observations" in data:
+        out(f"{data['observations']} observations, {sum(map(len, data['reflections'].values()))} reflections, clock {data['clock']}")
+        for node in data["top_memories"]:
+            out(f"  [{node['importance']:.0f}] {node['text'][:160].replace(chr(10), ' ')}…")
+        for expert, notes in data["reflections"].items():
+            out(f"{expert} ({len(notes)})", style="bold")
+            for note in notes:
+                out(f"  - {note}")
+    if "known_answers" in data:
+        out(f"{data['known_answers']} known answers over {data['items']} items")
 
 
 @agents_app.command("ask")
@@ -153,12 +229,13 @@ def ask(
     minimum: Optional[float] = typer.Option(None, "--min", help="Lowest number allowed (a number question, with --max)."),
     maximum: Optional[float] = typer.Option(None, "--max", help="Highest number allowed."),
     logprobs: bool = typer.Option(False, "--logprobs", help="Score the options by log-probability instead of generating."),
-    context_mode: Optional[str] = typer.Option(None, help="full | retrieved | auto (default: the setting)."),
+    debias: str = typer.Option("none", help="With --logprobs: none | permute | calibrate."),
+    context_mode: Optional[str] = typer.Option(None, help="Interview agents: full | retrieved | auto (default: the setting)."),
     bank: Optional[Path] = BANK_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Ask one agent one question (open, multiple choice with --options, or a number with --min/--max)."""
-    from simulacra.agents.answering import AnswerOptions
-    from simulacra.agents.interview import InterviewAgent
+    from simulacra.agent import AnswerOptions
     from simulacra.errors import SimulacraError
     from simulacra.llm import open_llm
     from surveys.model import Option, Question, QuestionKind
@@ -178,22 +255,31 @@ def ask(
         q = Question(id="ask", text=question, kind=QuestionKind.open)
     if context_mode not in (None, "auto", "full", "retrieved"):
         raise SimulacraError(f"--context-mode {context_mode!r}: use full, retrieved or auto")
+    if debias not in ("none", "permute", "calibrate"):
+        raise SimulacraError(f"--debias {debias!r}: use none, permute or calibrate")
     llm = open_llm()
-    answer_options = AnswerOptions(scoring="logprobs" if logprobs else "generate", batch_size=1)
-    kwargs = {"context_mode": context_mode} if isinstance(agent, InterviewAgent) and context_mode else {}
-    answers = asyncio.run(agent.answer([q], llm=llm, options=answer_options, **kwargs))
-    answer = answers[0]
-    if isinstance(agent, InterviewAgent):
-        target.save(agent)  # retrieval updated the memories' last-retrieved times
+    answer_options = AnswerOptions(
+        scoring="logprobs" if logprobs else "generate", batch_size=1, context_mode=context_mode, debias=debias
+    )
+    answer = asyncio.run(agent.answer([q], llm=llm, options=answer_options))[0]
+    target.save(agent)  # an interview agent's retrieval marks memories retrieved (not part of its fingerprint)
+    label = q.option(str(answer.value)).label if q.is_choice and answer.status.value == "ok" else None
+    if as_json:
+        data = answer.model_dump(mode="json")
+        data["label"] = label
+        if answer.probabilities:
+            data["labels"] = {code: q.option(code).label for code in answer.probabilities}
+        _print_json(data)
+        if answer.status.value != "ok":
+            raise typer.Exit(1)
+        return
+    out = lambda text, **kw: console.print(text, highlight=False, markup=False, **kw)  # noqa: E731
     if answer.status.value != "ok":
-        console.print(f"[red]the model's answer stayed invalid[/red]: {answer.error}", highlight=False)
+        out(f"the model's answer stayed invalid: {answer.error}", style="red")
         raise typer.Exit(1)
-    shown = answer.value
-    if q.is_choice:
-        shown = q.option(str(answer.value)).label
-    console.print(f"[bold]{shown}[/bold]", highlight=False)
+    out(str(label if label is not None else answer.value), style="bold")
     if answer.reasoning:
-        console.print(f"[dim]{answer.reasoning}[/dim]", highlight=False, markup=False)
+        out(answer.reasoning, style="dim")
     if answer.probabilities:
         for code, p in sorted(answer.probabilities.items(), key=lambda kv: -kv[1]):
-            console.print(f"  {q.option(code).label}: {p:.2f}", highlight=False, markup=False)
+            out(f"  {q.option(code).label}: {p:.2f}")

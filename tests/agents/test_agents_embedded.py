@@ -53,3 +53,38 @@ def test_cli_ask(tmp_path, sample_dir):
     )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].strip() in {"Yes", "No"}
+
+
+async def test_every_kind_answers_on_the_embedded_model(tmp_path, gss):
+    """Interview, demographic, persona, composite and combined agents, generated and option-scored,
+    through the one `Agent.answer` (2 items each, no routing: kept small for CI)."""
+    from simulacra.agent import AnswerOptions as Options
+    from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
+    from simulacra.agents.interview import CombinedAgent, InterviewAgent
+    from simulacra.agents.memory import MemoryStore
+
+    items = {q.id: q for q in gss.questions}
+    targets = [items["partyid"], items["natspac"]]
+    known_items = [items["polviews"], items["natenvir"]]
+    known = {q.id: q.options[0].code for q in known_items}
+    interview = InterviewAgent(id="joon", persona="I am 30 and live in Palo Alto.").attach(MemoryStore.persistent(tmp_path / "chroma"))
+    interview.add_memory("Interviewer: Who do you vote for?\n\nMe: I lean Democrat, fairly liberal.", importance=80)
+    interview.add_memory("Interviewer: What about science?\n\nMe: I love space research.", importance=60)
+    agents = [
+        interview,
+        DemographicAgent(id="d1", demographics={"age": "30", "sex": "Male", "political views": "Liberal"}),
+        PersonaAgent(id="p1", persona="I am a 30-year-old liberal researcher who loves space science."),
+        CompositeAgent(id="c1", known_answers=known, questions=known_items),
+        CombinedAgent.combine(interview, known, known_items),
+    ]
+    llm = open_llm(cache=False)
+    for agent in agents:
+        for options in (Options(batch_size=2, use_router=False, reasoning=False),
+                        Options(scoring="logprobs", use_router=False, debias="permute" if agent.source == "persona" else "none")):
+            answers = await agent.answer(targets, llm=llm, options=options)
+            assert [a.question_id for a in answers] == ["partyid", "natspac"], agent.source
+            for question, answer in zip(targets, answers):
+                assert answer.status == AnswerStatus.ok, (agent.source, answer.error)
+                assert answer.value in {o.code for o in question.options} and answer.prompt_hash
+                if options.scoring == "logprobs":
+                    assert abs(sum(answer.probabilities.values()) - 1) < 1e-6
