@@ -294,10 +294,11 @@ def _softmax(logprobs: dict[str, float], letters: Sequence[str]) -> list[float]:
 
 
 class _Calibration:
-    """Content-free distributions ("N/A" in place of the question and its options), cached per prompt."""
+    """Content-free distributions ("N/A" in place of the question and its options), one model call per
+    distinct prompt (agent context, prior steps, option count), shared by concurrent questions."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, list[float]] = {}
+        self._cache: dict[str, asyncio.Task[list[float]]] = {}
 
     async def distribution(self, llm: LLM, context: str, prior_text: str, count: int) -> list[float]:
         blank = Question(id="content-free", text="N/A", kind=QuestionKind.categorical,
@@ -306,8 +307,12 @@ class _Calibration:
         key = prompt_hash(messages)
         if key not in self._cache:
             letters = list(LETTERS[:count])
-            self._cache[key] = _softmax(await llm.option_logprobs(messages, letters), letters)
-        return self._cache[key]
+
+            async def ask() -> list[float]:
+                return _softmax(await llm.option_logprobs(messages, letters), letters)
+
+            self._cache[key] = asyncio.ensure_future(ask())
+        return await self._cache[key]
 
 
 async def _answer_by_logprobs(

@@ -132,6 +132,45 @@ def build_persona(
         console.print(f"saved persona agent {agent.id} → {path}", highlight=False, markup=False)
 
 
+@agents_app.command("build-combined")
+def build_combined(
+    interview_id: str = typer.Argument(..., help="An interview agent in the bank (built from a transcript)."),
+    responses: Path = typer.Option(..., "--responses", help="The person's survey answers: a CSV (wide, or long with --long)."),
+    instrument: str = typer.Option("gss", help="Instrument id or file the answers belong to."),
+    long: bool = typer.Option(False, "--long", help="The CSV is long (respondent, question, wave, value)."),
+    wave: int = typer.Option(1, help="Which wave's answers the agent sees."),
+    respondent: Optional[str] = typer.Option(None, help="The person's id in the CSV (default: the interview agent's)."),
+    exclude: List[str] = typer.Option([], "--exclude", help="A question id never shown (repeatable): targets, near-duplicates."),
+    agent_id: Optional[str] = typer.Option(None, "--id", help="New agent id (default: <interview id>.combined)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace an agent with the same id."),
+    bank: Optional[Path] = BANK_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build a combined agent: an interview agent plus the person's known survey answers (the paper's best condition)."""
+    from simulacra.agents.interview import CombinedAgent, InterviewAgent
+    from simulacra.errors import SimulacraError
+    from surveys.instruments import load_instrument
+    from surveys.loaders import load_long_csv, load_wide_csv
+
+    target = _bank(bank)
+    interview = target.load(interview_id)
+    if not isinstance(interview, InterviewAgent) or interview.source != "interview":
+        raise SimulacraError(f"agent {interview_id!r} is a {interview.source} agent: give an interview agent")
+    inst = load_instrument(instrument)
+    answers = load_long_csv(responses, inst) if long else load_wide_csv(responses, inst, wave=wave)
+    agent = CombinedAgent.from_responses(interview, answers, inst, respondent=respondent, wave=wave,
+                                         agent_id=agent_id, exclude=exclude)
+    if target.exists(agent.id) and not replace:
+        raise SimulacraError(f"an agent {agent.id!r} is already in {target.root}: choose another --id or add --replace")
+    path = target.save(agent)
+    if as_json:
+        _print_json({"id": agent.id, "source": agent.source, "respondent": agent.respondent, "path": str(path),
+                     "known_answers": len(agent.known_answers), "fingerprint": agent.fingerprint()})
+    else:
+        console.print(f"saved combined agent {agent.id}: {len(agent.observations())} observations, "
+                      f"{len(agent.known_answers)} known answers → {path}", highlight=False, markup=False)
+
+
 @agents_app.command("list")
 def list_cmd(bank: Optional[Path] = BANK_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List the agents in the bank (ids are printed whole: folded, never cut)."""

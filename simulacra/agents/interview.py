@@ -307,3 +307,33 @@ class CombinedAgent(KnownAnswers, InterviewAgent):
         if interview._store is not None:
             agent.attach(interview._store)
         return agent
+
+    @classmethod
+    def from_responses(
+        cls,
+        interview: InterviewAgent,
+        responses: Any,
+        instrument: Any,
+        *,
+        respondent: str | None = None,
+        wave: int = 1,
+        agent_id: str | None = None,
+        exclude: Sequence[str] = (),
+        group_size: int = 1,
+    ) -> "CombinedAgent":
+        """A combined agent from an interview agent and a `surveys.responses.ResponseSet`: the respondent's
+        answers (default: the interview agent's respondent) to `instrument`'s items in one wave."""
+        person = respondent or interview.respondent or interview.id
+        answers = responses.wave(wave).get(person, {})
+        if not answers:
+            from simulacra.errors import SimulacraError
+
+            raise SimulacraError(
+                f"no answers of respondent {person!r} in wave {wave} of {getattr(responses, 'name', 'the responses')}"
+                " (give --respondent as the response file names the person)"
+            )
+        questions = [q for q in instrument.questions if q.id in answers]
+        known = {q.id: answers[q.id] for q in questions}
+        combined = cls.combine(interview, known, questions, agent_id=agent_id, exclude=exclude, group_size=group_size)
+        combined.respondent = person
+        return combined

@@ -69,3 +69,26 @@ def test_build_persona_command(bank, tmp_path):
     assert isinstance(agent, PersonaAgent) and agent.respondent == "r9" and agent.persona.startswith("I grew up")
     again = CliRunner().invoke(agents_app, ["build-persona", str(path), "--id", "iowa", "--agents", str(bank.root)])
     assert again.exit_code != 0
+
+
+def test_build_combined_from_an_interview_agent_and_a_csv(bank, tmp_path):
+    from simulacra.agents.interview import CombinedAgent, InterviewAgent
+
+    interview = InterviewAgent(id="joon", persona="I am 30.")
+    interview.add_memory("Interviewer: Who do you vote for?\n\nJoon: I lean Democrat.")
+    bank.save(interview)
+    csv = tmp_path / "answers.csv"
+    csv.write_text("respondent,natspac,partyid,polviews\njoon,1,1,2\nother,2,2,3\n")
+    result = invoke("build-combined", "joon", "--responses", csv, "--exclude", "partyid", "--agents", bank.root, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    agent = bank.load(data["id"])
+    assert isinstance(agent, CombinedAgent) and agent.id == "joon.combined" and agent.respondent == "joon"
+    assert set(agent.known_answers) == {"natspac", "partyid", "polviews"} and agent.exclude == ["partyid"]
+    assert len(agent.observations()) == 1
+    preview = agent.context_preview([q for q in agent.questions if q.id == "natspac"])
+    assert "I lean Democrat" in preview and "How I answered" in preview
+    party = next(q for q in agent.questions if q.id == "partyid")
+    assert party.text.strip() not in preview  # excluded: never shown
+    failed = CliRunner().invoke(agents_app, ["build-combined", "joon", "--responses", str(csv), "--agents", str(bank.root)])
+    assert failed.exit_code != 0  # exists already
