@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 AUDIT_FILE = "withdrawals.jsonl"
 MIN_NEEDLE = 12  # shorter fragments ("Yes.", "I agree.") would match strangers' cache rows
 _RESPONDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class WithdrawalError(SimulacraError):
@@ -241,30 +242,38 @@ def _collection_exists(store: Any, agent_id: str) -> bool:
 
 
 def _scrub_chroma_sqlite(path: Path, found: Withdrawal) -> None:
-    """chromadb keeps documents in its write-ahead log table and full-text index too: any row still
-    holding the respondent's text after the collection was deleted is removed directly."""
+    """After the collection is deleted through the client: any row of chromadb's own SQLite store still
+    holding the respondent's text (its write-ahead log table, the full-text index) is removed too, and
+    index folders of segments that no longer exist (their vectors) are deleted."""
     db = sqlite3.connect(path, timeout=30)
     try:
         db.execute("PRAGMA secure_delete=ON")
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
-            text_columns = [c for c in columns if c in ("string_value", "document", "c0", "metadata", "encoding", "embedding")]
-            if not text_columns or "rowid" in [c.lower() for c in columns]:
+            if table.startswith("embedding_fulltext_search_"):  # FTS5 shadow tables: cleaned through the table
                 continue
             try:
-                rows = db.execute(f'SELECT rowid, {", ".join(chr(34) + c + chr(34) for c in text_columns)} FROM "{table}"').fetchall()
+                rows = db.execute(f'SELECT rowid, * FROM "{table}"').fetchall()
             except sqlite3.DatabaseError:
                 continue
-            doomed = [r[0] for r in rows if any(isinstance(v, str) and found.matches(v) for v in r[1:])
-                      or any(isinstance(v, bytes) and found.matches(v.decode("utf-8", "replace")) for v in r[1:])]
+            doomed = [row[0] for row in rows if any(
+                found.matches(v if isinstance(v, str) else v.decode("utf-8", "replace"))
+                for v in row[1:] if isinstance(v, (str, bytes)))]
             for rowid in doomed:
                 db.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (rowid,))
             if doomed:
                 found.count("memory_store_rows", len(doomed))
         db.commit()
+        try:
+            live = {r[0] for r in db.execute("SELECT id FROM segments")}
+        except sqlite3.DatabaseError:
+            return
     finally:
         db.close()
+    for folder in path.parent.iterdir():
+        if folder.is_dir() and _UUID.match(folder.name) and folder.name not in live:
+            shutil.rmtree(folder)
+            found.count("memory_index_folders")
 
 
 def _remove_cache_rows(found: Withdrawal) -> None:

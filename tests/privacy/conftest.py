@@ -26,18 +26,3 @@ def genagents_folder(tmp_path, sample_dir) -> Path:
     shutil.copy(sample_dir / "single_agent_scratch.json", folder / "scratch.json")
     shutil.copy(sample_dir / "single_agent_memory_nodes.json", folder / "memory_stream" / "nodes.json")
     return folder
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """Run the `simulacra` command in-process as a user would; (exit code, stdout + stderr)."""
-    from experiments.cli import main
-
-    monkeypatch.setattr("sys.argv", ["simulacra", *args])
-    monkeypatch.setenv("COLUMNS", "250")
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err

@@ -12,7 +12,7 @@ import json
 import shutil
 
 import pytest
-from conftest import run_cli
+from privacy_helpers import run_cli
 
 from simulacra.agents.bank import AgentBank
 from simulacra.agents.build import import_genagents

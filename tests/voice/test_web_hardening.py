@@ -272,3 +272,44 @@ def test_an_audio_answer_is_not_saved_twice_when_its_session_was_evicted(app_fac
     lines = [json.loads(line) for line in (workspace.transcripts / f"{respondent}.jsonl").read_text().splitlines()]
     answers = [line for line in lines if line.get("speaker") == "respondent"]
     assert [a["text"] for a in answers] == ["Typed while the recording was transcribed."]
+
+
+# -- withdrawal from the respondent's page and from the operator view ------------------------------------
+def _files_holding(root, phrase: str) -> list[str]:
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and phrase.encode() in p.read_bytes()]
+
+
+def test_a_respondent_withdraws_from_their_own_page(app_factory, workspace):
+    _, client = app_factory()
+    respondent, auth, first = start(client, "self-1", name="Rosalind")
+    phrase = "my grandmother's bakery in Tromso"
+    reply = client.post("/api/session/answer/text", json={"text": f"I grew up above {phrase}.", "answer_to": first["utterance"]["turn_index"]},
+                        headers=auth)
+    assert reply.status_code == 200
+    assert _files_holding(workspace.root, phrase) and _files_holding(workspace.root, "Rosalind")
+    refused = client.post("/api/session/withdraw", json={}, headers=auth)
+    assert refused.status_code == 400 and refused.json()["error"] == "confirm_required"
+    done = client.post("/api/session/withdraw", json={"confirm": True}, headers=auth)
+    assert done.status_code == 200 and done.json()["withdrawn"] is True
+    assert done.json()["removed"]["transcript_files"] >= 1 and done.json()["removed"]["web_invitation_files"] == 2
+    assert _files_holding(workspace.root, phrase) == [] and _files_holding(workspace.root, "Rosalind") == []
+    assert client.get("/api/session", headers=auth).status_code == 401  # the link is gone with them
+    assert not client.get("/api/operator/sessions", headers=OP).json()["sessions"]
+    (line,) = (workspace.root / "withdrawals.jsonl").read_text().splitlines()
+    assert respondent not in line and phrase not in line
+
+
+def test_the_operator_withdraws_a_respondent(app_factory, workspace):
+    _, client = app_factory()
+    respondent, auth, first = start(client, "op-1")
+    client.post("/api/session/answer/text", json={"text": "Something only I would say, about Tromso.", "answer_to": 0}, headers=auth)
+    keep, keep_auth, _ = start(client, "op-2")
+    assert client.post(f"/api/operator/sessions/{respondent}/withdraw", json={"confirm": True}).status_code == 401
+    assert client.post(f"/api/operator/sessions/{respondent}/withdraw", json={}, headers=OP).status_code == 400
+    reply = client.post(f"/api/operator/sessions/{respondent}/withdraw", json={"confirm": True}, headers=OP)
+    assert reply.status_code == 200 and reply.json()["removed"]["transcript_files"] >= 1
+    assert _files_holding(workspace.root, "Tromso") == []
+    assert [s["respondent"] for s in client.get("/api/operator/sessions", headers=OP).json()["sessions"]] == [keep]
+    assert client.get("/api/session", headers=auth).status_code == 401
+    assert client.get("/api/session", headers=keep_auth).status_code == 200
+    assert client.post("/api/operator/sessions/..%2Fx/withdraw", json={"confirm": True}, headers=OP).status_code in (404, 422)
