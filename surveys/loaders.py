@@ -251,28 +251,45 @@ def _panel_columns(panel: str) -> _PanelColumns:
         raise DataFileError(path, f"not the expected GSS panel layout: {exc}") from None
 
 
-def _columns_2016(frame: pd.DataFrame) -> _PanelColumns:
-    """Re-interviewed people (panstat 1); wave 1 = `_1a` (2016 sample) or `_1b` (2018 sample), wave 2 = `_2`."""
-    people = frame[frame["panstat"] == 1]
-    from2016 = (people["samptype"] == 2016).to_numpy()
+def _columns_2016(frame: pd.DataFrame, id_column: str = "yearid") -> _PanelColumns:
+    """Re-interviewed people (panstat 1); wave 1 = `_1a` (2016 sample) or `_1b` (2018 sample), wave 2 = `_2`.
+
+    Without `panstat` every row is a person; without `samptype` wave 1 is `_1a`, else `_1b`, else `_1`.
+    """
+    people = frame[pd.to_numeric(frame["panstat"], errors="coerce") == 1] if "panstat" in frame.columns else frame
+    has_sample = "samptype" in people.columns
+    from2016 = (pd.to_numeric(people["samptype"], errors="coerce") == 2016).to_numpy() if has_sample else None
     columns: dict[tuple[str, int], np.ndarray] = {}
-    variables = {c.rsplit("_", 1)[0] for c in people.columns if c.endswith(("_1a", "_1b", "_2"))}
+    variables = {c.rsplit("_", 1)[0] for c in people.columns if c.endswith(("_1a", "_1b", "_1", "_2"))}
+
+    def numbers(column: str) -> np.ndarray | None:
+        return pd.to_numeric(people[column], errors="coerce").to_numpy(dtype=float) if column in people.columns else None
+
     for variable in variables:
-        a, b = people.get(f"{variable}_1a"), people.get(f"{variable}_1b")
+        a, b, one = numbers(f"{variable}_1a"), numbers(f"{variable}_1b"), numbers(f"{variable}_1")
         if a is not None or b is not None:
-            a_values = a.to_numpy(dtype=float) if a is not None else np.full(len(people), np.nan)
-            b_values = b.to_numpy(dtype=float) if b is not None else np.full(len(people), np.nan)
-            columns[(variable, 1)] = np.where(from2016, a_values, b_values)
+            missing = np.full(len(people), np.nan)
+            a_values = a if a is not None else missing
+            b_values = b if b is not None else missing
+            if from2016 is not None:
+                columns[(variable, 1)] = np.where(from2016, a_values, b_values)
+            else:
+                columns[(variable, 1)] = np.where(np.isnan(a_values), b_values, a_values)
+        elif one is not None:
+            columns[(variable, 1)] = one
         if f"{variable}_2" in people.columns:
-            columns[(variable, 2)] = people[f"{variable}_2"].to_numpy(dtype=float)
-    ids = people["yearid"].astype("int64").astype(str).to_numpy(dtype=object)
-    return _PanelColumns(ids, columns, sample=people["samptype"].to_numpy(dtype=float))
+            columns[(variable, 2)] = numbers(f"{variable}_2")
+    ids = people[id_column].astype(str).str.replace(r"\.0$", "", regex=True).to_numpy(dtype=object)
+    sample = pd.to_numeric(people["samptype"], errors="coerce").to_numpy(dtype=float) if has_sample else None
+    return _PanelColumns(ids, columns, sample=sample)
 
 
-def _columns_2006(frame: pd.DataFrame) -> _PanelColumns:
+def _columns_2006(frame: pd.DataFrame, id_column: str = "firstid") -> _PanelColumns:
     """Waves 1-3 of the 2006 panel, aligned on the wave-1 respondents (`firstid`)."""
     frame = frame.copy()
-    frame["firstid"] = frame["firstid"].str.strip()
+    if id_column != "firstid":
+        frame = frame.drop(columns=[c for c in ("firstid",) if c in frame.columns]).rename(columns={id_column: "firstid"})
+    frame["firstid"] = frame["firstid"].astype(str).str.strip()
     wave = pd.to_numeric(frame["wave"]).astype(int)
     ids = frame.loc[wave == 1, "firstid"].to_numpy(dtype=object)
     columns: dict[tuple[str, int], np.ndarray] = {}
@@ -329,8 +346,8 @@ def _gss_panel_cached(panel: str, instrument_id: str, waves: tuple[int, ...], y_
     return _build_gss_panel(panel, _builtin(instrument_id), waves, y_versions)
 
 
-def _build_gss_panel(panel: str, inst: Instrument, waves: tuple[int, ...], y_versions: str):
-    source = _panel_columns(panel)
+def _build_gss_panel(panel: str, inst: Instrument, waves: tuple[int, ...], y_versions: str, source: "_PanelColumns | None" = None):
+    source = source if source is not None else _panel_columns(panel)
     maps = panel_maps()
     ids = source.ids
     chunks: dict[str, list[np.ndarray]] = {"respondent": [], "question": [], "wave": [], "value": []}
@@ -434,6 +451,71 @@ def _panel_demographics(panel: str, source: _PanelColumns) -> pd.DataFrame:
     if source.sample is not None:
         demo["sample"] = pd.array(pd.Series(source.sample).round(), dtype="Int64")
     return demo
+
+
+# -- a panel file of the user's own ------------------------------------------------------------------
+LONG_ID_COLUMNS = ("firstid", "respondent", "id")
+WIDE_ID_COLUMNS = ("yearid", "respondent", "id")
+PANEL_LAYOUTS = """a GSS panel file is either
+  long (like the 2006-2008-2010 panels): one row per person and wave; columns `firstid` (or `respondent`),
+    `wave` (1, 2, 3), and one column per GSS variable (lower-case mnemonic, e.g. natspac), values as GSS
+    labels or numeric codes;
+  wide (like the 2016-2020 panel): one row per person; columns `yearid` (or `respondent`), and per GSS
+    variable `<var>_1a` / `<var>_1b` (first interview, by sample; `samptype` 2016/2018 says which) or
+    `<var>_1`, and `<var>_2` (re-interview), values as numeric GSS codes; `panstat` (1 = re-interviewed)
+    keeps the re-interviewed people when present"""
+
+
+def load_panel_file(path: str | Path, instrument: Instrument | str | None = None, waves: Iterable[int] = (1, 2),
+                    y_versions: YVersions = "merge") -> ResponseSet:
+    """A GSS panel extract of the user's own, long (2006-style) or wide (2016-2020-style) layout.
+
+    Mapped onto the instrument (default `gss`) exactly as the shipped panels are. A file that fits neither
+    layout, or names no item of the instrument, raises DataFileError saying what is missing.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataFileError(path, "no such panel file")
+    inst = _resolve(instrument if instrument is not None else "gss")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, low_memory=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise DataFileError(path, f"cannot read as CSV: {exc}") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    columns = set(frame.columns)
+    variables = {str(q.meta.get("gss_variable", q.id)) for q in inst.questions} | {
+        str(q.meta["y_variable"]) for q in inst.questions if q.meta.get("y_variable")}
+    if "wave" in columns:
+        id_column = next((c for c in LONG_ID_COLUMNS if c in columns), None)
+        if id_column is None:
+            raise DataFileError(path, f"long layout (it has a `wave` column) but no id column ({' or '.join(LONG_ID_COLUMNS)}); " + PANEL_LAYOUTS)
+        found = sorted(columns & variables)
+        if not found:
+            raise DataFileError(path, f"long layout, but no column names a variable of instrument {inst.id} (e.g. {sorted(variables)[0]}); " + PANEL_LAYOUTS)
+        waves_present = sorted(set(pd.to_numeric(frame["wave"], errors="coerce").dropna().astype(int)))
+        if 1 not in waves_present or len(waves_present) < 2:
+            raise DataFileError(path, f"long layout needs waves 1 and a retest wave in `wave`; found {waves_present}")
+        source = _columns_2006(frame, id_column)
+        kind = "2006"
+    else:
+        firsts = {c.rsplit("_", 1)[0] for c in columns if c.endswith(("_1a", "_1b", "_1"))}
+        seconds = {c[:-2] for c in columns if c.endswith("_2")}
+        id_column = next((c for c in WIDE_ID_COLUMNS if c in columns), None)
+        if not firsts or not seconds:
+            raise DataFileError(path, "neither layout: no `wave` column (long) and no `<var>_1a`/`_1b`/`_1` plus `<var>_2` columns (wide); " + PANEL_LAYOUTS)
+        if id_column is None:
+            raise DataFileError(path, f"wide layout but no id column ({' or '.join(WIDE_ID_COLUMNS)}); " + PANEL_LAYOUTS)
+        if not (firsts & seconds & variables):
+            raise DataFileError(path, f"wide layout, but no variable of instrument {inst.id} has both a first-interview and a `_2` column "
+                                      f"(e.g. {sorted(variables)[0]}_1a and {sorted(variables)[0]}_2)")
+        source = _columns_2016(frame, id_column)
+        kind = "2016-2020"
+    wave_tuple = tuple(sorted(set(waves)))
+    data, demographics, unmapped, inst_id = _build_gss_panel(kind, inst, wave_tuple, y_versions, source=source)
+    if data.empty:
+        raise DataFileError(path, f"no answer in the file maps onto instrument {inst.id}'s options (see the layouts: {PANEL_LAYOUTS})")
+    return ResponseSet(name=f"panel-file-{path.stem.split('.')[0]}", data=data, demographics=demographics,
+                       instrument=inst_id, unmapped=list(unmapped), source=str(path))
 
 
 # -- by name -----------------------------------------------------------------------------------------

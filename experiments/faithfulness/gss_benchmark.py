@@ -6,10 +6,17 @@ items most of them were asked. Build for each person:
   wave-1 political views, party and religion when those are not being predicted);
 - a composite agent: their wave-1 answers to other GSS items (the other target items, each predicted
   item left out, plus `context_items` further items), as in the paper's composite baseline.
-The agents answer the K items; the report scores them against the person's wave-1 answers and normalizes
-by the same person's wave-1 vs wave-2 agreement (the panel's real retest, 2-4 years apart, where the
-paper had a 2-week retest). Everything is seeded, so the same command rebuilds the same agents and
+The agents answer the K items; the report scores them against the person's wave-1 answers (design
+`same-wave`, the paper's) or wave-2 answers (`cross-wave`: agents see wave 1, scored on wave 2) and
+normalizes by the same person's wave-1 vs wave-2 agreement (the panel's real retest, 2-4 years apart, where
+the paper had a 2-week retest). Everything is seeded, so the same command rebuilds the same agents and
 resumes the same run.
+
+No leakage (see `leakage`): no two targets are near-duplicates of each other; context items are never a
+target, a y-version or a near-duplicate of one; demographic fields that repeat a target (sex, race, degree,
+or degree's near-duplicate educ) are left out of every demographic profile of the benchmark. The human
+answers saved with the run hold the targets and the context items, so the statistical reference
+conditions learn from exactly what the composite agents see.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from surveys.model import Instrument, Question
 from surveys.responses import ResponseSet
 
 PANELS = ("2016-2020", "2006")
+DESIGNS = ("same-wave", "cross-wave")
 DEMOGRAPHIC_ITEMS = ("polviews", "partyid", "relig")  # wave-1 answers used as demographics when not predicted
 DEMOGRAPHIC_FIELDS = ("age", "sex", "race", "degree")
 CONDITIONS = ("demographic", "composite")
@@ -41,6 +49,8 @@ class BenchmarkPlan:
     truth: ResponseSet  # everyone's answers to the target items (majority floor), waves 1 and 2
     agents: list[Agent] = field(default_factory=list)
     respondents: dict[str, str] = field(default_factory=dict)  # agent id -> panel respondent
+    design: str = "same-wave"
+    panel_data: ResponseSet | None = None  # the whole panel (every item), for the reference conditions
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -50,6 +60,7 @@ class BenchmarkPlan:
             "people": self.people,
             "items": self.items,
             "context_items": self.context_items,
+            "design": self.design,
         }
 
 
@@ -59,15 +70,27 @@ def _pairs_per_item(panel: ResponseSet) -> dict[str, int]:
 
 
 def choose_items(panel: ResponseSet, instrument: Instrument, k: int, rng: np.random.Generator, exclude: Sequence[str] = ()) -> list[str]:
-    """K items, seeded, among the better-covered half of the items asked in both waves; GSS order kept."""
+    """K items, seeded, among the better-covered half of the items asked in both waves; GSS order kept.
+
+    Never two near-duplicates (see `leakage`), and nothing in `exclude` nor a near-duplicate of it.
+    """
+    from experiments.faithfulness.leakage import closed_set, near_duplicates
+
     counts = _pairs_per_item(panel)
-    candidates = [q.id for q in instrument.questions if counts.get(q.id, 0) > 0 and q.id not in set(exclude)]
+    banned = closed_set(exclude)
+    candidates = [q.id for q in instrument.questions if counts.get(q.id, 0) > 0 and q.id not in banned]
     if not candidates:
         return []
     median = float(np.median([counts[q] for q in candidates]))
     pool = [q for q in candidates if counts[q] >= median] if k <= len(candidates) // 2 else candidates
-    chosen = set(rng.choice(pool, size=min(k, len(pool)), replace=False).tolist()) if pool else set()
-    return [q.id for q in instrument.questions if q.id in chosen]
+    dups = near_duplicates()
+    chosen: list[str] = []
+    for item in rng.permutation(pool).tolist() if pool else []:
+        if len(chosen) >= k:
+            break
+        if not dups.get(item, set()) & set(chosen):
+            chosen.append(item)
+    return [q.id for q in instrument.questions if q.id in set(chosen)]
 
 
 def choose_people(panel: ResponseSet, items: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
@@ -90,17 +113,21 @@ def _label(question: Question, code: Any) -> str:
 
 
 def demographic_profile(panel: ResponseSet, person: str, gss: Instrument, targets: Sequence[str]) -> dict[str, str]:
-    """Wave-1 demographics in plain words (fields the panel has), never an item being predicted."""
+    """Wave-1 demographics in plain words (fields the panel has), never a target item nor a near-duplicate
+    of one (a target `degree` or `educ` drops the degree field; `sex`, `race` likewise)."""
+    from experiments.faithfulness.leakage import allowed_demographic_fields, closed_set
+
     profile: dict[str, str] = {}
     demo = panel.demographics
+    closed = closed_set(targets)
     if not demo.empty and person in demo.index.astype(str):
         row = demo.loc[demo.index.astype(str) == person].iloc[0]
-        for name in DEMOGRAPHIC_FIELDS:
+        for name in allowed_demographic_fields(DEMOGRAPHIC_FIELDS, targets):
             if name in row and row[name] is not None and str(row[name]) not in ("", "nan", "<NA>"):
                 profile[name] = str(row[name])
     ids = {q.id for q in gss.questions}
     for item in DEMOGRAPHIC_ITEMS:
-        if item in targets or item not in ids:
+        if item in closed or item not in ids:
             continue
         value = panel.value(person, item, 1)
         if value is not None:
@@ -120,14 +147,22 @@ def plan_gss_benchmark(
     group_size: int = 5,
     panel: ResponseSet | None = None,
     gss: Instrument | None = None,
+    design: str = "same-wave",
+    panel_file: str | None = None,
 ) -> BenchmarkPlan:
     """Choose people and items (seeded) and build their agents; nothing is asked of a model here."""
     from simulacra.agents.baselines import CompositeAgent, DemographicAgent
     from surveys.instruments import load_instrument
-    from surveys.loaders import load_gss_panel
+    from surveys.loaders import load_gss_panel, load_panel_file
 
-    if panel_name not in PANELS:
-        raise SimulacraError(f"unknown GSS panel {panel_name!r}: choose {' or '.join(PANELS)}")
+    if design not in DESIGNS:
+        raise SimulacraError(f"unknown design {design!r}: choose {' or '.join(DESIGNS)}")
+    if panel_file is not None and panel is None:
+        gss = gss or load_instrument("gss")
+        panel = load_panel_file(panel_file, gss)
+        panel_name = panel.name
+    elif panel_name not in PANELS:
+        raise SimulacraError(f"unknown GSS panel {panel_name!r}: choose {' or '.join(PANELS)}, or give --panel-file")
     unknown = set(conditions) - set(CONDITIONS)
     if unknown:
         raise SimulacraError(f"unknown condition(s) {', '.join(sorted(unknown))}: choose from {', '.join(CONDITIONS)}")
@@ -145,11 +180,12 @@ def plan_gss_benchmark(
     extra = choose_items(panel, gss, context_items, rng, exclude=list(targets) + list(DEMOGRAPHIC_ITEMS)) if context_items else []
     instrument = gss.model_copy(update={"questions": [q for q in gss.questions if q.id in set(targets)]}, deep=True)
     known_questions = [q for q in gss.questions if q.id in set(targets) | set(extra)]
-    truth = panel.subset(questions=targets)
-    truth.name = f"gss-panel-{panel_name}"
+    truth = panel.subset(questions=list(targets) + list(extra))
+    truth.name = panel.name if panel_file is not None else f"gss-panel-{panel_name}"
+    truth.instrument = gss.id
     first = panel.subset(respondents=chosen_people, questions=[q.id for q in known_questions]).wave(1)
 
-    plan = BenchmarkPlan(panel_name, seed, chosen_people, targets, extra, instrument, truth)
+    plan = BenchmarkPlan(panel_name, seed, chosen_people, targets, extra, instrument, truth, design=design, panel_data=panel)
     for person in chosen_people:
         if "demographic" in conditions:
             agent = DemographicAgent(id=f"dem-{person}", demographics=demographic_profile(panel, person, gss, targets))

@@ -28,23 +28,36 @@ HEADLINES = {
     "survey": [
         ("accuracy", "accuracy"),
         ("retest_agreement", "retest"),
-        ("normalized_accuracy", "norm. accuracy"),
+        ("normalized_accuracy", "norm. accuracy (mean of ratios)"),
+        ("normalized_accuracy_ratio_of_means", "norm. accuracy (ratio of means)"),
         ("correlation", "correlation"),
-        ("normalized_correlation", "norm. corr."),
+        ("normalized_correlation", "norm. corr. (ratio of Fisher-z means)"),
         ("numeric_mae", "numeric MAE"),
-        ("coverage", "valid answers"),
     ],
     "bfi": [("mae", "trait MAE"), ("correlation", "trait corr."), ("retest_correlation", "retest corr."), ("normalized_correlation", "norm. corr.")],
     "games": [("mae", "MAE (0-1)"), ("correlation", "corr."), ("retest_correlation", "retest corr."), ("normalized_correlation", "norm. corr.")],
 }
 CONDITION_LABELS = {
     "interview": "interview agents",
+    "combined": "combined agents (interview + survey answers)",
     "composite": "composite agents",
     "demographic": "demographic agents",
     "persona": "persona agents",
+    "majority": "ref: majority of other people",
+    "demographic_knn": "ref: demographic kNN",
+    "composite_knn": "ref: composite kNN",
+    "logistic": "ref: logistic regression per item",
     "majority_floor": "majority-answer floor",
     "random_floor": "random floor",
 }
+for _c in ("interview", "combined", "composite", "demographic", "persona"):
+    CONDITION_LABELS[f"{_c}+population"] = f"{_c} agents + population (mixed)"
+REFERENCE_NAMES = {"majority", "demographic_knn", "composite_knn", "logistic", "majority_floor", "random_floor"}
+
+
+def is_reference(condition: str) -> bool:
+    """Statistical reference conditions and floors (no language model)."""
+    return condition in REFERENCE_NAMES or condition.endswith("_floor")
 
 
 @dataclass
@@ -82,6 +95,8 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 
 def fmt_stat(stat: dict[str, Any] | None, digits: int = 3) -> str:
+    if isinstance(stat, dict) and stat.get("no_valid_answers"):
+        return "no valid answers"
     if not stat or stat.get("mean") is None:
         return "–"
     text = fmt(stat["mean"], digits)
@@ -131,7 +146,7 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
             means = [s["mean"] for _, s in rows]
             low = [s["mean"] - s["ci"][0] if s.get("ci") else 0 for _, s in rows]
             high = [s["ci"][1] - s["mean"] if s.get("ci") else 0 for _, s in rows]
-            colors = ["#9aa5b1" if c.endswith("_floor") else "#2b6cb0" for c, _ in rows]
+            colors = ["#9aa5b1" if is_reference(c) else "#2b6cb0" for c, _ in rows]
             ax.barh([CONDITION_LABELS.get(c, c) for c, _ in rows], means, xerr=[low, high], color=colors, capsize=3)
             ax.invert_yaxis()
             ax.axvline(1.0, color="#c53030", lw=1, ls="--")
@@ -149,7 +164,7 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
             ax.set_title(f"{instrument}: spread across people")
             plots.append({"title": f"{instrument}: per person", "png": _png(fig)})
     items = [r for r in metrics["per_item"] if r.get("retest_agreement") is not None]
-    agent_conditions = [c for c in _ordered(metrics["conditions"]) if not c.endswith("_floor")]
+    agent_conditions = [c for c in _ordered(metrics["conditions"]) if not is_reference(c)]
     if items and agent_conditions:
         fig, ax = plt.subplots(figsize=(5.2, 4.2))
         for condition in agent_conditions:
@@ -168,12 +183,13 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
     for instrument, by_condition in metrics["parity"].items():
         for condition, entry in by_condition.items():
             for field_name, parity in entry["fields"].items():
-                bars.append((f"{CONDITION_LABELS.get(condition, condition)} · {field_name}", parity["difference"]))
+                if parity.get("difference") is not None:
+                    bars.append((f"{CONDITION_LABELS.get(condition, condition)} · {field_name}", parity["difference"]))
     if bars:
         fig, ax = plt.subplots(figsize=(6.4, max(2.0, 0.28 * len(bars) + 0.8)))
         ax.barh([b[0] for b in bars], [b[1] for b in bars], color="#805ad5")
         ax.invert_yaxis()
-        ax.set_xlabel("demographic parity difference (best group − worst group)")
+        ax.set_xlabel("demographic parity difference (best group − worst group; groups large enough only)")
         plots.append({"title": "demographic parity difference", "png": _png(fig)})
     return plots
 
@@ -191,29 +207,36 @@ def render_html(metrics: dict[str, Any], plots: list[dict[str, str]], title: str
         if rows:
             tables.append({"instrument": instrument, "family": family, "columns": HEADLINES[family], "rows": rows})
     conditions = [c for c in _ordered(metrics["conditions"])]
-    item_columns = [c for c in conditions if not c.endswith("_floor")]
+    item_columns = [c for c in conditions if c != "random_floor"]
     return env.get_template("report.html.j2").render(
         title=title,
         metrics=metrics,
         tables=tables,
         plots=plots,
         labels=CONDITION_LABELS,
+        references=REFERENCE_NAMES,
         item_columns=item_columns,
         generated=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
 
 
 def write_report(folder: RunFolder, truth: Any, settings: EvalSettings | None = None) -> ReportResult:
-    metrics = evaluate(folder, truth, settings)
-    metrics_path = folder.path / "metrics.json"
-    atomic_write_json(metrics_path, metrics)
+    """Score the run and write metrics.json and report.html, atomically and only when everything succeeded.
+
+    A wrong or empty truth file raises a SimulacraError before anything is written, so a good earlier
+    metrics.json / report.html is never overwritten by a failed scoring.
+    """
+    metrics = evaluate(folder, truth, settings)  # raises SimulacraError on a truth that scores nobody
     html = render_html(metrics, make_plots(metrics), f"simulacra report · {folder.path.name}")
+    metrics_path = folder.path / "metrics.json"
     html_path = folder.path / "report.html"
+    atomic_write_json(metrics_path, metrics)
     atomic_write_text(html_path, html)
     return ReportResult(metrics, metrics_path, html_path)
 
 
-SHORT_LABELS = {"majority_floor": "majority", "random_floor": "random"}
+SHORT_LABELS = {"majority_floor": "majority", "random_floor": "random floor", "majority": "ref majority",
+                "demographic_knn": "ref demographic kNN", "composite_knn": "ref composite kNN", "logistic": "ref logistic"}
 SHORT_TITLES = {"accuracy": "acc.", "retest_agreement": "retest", "normalized_accuracy": "norm.acc", "correlation": "corr.",
                 "normalized_correlation": "norm.corr", "numeric_mae": "num.MAE", "coverage": "valid", "mae": "MAE",
                 "retest_correlation": "retest r"}
@@ -221,49 +244,112 @@ CI_KEYS = {"survey": "normalized_accuracy", "bfi": "normalized_correlation", "ga
 
 
 def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
-    """The headline table per instrument, in the terminal (rich); the CI is shown for the main metric."""
+    """The headline table per instrument (agents beside the reference conditions), coverage and the verdicts."""
     from rich.console import Console
-    from rich.table import Table
 
     console = console or Console()
     answers = metrics["answers"]
+    truth = metrics["truth"]
     console.print(
         f"[bold]{metrics['run']['id']}[/bold] · {answers['ok']} valid / {answers['failed']} failed of "
-        f"{answers['expected']} answers · scored against {metrics['truth']['name']}"
+        f"{answers['expected']} answers · scored against {truth['name']} wave {truth['wave']} "
+        f"({truth.get('design', 'same-wave')}); retest wave {truth['retest_wave']}: {truth.get('retest_interval', '')}"
     )
     for instrument, family in metrics["families"].items():
         rows = headline_rows(metrics, instrument)
         if not rows:
             continue
-        columns = [(k, t) for k, t in HEADLINES[family]
-                   if k != "coverage" and any((b.get(k) or {}).get("mean") is not None for _, b in rows)]
-        table = Table(title=f"{instrument} ({family}): means over people", title_justify="left", padding=(0, 1))
-        table.add_column("condition", no_wrap=True)
-        table.add_column("n", justify="right")
-        for key, title in columns:
-            table.add_column(SHORT_TITLES.get(key, title), justify="right")
-            if key == CI_KEYS[family]:
-                table.add_column("95% CI", justify="right", no_wrap=True)
-        for condition, block in rows:
-            cells = []
-            for key, _ in columns:
-                stat = block.get(key) or {}
-                cells.append(fmt(stat.get("mean"), 2))
-                if key == CI_KEYS[family]:
-                    ci = stat.get("ci")
-                    cells.append(f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "–")
-            table.add_row(SHORT_LABELS.get(condition, condition), str(block.get("people", 0)), *cells,
-                          style="dim" if condition.endswith("_floor") else None)
-        console.print(table)
+        if family == "survey":
+            console.print(survey_table(rows, f"{instrument}: means over people"))
+        else:
+            _profile_table(console, rows, instrument, family)
+    print_verdicts(metrics, console)
     for instrument, by_condition in metrics["parity"].items():
         worst = []
         for condition, entry in by_condition.items():
-            if condition.endswith("_floor") or not entry["fields"]:
+            fields = {f: p for f, p in entry.get("fields", {}).items() if p.get("difference") is not None}
+            if is_reference(condition) or not fields:
                 continue
-            field_name, parity = max(entry["fields"].items(), key=lambda kv: kv[1]["difference"])
-            worst.append(f"{CONDITION_LABELS.get(condition, condition)}: {parity['difference']:.3f} ({field_name})")
+            field_name, parity = max(fields.items(), key=lambda kv: kv[1]["difference"])
+            ci = parity.get("ci")
+            worst.append(f"{CONDITION_LABELS.get(condition, condition)}: {parity['difference']:.3f}"
+                         + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "") + f" ({field_name})")
         if worst:
-            console.print(f"[dim]{instrument} largest parity difference: " + "; ".join(worst) + "[/dim]")
+            console.print(f"[dim]{instrument} largest parity difference (groups >= {metrics['settings'].get('parity_min_group')}): "
+                          + "; ".join(worst) + "[/dim]")
     if metrics["unscored_agents"]:
         names = ", ".join(a["agent"] for a in metrics["unscored_agents"][:5])
         console.print(f"[dim]not scored (no human answers): {names}{' ...' if len(metrics['unscored_agents']) > 5 else ''}[/dim]")
+
+
+SURVEY_COLUMNS = [("accuracy", "acc."), ("retest_agreement", "retest"), ("normalized_accuracy", "norm.acc"),
+                  ("normalized_accuracy_ratio_of_means", "ratio/means"), ("normalized_correlation", "norm.corr")]
+
+
+def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
+    """A rich table: raw accuracy first, normalized accuracy (mean of ratios, with CI; ratio of means),
+    normalized correlation (ratio of Fisher-z means), people (excluded), coverage."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", padding=(0, 1))
+    table.add_column("condition", no_wrap=True)
+    table.add_column("people", justify="right")
+    for key, name in SURVEY_COLUMNS:
+        table.add_column(name, justify="right")
+        if key == "normalized_accuracy":
+            table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("valid", justify="right")
+    for condition, block in rows:
+        label = SHORT_LABELS.get(condition, condition)
+        people = f"{block.get('people', 0)}" + (f" (-{block['excluded_people']})" if block.get("excluded_people") else "")
+        if block.get("no_valid_answers"):
+            cov = block.get("coverage") or {}
+            table.add_row(label, "0", "no valid answers", "", "", "", "", "", f"0/{cov.get('asked', 0)}")
+            continue
+        cells = []
+        for key, _ in SURVEY_COLUMNS:
+            stat = block.get(key) or {}
+            cells.append(fmt(stat.get("mean"), 3))
+            if key == "normalized_accuracy":
+                ci = stat.get("ci")
+                cells.append(f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "–")
+        cov = block.get("coverage") or {}
+        valid = f"{cov['valid']}/{cov['asked']}" if cov.get("asked") else "–"
+        table.add_row(label, people, *cells, valid, style="dim" if is_reference(condition) else None)
+    return table
+
+
+def print_verdicts(metrics: dict[str, Any], console: Any) -> None:
+    for verdict in metrics.get("verdicts", []):
+        name = CONDITION_LABELS.get(verdict["condition"], verdict["condition"])
+        if verdict.get("difference") is None:
+            console.print(f"[bold]verdict[/bold] {name}: {verdict['verdict']}")
+            continue
+        ci = verdict.get("ci")
+        interval = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+        console.print(
+            f"[bold]verdict[/bold] {name}: {verdict['difference']:+.3f}{interval} normalized accuracy vs "
+            f"{verdict.get('reference_label', verdict.get('reference'))} (best reference, {verdict['reference_value']:.3f}), "
+            f"paired, two-way bootstrap: {verdict['verdict']}"
+        )
+    excluded = [(c, b) for c, by in metrics["conditions"].items() for b in by.values()
+                if isinstance(b, dict) and b.get("failed_excluded") and (b.get("coverage") or {}).get("failed")]
+    for condition, block in excluded:
+        alt = block["failed_excluded"].get("normalized_accuracy") or {}
+        console.print(f"[dim]{CONDITION_LABELS.get(condition, condition)}: {block['coverage']['failed']} failed answers; "
+                      f"headline counts them wrong; excluding them: norm.acc {fmt(alt.get('mean'), 3)}[/dim]")
+
+
+def _profile_table(console: Any, rows, instrument: str, family: str) -> None:
+    from rich.table import Table
+
+    columns = [(k, t) for k, t in HEADLINES[family] if any((b.get(k) or {}).get("mean") is not None for _, b in rows)]
+    table = Table(title=f"{instrument} ({family}): means over people", title_justify="left", padding=(0, 1))
+    table.add_column("condition", no_wrap=True)
+    table.add_column("n", justify="right")
+    for key, title in columns:
+        table.add_column(SHORT_TITLES.get(key, title), justify="right")
+    for condition, block in rows:
+        table.add_row(SHORT_LABELS.get(condition, condition), str(block.get("people", 0)),
+                      *[fmt((block.get(k) or {}).get("mean"), 2) for k, _ in columns], style="dim" if is_reference(condition) else None)
+    console.print(table)

@@ -6,6 +6,13 @@ Agents are grouped into conditions by their source (interview, demographic, pers
 scored per person; two floors are scored the same way from the human data alone: the majority answer
 (each item's most common wave-1 answer among the *other* people) and uniform random choice.
 
+Survey instruments (choice items) are scored by `experiments.scoring.survey`: every agent condition beside
+the statistical reference conditions (majority, demographic kNN, composite kNN, logistic regression; all
+learn from other people only) and the random floor, on the same people and items, with two-way bootstrap
+intervals, failed answers scored both ways (as wrong: the headline; and excluded), distribution metrics,
+population-informed versions of the agent conditions and a verdict per agent condition against the best
+reference. BFI and games keep the profile scoring below.
+
 Conventions, stated once:
 - when a person has a retest, only items they answered in both waves are scored, so the agent's accuracy
   and the person's own agreement cover the same items; a person without a retest gets raw metrics only;
@@ -17,6 +24,7 @@ Conventions, stated once:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -31,9 +39,15 @@ from surveys.responses import ResponseSet
 from experiments.scoring import metrics as m
 from experiments.runs.folder import RunFolder
 
+log = logging.getLogger(__name__)
+
 FLOOR_MAJORITY = "majority_floor"
 FLOOR_RANDOM = "random_floor"
-CONDITION_ORDER = ["interview", "composite", "demographic", "persona", FLOOR_MAJORITY, FLOOR_RANDOM]
+AGENT_CONDITIONS = ["interview", "combined", "composite", "demographic", "persona"]
+CONDITION_ORDER = (
+    AGENT_CONDITIONS + [f"{c}+population" for c in AGENT_CONDITIONS]
+    + ["majority", "demographic_knn", "composite_knn", "logistic", FLOOR_MAJORITY, FLOOR_RANDOM]
+)
 RANDOM_DRAWS = 20
 AGE_BINS = [(18, 29), (30, 44), (45, 64), (65, 200)]
 NOT_DEMOGRAPHIC = {"year", "sample", "wave", "id", "respondent", "weight", "name", "first_name", "last_name"}
@@ -45,8 +59,12 @@ class EvalSettings:
     retest_wave: int = 2
     bootstrap: int = 1000
     seed: int = 0
-    parity_fields: list[str] | None = None  # None: every demographic field with 2-12 groups
-    parity_min_group: int = 1
+    parity_fields: list[str] | None = None  # None: age, sex, race, degree where present
+    parity_min_group: int = 30  # parity differences only between groups of at least this many people
+    min_items: int = 20  # people with fewer scored items are excluded (and counted); capped at the items asked
+    min_item_people: int = 30  # the per-item table lists items with at least this many people
+    references: tuple[str, ...] = ("majority", "demographic_knn", "composite_knn", "logistic")
+    population: bool = True  # add each agent condition's population-informed version
 
 
 @dataclass
@@ -351,12 +369,21 @@ def demographic_groups(demographics: pd.DataFrame, people: list[str], fields: li
 
 
 def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | None = None) -> dict[str, Any]:
-    """All metrics of a run against human answers, as the JSON-ready dict written to metrics.json."""
+    """All metrics of a run against human answers, as the JSON-ready dict written to metrics.json.
+
+    Raises SimulacraError when the human answers score nobody in the run (a wrong or empty truth file).
+    """
+    from simulacra.errors import SimulacraError
+
+    from experiments.scoring.results import SCHEMA_VERSION, Metrics
+
     settings = settings or EvalSettings()
     manifest = folder.manifest
     instruments = folder.instruments()
     frame = folder.answers()
     truth_people = set(truth.respondents)
+    if truth.data.empty or not truth_people:
+        raise SimulacraError(f"the human answers {truth.name!r} ({truth.source or 'no file'}) are empty: nothing to score against")
 
     by_condition: dict[str, list[Any]] = defaultdict(list)
     unscored: list[dict[str, Any]] = []
@@ -365,14 +392,39 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
             by_condition[entry.source].append(entry)
         else:
             unscored.append({"agent": entry.id, "source": entry.source, "respondent": entry.respondent})
+    if manifest.agents and not by_condition:
+        raise SimulacraError(
+            f"none of the run's {len(manifest.agents)} agents' respondents is in the human answers {truth.name!r} "
+            f"({truth.source or 'no file'}): is this the right truth file?"
+        )
 
-    per_person: list[PersonScores] = []
+    per_person: list[dict[str, Any]] = []
     per_item: list[dict[str, Any]] = []
-    conditions: dict[str, dict[str, Any]] = {}
+    conditions: dict[str, dict[str, Any]] = defaultdict(dict)
+    verdicts: list[dict[str, Any]] = []
+    parity: dict[str, Any] = {}
+    effective_min: dict[str, int] = {}
     rng = np.random.default_rng(settings.seed)
     for instrument in instruments:
+        family = instrument_family(instrument)
         scorer = Scorer(instrument, truth, settings)
         predictions, failures = agent_answers(frame, scorer.questions)
+        if family == "survey" and scorer.choice_items:
+            survey = _score_survey_instrument(instrument, truth, frame, by_condition, settings)
+            if survey is not None:
+                result, min_items = survey
+                effective_min[instrument.id] = min_items
+                for name, block in result.conditions.items():
+                    conditions[name][instrument.id] = block
+                per_person += [{**row, "instrument": instrument.id} for row in result.per_person]
+                per_item += [{**row, "instrument": instrument.id} for row in result.per_item]
+                verdicts += [{**row, "instrument": instrument.id} for row in result.verdicts]
+                parity[instrument.id] = result.parity
+            if scorer.numeric_items:
+                _numeric_blocks(scorer, by_condition, predictions, failures, settings, conditions, instrument.id)
+            continue
+        # BFI and games: profile scores per person (people-only bootstrap), with the old floors
+        rows_by_condition: dict[str, list[dict[str, Any]]] = defaultdict(list)
         people_scored: set[str] = set()
         for condition, entries in by_condition.items():
             seen: set[str] = set()
@@ -380,26 +432,17 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
                 if entry.respondent in seen or entry.respondent not in scorer.w1:
                     continue
                 seen.add(entry.respondent)
-                scores = scorer.score(entry.respondent, predictions.get(entry.id, {}), failures.get(entry.id, set()))
-                per_person.append(PersonScores(condition, entry.respondent, instrument.id, scores))
+                rows_by_condition[condition].append(scorer.score(entry.respondent, predictions.get(entry.id, {}), failures.get(entry.id, set())))
             people_scored |= seen
         for person in sorted(people_scored):
-            majority = scorer.majority_answers(person)
-            per_person.append(PersonScores(FLOOR_MAJORITY, person, instrument.id, scorer.score(person, majority)))
-            per_person.append(PersonScores(FLOOR_RANDOM, person, instrument.id, scorer.random_scores(person, rng)))
-        if scorer.family == "survey":
-            per_item += _item_table(scorer, by_condition, predictions, failures, people_scored)
+            rows_by_condition[FLOOR_MAJORITY].append(scorer.score(person, scorer.majority_answers(person)))
+            rows_by_condition[FLOOR_RANDOM].append(scorer.random_scores(person, rng))
+        for condition, rows in rows_by_condition.items():
+            conditions[condition][instrument.id] = summarize(rows, settings)
 
-    for condition in _ordered({p.condition for p in per_person}):
-        conditions[condition] = {}
-        for instrument in instruments:
-            rows = [p.values for p in per_person if p.condition == condition and p.instrument == instrument.id]
-            if rows:
-                conditions[condition][instrument.id] = summarize(rows, settings)
-
-    parity = _parity(per_person, instruments, truth, settings)
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
-    return {
+    metrics = {
+        "schema_version": SCHEMA_VERSION,
         "run": {
             "id": manifest.id,
             "status": manifest.status,
@@ -416,82 +459,134 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
             "people_in_truth": len(truth_people),
             "wave": settings.wave,
             "retest_wave": settings.retest_wave,
+            "design": "same-wave" if settings.wave == 1 else "cross-wave",
+            "retest_interval": retest_interval(truth),
         },
         "answers": {"total": int(len(frame)), "ok": int(counts.get("ok", 0)), "failed": int(counts.get("failed", 0)),
-                    "expected": manifest.total_answers},
-        "conditions": conditions,
+                    "expected": manifest.total_answers, "headline": "failed answers count as wrong",
+                    "also": "failed answers excluded (see each condition's failed_excluded block)"},
+        "conditions": {c: conditions[c] for c in _ordered(conditions)},
         "families": {i.id: instrument_family(i) for i in instruments},
+        "verdicts": verdicts,
         "parity": parity,
         "per_item": per_item,
-        "per_person": [
-            {"condition": p.condition, "respondent": p.respondent, "instrument": p.instrument, **p.values} for p in per_person
-        ],
+        "per_person": per_person,
         "unscored_agents": unscored,
         "settings": {
             "bootstrap": settings.bootstrap,
+            "bootstrap_kind": "two-way: people and items resampled with replacement",
             "seed": settings.seed,
             "ci_level": 0.95,
-            "random_draws": RANDOM_DRAWS,
+            "min_items": settings.min_items,
+            "min_items_effective": effective_min,
+            "parity_min_group": settings.parity_min_group,
+            "min_item_people": settings.min_item_people,
+            "references": list(settings.references),
             "parity_fields": settings.parity_fields,
         },
     }
+    return Metrics.model_validate(metrics).model_dump(mode="json")
+
+
+def retest_interval(truth: ResponseSet) -> str:
+    """The time between the scored wave and the retest, as far as the response set says."""
+    name = f"{truth.name} {truth.source or ''}"
+    if "2016" in name and "2020" in name or "gss-panel-2016" in name:
+        return "2 or 4 years: the 2018 sample re-interviewed in 2020 (2 years), the 2016 sample in 2020 (4 years); reported apart"
+    if "2006" in name:
+        return "2 years (2006 -> 2008)"
+    return "as in the response set (wave 1 vs wave 2); not stated"
+
+
+def _feature_questions(instrument: Instrument, truth: ResponseSet) -> list[Question]:
+    """The instrument's choice items plus any other items of the truth's instrument present in the truth data
+    (e.g. a benchmark's context items): what reference predictors may learn from."""
+    questions = [q for q in instrument.questions if q.is_choice]
+    have = {q.id for q in questions}
+    extra_ids = set(truth.data["question"].astype(str).unique()) - have
+    if extra_ids and truth.instrument:
+        try:
+            from surveys.instruments import load_instrument
+
+            source = load_instrument(truth.instrument)
+            questions += [q for q in source.questions if q.id in extra_ids and q.is_choice]
+        except Exception:  # noqa: BLE001 - a user instrument we cannot load: learn from the scored items only
+            log.debug("reference features: instrument %s not loadable; using the scored items only", truth.instrument)
+    return questions
+
+
+def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: pd.DataFrame, by_condition, settings: EvalSettings):
+    from experiments.scoring.panel import PanelMatrix
+    from experiments.scoring.survey import AgentCells, SurveySettings, score_survey
+
+    panel = PanelMatrix.from_responses(truth, _feature_questions(instrument, truth), wave=1, retest_wave=2)
+    panel.scored_wave = settings.wave
+    targets = [q.id for q in instrument.questions if q.is_choice and q.id in panel.items]
+    index = panel.person_index()
+    people = sorted({e.respondent for entries in by_condition.values() for e in entries if e.respondent in index}, key=lambda p: index[p])
+    if not people or not targets:
+        return None
+    rows = np.array([index[p] for p in people], dtype=int)
+    row_of = {p: i for i, p in enumerate(people)}
+    col_of = {q: j for j, q in enumerate(targets)}
+    k_max = panel.max_options
+    agents: dict[str, AgentCells] = {}
+    sub = frame[frame["question"].isin(set(targets))] if not frame.empty else frame
+    for condition, entries in by_condition.items():
+        shape = (len(people), len(targets))
+        cells = AgentCells(np.zeros(shape, bool), np.full(shape, -1, np.int16), np.zeros(shape, bool),
+                           np.zeros(shape + (k_max,)), np.zeros(shape, bool))
+        owner = {}
+        for entry in entries:
+            if entry.respondent in row_of and entry.respondent not in owner.values():
+                owner[entry.id] = entry.respondent
+        rows_frame = sub[sub["agent"].isin(set(owner))] if not sub.empty else sub
+        votes: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for row in rows_frame.itertuples(index=False):
+            i, j = row_of[owner[row.agent]], col_of[row.question]
+            cells.asked[i, j] = True
+            code = panel.encode(row.question, row.value) if row.status == "ok" and row.value is not None else -1
+            if code >= 0:
+                votes[(i, j)].append(code)
+                probabilities = getattr(row, "probabilities", None)
+                if isinstance(probabilities, dict) and probabilities and not cells.has_proba[i, j]:
+                    options = panel.questions[row.question].options
+                    vector = np.array([float(probabilities.get(o.code, 0.0) or 0.0) for o in options])
+                    if vector.sum() > 0:
+                        cells.proba[i, j, : len(options)] = vector / vector.sum()
+                        cells.has_proba[i, j] = True
+        for (i, j), codes in votes.items():
+            cells.predicted[i, j] = Counter(codes).most_common(1)[0][0]
+        cells.failed = cells.asked & (cells.predicted < 0)
+        agents[condition] = cells
+    asked_per_person = max((int(c.asked.sum(axis=1).max()) for c in agents.values() if c.asked.size), default=len(targets))
+    min_items = max(1, min(settings.min_items, asked_per_person or len(targets)))
+    survey_settings = SurveySettings(
+        min_items=min_items, bootstrap=settings.bootstrap, seed=settings.seed, references=settings.references,
+        population=settings.population, parity_min_group=settings.parity_min_group,
+        min_item_people=settings.min_item_people, parity_fields=settings.parity_fields,
+    )
+    return score_survey(panel, targets, rows, agents, survey_settings), min_items
+
+
+def _numeric_blocks(scorer: Scorer, by_condition, predictions, failures, settings: EvalSettings, conditions, instrument_id: str) -> None:
+    """Numeric items of a survey instrument: scaled MAE per person (people-only bootstrap)."""
+    for condition, entries in by_condition.items():
+        rows = []
+        for entry in entries:
+            if entry.respondent in scorer.w1:
+                first = scorer.w1[entry.respondent]
+                items = scorer.items_for(entry.respondent, scorer.numeric_items)
+                mae, n = m.scaled_mae(scorer.questions, predictions.get(entry.id, {}), first, items)
+                if n:
+                    rows.append(mae)
+        if rows:
+            ci = m.bootstrap_ci(rows, n_boot=settings.bootstrap, seed=settings.seed)
+            conditions[condition].setdefault(instrument_id, {"people": len(rows)})["numeric_mae"] = {
+                "mean": m.mean(rows), "ci": list(ci) if ci else None, "n": len(rows)}
 
 
 def _ordered(names: Iterable[str]) -> list[str]:
     names = set(names)
     known = [c for c in CONDITION_ORDER if c in names]
     return known + sorted(names - set(known))
-
-
-def _item_table(scorer: Scorer, by_condition, predictions, failures, people: set[str]) -> list[dict[str, Any]]:
-    rows = []
-    for qid in scorer.choice_items + scorer.numeric_items:
-        question = scorer.questions[qid]
-        row: dict[str, Any] = {"instrument": scorer.instrument.id, "question": qid, "text": question.description or question.text[:80]}
-        pairs = [(p, scorer.w1[p][qid], scorer.w2.get(p, {}).get(qid)) for p in sorted(people) if qid in scorer.w1.get(p, {})]
-        retests = [same for _, a, b in pairs if b is not None for same in [m.same_value(question, a, b)]]
-        row["people"] = len(pairs)
-        row["retest_agreement"] = float(np.mean(retests)) if retests else None
-        for condition, entries in by_condition.items():
-            hits = []
-            for entry in entries:
-                truth = scorer.w1.get(entry.respondent, {}).get(qid)
-                if truth is None:
-                    continue
-                predicted = predictions.get(entry.id, {})
-                if qid in predicted:
-                    hits.append(m.same_value(question, predicted[qid], truth))
-                elif qid in failures.get(entry.id, set()):
-                    hits.append(False)
-            row[f"{condition}_accuracy"] = float(np.mean(hits)) if hits else None
-            row[f"{condition}_normalized"] = m.ratio(row[f"{condition}_accuracy"], row["retest_agreement"])
-        majority = [m.same_value(question, scorer.majority_answers(p).get(qid), a) for p, a, _ in pairs] if pairs else []
-        row["majority_floor_accuracy"] = float(np.mean(majority)) if majority else None
-        row["random_floor_accuracy"] = 1 / len(question.options) if question.is_choice else None
-        rows.append(row)
-    return rows
-
-
-def _parity(per_person: list[PersonScores], instruments: list[Instrument], truth: ResponseSet, settings: EvalSettings) -> dict[str, Any]:
-    """Demographic parity difference of each condition's main per-person score, per demographic field."""
-    out: dict[str, Any] = {}
-    people = sorted({p.respondent for p in per_person})
-    groups = demographic_groups(truth.demographics, people, settings.parity_fields)
-    if not groups:
-        return out
-    for instrument in instruments:
-        family = instrument_family(instrument)
-        metric = "normalized_accuracy" if family == "survey" else "normalized_correlation"
-        fallback = "accuracy" if family == "survey" else "correlation"
-        for condition in _ordered({p.condition for p in per_person}):
-            rows = [p for p in per_person if p.condition == condition and p.instrument == instrument.id]
-            if not rows:
-                continue
-            chosen = metric if any(p.values.get(metric) is not None for p in rows) else fallback
-            scores = {p.respondent: p.values.get(chosen) for p in rows}
-            entry = out.setdefault(instrument.id, {}).setdefault(condition, {"metric": chosen, "fields": {}})
-            for field_name, mapping in groups.items():
-                parity = m.parity_difference(scores, mapping, settings.parity_min_group)
-                if parity.difference is not None:
-                    entry["fields"][field_name] = parity.as_dict()
-    return out

@@ -106,43 +106,51 @@ async def run_fixture(tmp_path, instrument, agents, truth_name="hand-made"):
 async def test_normalized_accuracy_per_person_then_averaged(tmp_path):
     folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
     metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=200, seed=1))
+    assert metrics["schema_version"] == 2
     dem = metrics["conditions"]["demographic"]["mini"]
-    assert dem["people"] == 3
+    assert dem["people"] == 3  # min_items is capped at the 4 choice items asked
     assert dem["accuracy"]["mean"] == pytest.approx((0.5 + 0.75 + 0.75) / 3)
-    assert dem["retest_agreement"]["mean"] == pytest.approx((0.75 + 0.5) / 2)
+    assert dem["retest_agreement"]["mean"] == pytest.approx((0.75 + 0.5) / 2)  # P3 has no retest
     assert dem["normalized_accuracy"]["mean"] == pytest.approx((2 / 3 + 1.5) / 2)
-    assert dem["normalized_accuracy"]["n"] == 2  # P3 has no retest
+    # ratio of means over the people with a retest: ((.5 + .75) / 2) / ((.75 + .5) / 2) = 1
+    assert dem["normalized_accuracy_ratio_of_means"]["mean"] == pytest.approx(1.0)
     assert dem["numeric_mae"]["mean"] == pytest.approx((0.3 + 0.2) / 2)  # P3 has no N in wave 1: not scored
     lo, hi = dem["normalized_accuracy"]["ci"]
-    assert 2 / 3 - 1e-9 <= lo <= hi <= 1.5 + 1e-9
+    assert 0 <= lo <= hi
 
     comp = metrics["conditions"]["composite"]["mini"]
     assert comp["accuracy"]["mean"] == pytest.approx((1.0 + 0.75) / 2)
     assert comp["normalized_accuracy"]["mean"] == pytest.approx((4 / 3 + 1.5) / 2)
-    assert comp["coverage"]["mean"] == pytest.approx((1.0 + 0.75) / 2)
+    assert comp["coverage"] == {"asked": 8, "valid": 7, "failed": 1, "share": 7 / 8}
+    # failed answers excluded: P2 keeps 3 scored items (A, B, C), fewer than the 4 required: excluded and counted
+    assert comp["failed_excluded"]["normalized_accuracy"]["mean"] == pytest.approx(4 / 3)
+    assert comp["failed_excluded"]["people"] == 1 and comp["failed_excluded"]["excluded_people"] == 1
+    relaxed = evaluate(folder, TRUTH, EvalSettings(bootstrap=0, min_items=3))["conditions"]["composite"]["mini"]
+    # min_items 3: P2 stays, 3/3 right on A, B, C whose retest is 2/3 -> 1.5; P1 4/3 -> mean 17/12
+    assert relaxed["failed_excluded"]["normalized_accuracy"]["mean"] == pytest.approx((4 / 3 + 1.5) / 2)
     # composite P1 gave exactly the wave-1 answers: correlation 1
     comp_p1 = next(p for p in metrics["per_person"] if p["condition"] == "composite" and p["respondent"] == "P1")
     assert comp_p1["correlation"] == pytest.approx(1.0)
-    assert comp_p1["normalized_correlation"] == pytest.approx(1 / comp_p1["retest_correlation"])
 
     assert [a["agent"] for a in metrics["unscored_agents"]] == ["stranger"]
-    assert metrics["answers"] == {"total": 30, "ok": 29, "failed": 1, "expected": 30}
+    assert {k: metrics["answers"][k] for k in ("total", "ok", "failed", "expected")} == {"total": 30, "ok": 29, "failed": 1, "expected": 30}
+    assert metrics["answers"]["headline"] == "failed answers count as wrong"
 
 
 async def test_floors_and_per_item_table(tmp_path):
     folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
-    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=50))
+    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=50, min_item_people=1))
     # random floor for P1: (1/3 + 1/3 + 1/2 + 1/3) / 4 = .375 ; normalized .375 / .75 = .5
     p1_random = next(p for p in metrics["per_person"] if p["condition"] == "random_floor" and p["respondent"] == "P1")
     assert p1_random["accuracy"] == pytest.approx(0.375)
     assert p1_random["normalized_accuracy"] == pytest.approx(0.5)
     # majority floor for P3 (others P1, P2): A 1|3 tie -> "1"; B 2|3 tie -> "2"; C x|y tie -> "x"; D a|b -> "a"
     # P3 answered A=2, B=1, C=y, D=c: none right
-    p3_major = next(p for p in metrics["per_person"] if p["condition"] == "majority_floor" and p["respondent"] == "P3")
+    p3_major = next(p for p in metrics["per_person"] if p["condition"] == "majority" and p["respondent"] == "P3")
     assert p3_major["accuracy"] == 0.0
     # for P2 (others P1, P3): C is y|x... P1 x, P3 y -> tie -> "x"; P2 said y: wrong; A 1|2 -> "1" wrong;
     # B 2|1 -> "1" wrong; D a|c -> "a" wrong
-    p2_major = next(p for p in metrics["per_person"] if p["condition"] == "majority_floor" and p["respondent"] == "P2")
+    p2_major = next(p for p in metrics["per_person"] if p["condition"] == "majority" and p["respondent"] == "P2")
     assert p2_major["accuracy"] == 0.0
     items = {row["question"]: row for row in metrics["per_item"]}
     assert items["A"]["retest_agreement"] == 1.0 and items["A"]["demographic_accuracy"] == 1.0
@@ -154,7 +162,10 @@ async def test_floors_and_per_item_table(tmp_path):
 
 async def test_demographic_parity_difference(tmp_path):
     folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
-    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=0))
+    small = evaluate(folder, TRUTH, EvalSettings(bootstrap=0))  # default: groups of >= 30 people only
+    assert small["parity"]["mini"]["demographic"]["fields"]["sex"]["difference"] is None
+    assert small["parity"]["mini"]["demographic"]["fields"]["sex"]["sizes"] == {"F": 1, "M": 1}
+    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=0, parity_min_group=1))
     parity = metrics["parity"]["mini"]["demographic"]
     assert parity["metric"] == "normalized_accuracy"
     sex = parity["fields"]["sex"]
@@ -217,12 +228,63 @@ async def test_games_mae_and_correlation(tmp_path):
 
 async def test_report_files_are_written_from_the_run_folder(tmp_path):
     folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
-    result = write_report(folder, TRUTH, EvalSettings(bootstrap=50))
+    result = write_report(folder, TRUTH, EvalSettings(bootstrap=50, min_item_people=1, parity_min_group=1))
     saved = json.loads(result.metrics_path.read_text())
-    assert set(saved) >= {"run", "truth", "answers", "conditions", "per_item", "per_person", "parity", "settings"}
+    assert set(saved) >= {"schema_version", "run", "truth", "answers", "conditions", "per_item", "per_person", "parity", "settings", "verdicts"}
     assert saved["conditions"]["demographic"]["mini"]["normalized_accuracy"]["mean"] == pytest.approx((2 / 3 + 1.5) / 2)
     html = result.html_path.read_text()
     assert html.count("data:image/png;base64,") >= 3
-    assert "composite agents" in html and "majority-answer floor" in html
+    assert "composite agents" in html and "ref: majority of other people" in html and "Verdict" in html
     assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
     assert result.html_path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_wrong_or_empty_truth_never_overwrites_a_good_report(tmp_path):
+    from simulacra.errors import SimulacraError
+
+    folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
+    good = write_report(folder, TRUTH, EvalSettings(bootstrap=0))
+    before = (good.metrics_path.read_bytes(), good.html_path.read_bytes())
+    strangers = responses("strangers", {1: {"X1": {"A": "1"}}, 2: {"X1": {"A": "1"}}})
+    with pytest.raises(SimulacraError, match="right truth file"):
+        write_report(folder, strangers, EvalSettings(bootstrap=0))
+    with pytest.raises(SimulacraError, match="empty"):
+        write_report(folder, ResponseSet.from_records("empty", []), EvalSettings(bootstrap=0))
+    assert (good.metrics_path.read_bytes(), good.html_path.read_bytes()) == before
+    assert not list(folder.path.glob("*.tmp")) and not list(folder.path.glob(".*.tmp"))
+
+
+async def test_a_condition_without_valid_answers_has_no_score_never_zero(tmp_path):
+    from experiments.reports.report import print_summary
+    from rich.console import Console
+
+    silent = [FixedAgent(id=f"p-{p}", source="persona", respondent=p, given={}) for p in ("P1", "P2")]
+    folder = await run_fixture(tmp_path, survey_instrument(), AGENTS[:2] + silent)
+    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=0))
+    block = metrics["conditions"]["persona"]["mini"]
+    assert block["no_valid_answers"] is True
+    assert block["normalized_accuracy"]["mean"] is None and block["accuracy"]["mean"] is None
+    assert block["coverage"]["valid"] == 0 and block["coverage"]["failed"] == 8
+    verdict = next(v for v in metrics["verdicts"] if v["condition"] == "persona")
+    assert verdict["difference"] is None and "no valid answers" in verdict["verdict"]
+    console = Console(record=True, width=200)
+    print_summary(metrics, console)
+    text = console.export_text()
+    assert "no valid answers" in text and "0.00" not in text.split("persona")[1].splitlines()[0]
+
+
+async def test_every_condition_sits_beside_the_reference_conditions_with_a_verdict(tmp_path):
+    folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
+    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=100))
+    names = list(metrics["conditions"])
+    for expected in ("composite", "demographic", "majority", "demographic_knn", "composite_knn", "logistic", "random_floor"):
+        assert expected in names
+    assert names.index("demographic") < names.index("majority") < names.index("random_floor")
+    # references are scored on the same people as the agents
+    assert metrics["conditions"]["majority"]["mini"]["people"] == 3
+    verdicts = {v["condition"]: v for v in metrics["verdicts"]}
+    assert {"demographic", "composite"} <= set(verdicts)
+    for verdict in verdicts.values():
+        if verdict["difference"] is not None:
+            assert verdict["reference"] in ("majority", "demographic_knn", "composite_knn", "logistic")
+            assert verdict["metric"] == "normalized_accuracy"

@@ -1,0 +1,94 @@
+"""Distribution metrics (#13 item 4): how well answer *distributions* fit, per person and per population.
+
+- log-loss per person: mean over scored items of -ln p(the person's answer) (p clipped at EPS), averaged
+  over people;
+- Brier score per person: mean over items of sum_o (p_o - [o = answer])^2 (multi-class, 0 best, 2 worst),
+  averaged over people;
+- population level, per item (SimBench's normalisation): 1 - TV(model, human) / TV(uniform, human), with
+  TV(p, q) = 1/2 sum |p_o - q_o|; 1 = the human distribution exactly, 0 = no better than uniform, < 0 worse.
+  The model's population distribution is the mean of its per-person distributions over the people scored.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+EPS = 1e-6
+
+
+def log_loss_per_person(proba: np.ndarray, truth: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """(n,) mean -ln p(truth) over each person's scored items; NaN where nothing is scored.
+
+    proba: (n, m, K) distributions; truth: (n, m) option index (-1 missing); scored: (n, m) bool.
+    """
+    idx = np.where(truth >= 0, truth, 0)[..., None]
+    p = np.take_along_axis(proba, idx, axis=2)[..., 0]
+    loss = -np.log(np.clip(p, EPS, 1.0))
+    return _row_mean(loss, scored)
+
+
+def brier_per_person(proba: np.ndarray, truth: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """(n,) mean multi-class Brier score over each person's scored items."""
+    onehot = np.zeros_like(proba)
+    n, m = truth.shape
+    rows, cols = np.nonzero(truth >= 0)
+    onehot[rows, cols, truth[rows, cols]] = 1.0
+    score = ((proba - onehot) ** 2).sum(axis=2)
+    return _row_mean(score, scored)
+
+
+def _row_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    counts = mask.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(mask, values, 0.0).sum(axis=1) / counts
+    out[counts == 0] = np.nan
+    return out
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    return float(0.5 * np.abs(np.asarray(p, float) - np.asarray(q, float)).sum())
+
+
+def tv_score(model: np.ndarray, human: np.ndarray) -> float | None:
+    """1 - TV(model, human) / TV(uniform, human) over one item's k options; None when human is uniform."""
+    human = np.asarray(human, float)
+    uniform = np.full(len(human), 1.0 / len(human))
+    base = total_variation(uniform, human)
+    if base <= 1e-12:
+        return None
+    return 1.0 - total_variation(model, human) / base
+
+
+def population_tv(proba: np.ndarray, truth: np.ndarray, scored: np.ndarray, n_options: np.ndarray,
+                  items: list[str] | None = None) -> dict[str, Any]:
+    """Per item 1 - TV/TV_uniform between the model's mean distribution and the people's answers, and the mean."""
+    per_item: dict[str, float | None] = {}
+    for j in range(truth.shape[1]):
+        mask = scored[:, j] & (truth[:, j] >= 0)
+        if not mask.any():
+            continue
+        k = int(n_options[j])
+        human = np.bincount(truth[mask, j], minlength=k)[:k].astype(float)
+        human /= human.sum()
+        model = proba[mask, j, :k].mean(axis=0)
+        model = model / model.sum() if model.sum() > 0 else model
+        per_item[items[j] if items else str(j)] = tv_score(model, human)
+    values = [v for v in per_item.values() if v is not None and not math.isnan(v)]
+    return {"mean": float(np.mean(values)) if values else None, "items": len(values), "per_item": per_item}
+
+
+def one_hot_proba(predicted: np.ndarray, n_options: np.ndarray, k_max: int, smoothing: float = 0.0) -> np.ndarray:
+    """A hard answer as a distribution (for answers generated without option scores); -1 -> uniform."""
+    n, m = predicted.shape
+    out = np.zeros((n, m, k_max))
+    for j in range(m):
+        k = int(n_options[j])
+        col = predicted[:, j]
+        out[:, j, :k] = smoothing / k
+        has = col >= 0
+        out[np.flatnonzero(has), j, col[has]] += 1.0 - smoothing
+        out[~has, j, :k] = 1.0 / k
+    return out
