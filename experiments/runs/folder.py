@@ -38,6 +38,8 @@ from experiments.runs.identity import (
 from experiments.runs.store import ResponseStore, export_frame
 
 MANIFEST_VERSION = 2
+# what of the model description makes a different run (not the endpoint's address: the same model elsewhere)
+MODEL_IDENTITY = ("kind", "model", "temperature", "max_tokens", "structured_output")
 RunKind = Literal["batch", "experiment"]
 
 
@@ -97,7 +99,7 @@ class RunManifest(BaseModel):
             "kind": self.kind,
             "agents": {a.id: {"source": a.source, "fingerprint": a.fingerprint} for a in sorted(self.agents, key=lambda a: a.id)},
             "instruments": {i.id: {q: i.wording.get(q, "") for q in i.questions} for i in self.instruments},
-            "model": self.model.get("model"),
+            "model": {k: self.model[k] for k in MODEL_IDENTITY if k in self.model},
             "settings": identity_settings({"samples": 1, **self.settings}),
             "prompts": dict(self.prompt_hashes),
             "studies": {sid: entry.digest for sid, entry in sorted(self.studies.items())},

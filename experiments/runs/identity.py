@@ -122,8 +122,12 @@ def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         for q in [q for q in b if q in a]:
             if a[q] and b[q] and a[q] != b[q]:
                 out.append(f"question {q} of {ins}: wording changed")
-    if old.get("model") != new.get("model"):
-        out.append(f"model {old.get('model')} -> {new.get('model')}")
+    om, nm = old.get("model") or {}, new.get("model") or {}
+    if not isinstance(om, dict) or not isinstance(nm, dict):
+        om, nm = {"model": om}, {"model": nm}
+    for key in [k for k in nm if k in om]:  # a key an older run did not record is not a change
+        if om[key] != nm[key]:
+            out.append(f"model {om[key]} -> {nm[key]}" if key == "model" else f"model setting {key} {om[key]!r} -> {nm[key]!r}")
     os_, ns = old.get("settings", {}), new.get("settings", {})
     for key in sorted(set(os_) | set(ns)):
         if os_.get(key) != ns.get(key):

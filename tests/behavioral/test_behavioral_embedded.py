@@ -19,7 +19,7 @@ def test_schilke_on_four_demographic_agents_produces_the_report(demographic_bank
     assert result.exit_code == 0, result.output
     folder = isolated_workspace / "runs" / "e2e"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["model"]["name"].startswith("local:")
+    assert manifest["status"] == "complete" and manifest["kind"] == "experiment" and manifest["model"]["kind"] == "embedded"
     assignment = manifest["studies"]["schilke_2015"]["assignment"]
     assert sorted(list(assignment.values()).count(c) for c in ("high_power", "low_power")) == [2, 2]
 
@@ -28,7 +28,10 @@ def test_schilke_on_four_demographic_agents_produces_the_report(demographic_bank
     assert study["verdict"] in {"replicated", "not replicated"}
     assert study["human_d"] == 0.33
 
-    report = runner.invoke(app, ["experiment", "report", "e2e"])
+    frame = __import__("experiments.runs", fromlist=["RunFolder"]).RunFolder(folder).answers()
+    assert len(frame) == 4 and frame["prompt_hash"].notna().all()  # each step's answer in the shared store
+
+    report = runner.invoke(app, ["report", "e2e"])
     assert report.exit_code == 0, report.output
     html = (folder / "report.html").read_text()
     assert "data:image/png;base64," in html and study["verdict"] in html
