@@ -15,7 +15,6 @@ from typing import Any
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
-_umask_restricted = False
 
 
 def restrict_umask() -> None:
@@ -24,11 +23,8 @@ def restrict_umask() -> None:
     Libraries write personal data beside ours (SQLite's -wal/-shm side files, chromadb's store and its
     index files) with their own default modes; a restricted umask makes those 0600/0700 too. Called when a
     workspace folder is opened (`private_dir`), so every command that touches the workspace has it."""
-    global _umask_restricted
-    if not _umask_restricted:
-        current = os.umask(0o077)
-        os.umask(current | 0o077)
-        _umask_restricted = True
+    current = os.umask(0o077)  # reading the umask means setting it: two cheap calls, no flag to go stale
+    os.umask(current | 0o077)
 
 
 def private_dir(path: Path, *, within: Path | None = None) -> Path:
