@@ -15,6 +15,7 @@ from rich.console import Console
 
 console = Console()
 benchmark_app = typer.Typer(no_args_is_help=True, help="Real-data benchmarks (GSS panels).")
+runs_app = typer.Typer(no_args_is_help=True, help="The run folders of this workspace: batches and behavioral experiments.")
 
 
 # -- shared helpers ------------------------------------------------------------------------------------
@@ -91,13 +92,13 @@ def check_truth(folder: Any, truth: Any) -> None:
 
 
 def _report(folder: Any, truth_spec: Optional[str], bootstrap: int, seed: int, parity_fields: Optional[List[str]] = None,
-            as_json: bool = False) -> Any:
+            as_json: bool = False, min_items: int = 20) -> Any:
     from experiments.reports.report import load_truth, print_summary, write_report
     from experiments.scoring.evaluate import EvalSettings
 
     truth = load_truth(truth_spec, folder)
     check_truth(folder, truth)
-    result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, seed=seed, parity_fields=parity_fields or None))
+    result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, seed=seed, parity_fields=parity_fields or None, min_items=min_items))
     if as_json:
         _echo_json({"run_id": folder.path.name, "kind": "batch", "report": str(result.html_path),
                     "metrics_path": str(result.metrics_path), "metrics": result.metrics})
@@ -251,11 +252,16 @@ def compare(
 @benchmark_app.command("gss-panel")
 def gss_panel(
     panel: str = typer.Option("2016-2020", help="GSS panel: 2016-2020 or 2006 (2006-2008-2010, waves 1 and 2)."),
-    people: int = typer.Option(20, min=1, help="Re-interviewed people to build agents for."),
-    items: int = typer.Option(20, min=1, help="GSS items to answer (177 for the whole battery)."),
+    people: Optional[int] = typer.Option(None, min=1, help="Re-interviewed people to build agents for (default 20; with --references-only: everyone)."),
+    items: Optional[int] = typer.Option(None, min=1, help="GSS items to answer (default 20; 177 for the whole battery; with --references-only: every item asked in both waves)."),
     seed: int = typer.Option(0, help="Seed for choosing people and items."),
     context_items: int = typer.Option(20, min=0, help="Further wave-1 answers in each composite agent's context."),
-    condition: Optional[List[str]] = typer.Option(None, "--condition", help="demographic and/or composite (default both)."),
+    condition: Optional[List[str]] = typer.Option(None, "--condition", help="demographic and/or composite (default both); `stats` = the reference conditions only (same as --references-only)."),
+    references_only: bool = typer.Option(False, "--references-only", help="Only the statistical reference conditions (no model): the full-panel table in seconds to minutes."),
+    design: str = typer.Option("same-wave", help="same-wave (the paper's: scored on wave 1) or cross-wave (agents see wave 1, scored on wave 2)."),
+    panel_file: Optional[Path] = typer.Option(None, "--panel-file", help="A GSS panel extract of your own, long (like the 2006 file) or wide (like the 2016-2020 file); see surveys/README.md."),
+    min_items: int = typer.Option(20, min=1, help="People with fewer scored items are excluded (and counted); capped at the items asked."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="With --references-only: also write the table as markdown to this file."),
     batch_size: int = typer.Option(5, min=1, help="Questions per agent batch (one transaction; one model call on endpoints)."),
     composite_group: int = typer.Option(1, min=1, help="Items a composite agent predicts per call, left out of its context together (1 = only the predicted item, as in the paper)."),
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
@@ -277,13 +283,29 @@ def gss_panel(
 
     if run_id:
         check_run_id(run_id)
+    if references_only or "stats" in (condition or []):
+        from experiments.faithfulness.reference_table import DEFAULT_REFERENCE_BOOTSTRAP, markdown as to_markdown, print_reference_table, reference_table
+
+        if not as_json:
+            console.print(f"loading the GSS {panel_file or panel} panel; reference conditions only (no model) ...")
+        table = reference_table(panel, panel_file=str(panel_file) if panel_file else None, design=design, min_items=min_items,
+                                bootstrap=bootstrap if bootstrap != 1000 else DEFAULT_REFERENCE_BOOTSTRAP, seed=seed,
+                                people=people, items=items)
+        if as_json:
+            _echo_json(table.as_dict())
+        else:
+            print_reference_table(table, console)
+        if markdown:
+            markdown.write_text(to_markdown(table), encoding="utf-8")
+        return
 
     workspace = Workspace.default()
     settings = load_settings()
     if not as_json:
-        console.print(f"loading the GSS {panel} panel ...")
-    plan = plan_gss_benchmark(panel, people=people, items=items, seed=seed, context_items=context_items,
-                              conditions=condition or CONDITIONS, group_size=composite_group)
+        console.print(f"loading the GSS {panel_file or panel} panel ...")
+    plan = plan_gss_benchmark(panel, people=people or 20, items=items or 20, seed=seed, context_items=context_items,
+                              conditions=condition or CONDITIONS, group_size=composite_group, design=design,
+                              panel_file=str(panel_file) if panel_file else None)
     if not as_json:
         console.print(f"{len(plan.people)} people x {len(plan.items)} items, {len(plan.agents)} agents")
     folder = open_run(
@@ -303,7 +325,7 @@ def gss_panel(
         asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=batch_size, retry_failed=retry_failed, console=console))
     finally:
         _finish_message(folder)
-    _report(folder, None, bootstrap, seed)
+    _report(folder, None, bootstrap, seed, min_items=min_items)
 
 
 # -- simulacra demo ----------------------------------------------------------------------------------------
@@ -321,9 +343,59 @@ def demo(
     console.print(f"\n[bold green]demo report:[/bold green] {result.html_path}")
 
 
+# -- simulacra runs list | show ------------------------------------------------------------------------------
+@runs_app.command("list")
+def runs_list(as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON (for scripts).")) -> None:
+    """Every run folder of the workspace: id (whole), kind, status, answers, agents, model."""
+    from experiments.runs.summary import list_runs
+
+    rows = list_runs()
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        _say("no runs yet (see `simulacra run --help` and `simulacra experiment run --help`)")
+        return
+    for row in rows:  # one plain tab-separated line a run: ids are never cut, whatever the width
+        counts = row.get("counts", {})
+        typer.echo(f"{row['id']}\t{row['kind']}\t{row['status']}\t{counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed "
+             f"of {counts.get('expected', 0)}\t{row['agents']} agents\t{row.get('model') or '-'}"
+             + (f"\t{row['error']}" if row.get("error") else ""))
+
+
+@runs_app.command("show")
+def runs_show(
+    run_ref: str = typer.Argument(..., metavar="RUN", help="Run id (in the workspace's runs/) or run folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON (for scripts)."),
+) -> None:
+    """One run: what made it (agents, instruments, model, prompt hashes), its sessions with code versions, counts."""
+    from experiments.runs.folder import RunFolder
+    from experiments.runs.summary import describe_run
+
+    data = describe_run(RunFolder.resolve(run_ref))
+    if as_json:
+        _echo_json(data)
+        return
+    m = data["manifest"]
+    _say(f"run {m['id']} ({m['kind']}, {m['status']}) in {data['path']}")
+    _say(f"  model: {', '.join(f'{k} {v}' for k, v in m['model'].items() if k != 'seed')}")
+    _say(f"  agents: {len(m['agents'])} ({', '.join(sorted({a['source'] for a in m['agents']}))})")
+    for ins in m["instruments"]:
+        _say(f"  instrument {ins['id']}: {len(ins['questions'])} questions")
+    counts = m.get("counts", {})
+    _say(f"  answers: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed of {counts.get('expected', 0)}")
+    _say(f"  prompt templates: {len(m.get('prompt_hashes', {}))} pinned")
+    for session in data["sessions"]:
+        code = session.get("code_version", {})
+        commit = (code.get("git_commit") or "")[:12] + (" (dirty)" if code.get("git_dirty") else "")
+        _say(f"  session {session['id']}: {session['outcome']}, {session['answers_written']} answers, "
+             f"{int(session['usage'].get('calls', 0))} calls, simulacra {code.get('simulacra', '?')} {commit}".rstrip())
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("report")(report)
     app.command("compare")(compare)
     app.add_typer(benchmark_app, name="benchmark")
+    app.add_typer(runs_app, name="runs")
     app.command("demo")(demo)

@@ -216,24 +216,6 @@ class ExperimentRunner(Runner):
                 prior.append(prior_step(stimulus, step.questions, answers))
 
 
-@dataclass
-class ExperimentOutcome:
-    folder: RunFolder
-    asked: int  # answers asked in this invocation
-    reused: int  # answers already in the store
-    failed: int  # answers of this invocation that failed (invalid model output)
-    results: dict[str, Any]
-    outcome: RunOutcome | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.folder.manifest.status == "complete"
-
-    @property
-    def run_id(self) -> str:
-        return self.folder.path.name
-
-
 def open_experiment(
     studies: Sequence[StudyDefinition],
     agents: Sequence[Agent],
@@ -285,8 +267,9 @@ async def run_experiment(
     settings: dict[str, Any] | None = None,
     options: AnswerOptions | None = None,
     new_run: bool = False,
-) -> ExperimentOutcome:
-    """Run (or resume) `studies` on `agents` and write the run folder; see the module docstring.
+) -> RunOutcome:
+    """Run (or resume) `studies` on `agents` and write the run folder; see the module docstring. The outcome's
+    `results` hold the analysis (also written to results.json).
 
     Raises RunInterrupted when the endpoint goes away and RunStopped (or the original exception) when another
     fault stops the run; in both cases everything answered so far is saved and the same call resumes."""
@@ -320,8 +303,8 @@ async def run_experiment(
     finally:
         folder.export()
         analyze_run(folder)
-    results = json.loads((folder.path / RESULTS).read_text(encoding="utf-8"))
-    return ExperimentOutcome(folder, outcome.written, already, outcome.failed, results, outcome)
+    outcome.results = json.loads((folder.path / RESULTS).read_text(encoding="utf-8"))
+    return outcome
 
 
 def stored_answer(folder: RunFolder, agent_id: str, study_id: str, step_id: str, question_id: str) -> Answer | None:

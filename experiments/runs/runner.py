@@ -136,6 +136,24 @@ class RunOutcome:
     message: str = ""
     already: int = 0  # answers stored before this invocation
     folder: RunFolder | None = None
+    results: dict[str, Any] | None = None  # experiments: the analysis written to results.json
+
+    @property
+    def asked(self) -> int:
+        return self.written
+
+    @property
+    def reused(self) -> int:
+        return self.already
+
+    @property
+    def complete(self) -> bool:
+        """Everything of the run is answered and valid (not only this invocation)."""
+        return self.folder.manifest.status == "complete" if self.folder is not None else self.status == "complete"
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.path.name if self.folder is not None else ""
 
 
 class SampledLLM:

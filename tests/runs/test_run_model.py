@@ -211,3 +211,26 @@ def test_volatile_agent_state_does_not_change_the_run(tmp_path):
     first = new_run(tmp_path, [agent], instrument(2))
     agent.calls = 5
     assert new_run(tmp_path, [agent], instrument(2)).path == first.path
+
+
+async def test_runs_list_and_show_print_whole_ids_and_json(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from experiments.cli import app
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SIMULACRA_HOME", str(home))
+    agents = [EchoAgent(id="a-very-long-agent-identifier-0123456789")]
+    inst = instrument(2, "an-instrument-with-a-long-name")
+    folder = open_run(home / "runs", agents, [inst], model=MODEL, settings={"temperature": 0.0})
+    await run_batch(folder, agents, [inst], fake_llm())
+    listed = CliRunner().invoke(app, ["runs", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines()[0].startswith(folder.path.name + "\t")  # whole, in an 80-column pipe
+    rows = json.loads(CliRunner().invoke(app, ["runs", "list", "--json"]).output)
+    assert rows[0]["id"] == folder.path.name and rows[0]["counts"]["ok"] == 2
+    shown = CliRunner().invoke(app, ["runs", "show", folder.path.name, "--json"])
+    data = json.loads(shown.output)
+    assert data["manifest"]["prompt_hashes"] and data["sessions"][0]["code_version"]["simulacra"]
+    text = CliRunner().invoke(app, ["runs", "show", folder.path.name]).output
+    assert "session 1: complete, 2 answers" in text
