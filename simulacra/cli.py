@@ -24,6 +24,29 @@ def _structured_row(llm_settings, workspace) -> str:
     return f"auto: {known} (negotiated)" if known else "auto: not negotiated yet (the first structured call finds it)"
 
 
+async def _ping(llm, negotiate: bool) -> tuple[float, str]:
+    """One tiny completion; on an endpoint also one tiny structured call, which negotiates the mode it accepts."""
+    from pydantic import BaseModel
+
+    from simulacra.errors import StructuredOutputError
+
+    class Ok(BaseModel):
+        ok: bool
+
+    try:
+        started = time.perf_counter()
+        result = await llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=8)
+        seconds = time.perf_counter() - started
+        if negotiate:
+            try:
+                await llm.structured([{"role": "user", "content": 'Reply {"ok": true}'}], Ok, max_tokens=16, attempts=1)
+            except StructuredOutputError:
+                pass  # the model answered in some mode: the negotiation is what this call is for
+        return seconds, result.text
+    finally:
+        await llm.aclose()
+
+
 def doctor(
     ping: bool = typer.Option(True, "--ping/--no-ping", help="Send one tiny completion to check the model answers."),
 ) -> None:
@@ -32,16 +55,9 @@ def doctor(
     With --ping an endpoint also gets one tiny structured request, which negotiates (and remembers) the
     structured-output mode it accepts.
     """
-    from pydantic import BaseModel
-
     from simulacra.config import ROLES, load_settings
-    from simulacra.errors import StructuredOutputError
     from simulacra.llm import describe_backend, open_llm
-
     from simulacra.workspace import Workspace
-
-    class Ok(BaseModel):
-        ok: bool
 
     settings = load_settings()
     workspace = Workspace.default()
@@ -65,15 +81,9 @@ def doctor(
             table.add_row(f"{role} llm model file", str(resolve_local_model(llm_settings.local_model, workspace)))
         if ping:
             llm = open_llm(settings, workspace, cache=False, role=role)
-            started = time.perf_counter()
-            result = asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=8))
-            table.add_row(f"{role} model answers", f"yes ({time.perf_counter() - started:.1f}s): {result.text.strip()[:40]!r}")
+            seconds, text = asyncio.run(_ping(llm, negotiate=llm_settings.uses_endpoint))
+            table.add_row(f"{role} model answers", f"yes ({seconds:.1f}s): {text.strip()[:40]!r}")
             table.add_row(f"{role} context size", str(llm.context_size))
-            if llm_settings.uses_endpoint:
-                try:
-                    asyncio.run(llm.structured([{"role": "user", "content": 'Reply {"ok": true}'}], Ok, max_tokens=16, attempts=1))
-                except StructuredOutputError:
-                    pass  # the model answered in some mode: negotiation is what we wanted here
         table.add_row(f"{role} structured output", _structured_row(llm_settings, workspace))
         pinged[role] = backend["model"]
     embedder = settings.embeddings.base_url or f"local sentence-transformers ({settings.embeddings.model})"
@@ -87,11 +97,12 @@ def chat(
     system: str = typer.Option("You are a helpful assistant.", help="System message."),
     max_tokens: int = typer.Option(256, help="Most tokens to generate."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Always call the model, even for a repeated prompt."),
+    role: str = typer.Option("agents", help="Whose model to use: agents or interviewer (see [roles.interviewer])."),
 ) -> None:
     """One real completion from the configured model (embedded by default)."""
     from simulacra.llm import open_llm
 
-    llm = open_llm(cache=not no_cache)
+    llm = open_llm(cache=not no_cache, role=role)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
     result = asyncio.run(llm.chat(messages, max_tokens=max_tokens))
     console.print(result.text.strip(), highlight=False, markup=False)

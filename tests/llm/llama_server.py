@@ -1,7 +1,8 @@
 """Real and stand-in OpenAI-compatible servers on loopback, for tests of every package.
 
-    from tests.llm.llama_server import running_llama_server, plain_json_proxy
+    from tests.llm.llama_server import llama_server, running_llama_server, plain_json_proxy
 
+    # as a module-scoped pytest fixture (import the name into your test module):  def test_x(llama_server): ...
     with running_llama_server() as server:            # python -m llama_cpp.server with SmolLM2, on 127.0.0.1
         monkeypatch.setenv("SIMULACRA_BASE_URL", server.base_url)
         monkeypatch.setenv("SIMULACRA_MODEL", server.model)
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -109,6 +111,13 @@ def running_llama_server(
                 process.kill()
                 process.wait(5)
         log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[LlamaServer]:
+    """One llama_cpp.server for a test module (starting it costs a few seconds; the model lock is the caller's)."""
+    with running_llama_server() as server:
+        yield server
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from simulacra.config import load_settings
 from simulacra.errors import LogprobsUnsupportedError
 from simulacra.llm import EndpointMemory, open_llm
 from simulacra.workspace import Workspace
-from tests.llm.llama_server import plain_json_proxy, running_llama_server
+from tests.llm.llama_server import llama_server, plain_json_proxy
 
 pytestmark = [pytest.mark.embedded, pytest.mark.server]
 
@@ -33,19 +33,13 @@ QUESTION = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with running_llama_server() as running:
-        yield running
-
-
 @pytest.fixture
-def use_server(server, monkeypatch):
+def use_server(llama_server, monkeypatch):
     """Point simulacra at the server with no structured-output setting (negotiation must find the mode)."""
     monkeypatch.delenv("SIMULACRA_STRUCTURED_OUTPUT", raising=False)
-    for key, value in server.env().items():
+    for key, value in llama_server.env().items():
         monkeypatch.setenv(key, value)
-    return server
+    return llama_server
 
 
 def test_chat_command_works(use_server):
@@ -56,7 +50,7 @@ def test_chat_command_works(use_server):
     assert use_server.model in result.output and result.output.strip()
 
 
-async def test_structured_call_negotiates_and_doctor_shows_it(use_server):
+async def test_structured_call_negotiates(use_server):
     llm = open_llm(load_settings())
     out = await llm.structured(QUESTION, YesNo, max_tokens=24)
     assert out.value.answer in {"yes", "no"}
@@ -66,11 +60,14 @@ async def test_structured_call_negotiates_and_doctor_shows_it(use_server):
     assert known["structured_output"] == "json_object_schema"
     await llm.aclose()
 
+
+def test_doctor_pings_and_shows_the_negotiated_mode(use_server):
     from experiments.cli import app
 
-    doctor = CliRunner().invoke(app, ["doctor", "--no-ping"], env={"COLUMNS": "200"})
+    doctor = CliRunner().invoke(app, ["doctor"], env={"COLUMNS": "200"})
     assert doctor.exit_code == 0, doctor.output
     assert "auto: json_object_schema (negotiated)" in doctor.output
+    assert "agents model answers" in doctor.output and "interviewer llm" in doctor.output
 
 
 async def test_option_logprobs_work_or_say_why(use_server):
