@@ -147,6 +147,9 @@ def withdraw_command(
         "and every cache entry and run answer made from their words.",
         highlight=False,
     )
+    if not found.transcript_files and not found.agent_ids:
+        console.print(f"[yellow]note:[/yellow] no transcript or agent of {respondent} in this workspace (check the id); "
+                      "only a web invitation, if any, can be removed", highlight=False)
     if not yes and not typer.confirm("This cannot be undone. Continue?", default=False):
         console.print("nothing was changed")
         raise typer.Abort()  # exit status 1

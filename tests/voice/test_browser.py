@@ -144,3 +144,47 @@ def test_two_spoken_turns_in_a_real_browser(tmp_path, workspace, fake_llm, voice
         assert answer.meta["duration_s"] > 2
     assert transcript.turns[-1].text == FOLLOW_UP
     assert transcript.meta["name"] == "Ada"
+
+
+def test_withdrawal_from_the_respondents_page_and_the_operator_view(tmp_path, workspace, fake_llm, voice_script):
+    """Typed answers (speech off), then the respondent withdraws from their page; the operator withdraws another."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the CI script installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    operator = "op-" + "y" * 30
+    app = create_app(workspace, llm=fake_llm, script=voice_script, stt=None, tts=None, operator_token=operator)
+    token, _ = app.state.registry.invite("browser-2")
+    app.state.registry.invite("browser-3")
+    (workspace.transcripts / "browser-3.jsonl").write_text('{"type": "header", "respondent": "browser-3"}\n')
+
+    with LiveServer(app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_context().new_page()
+            page.on("dialog", lambda dialog: dialog.accept())  # "This cannot be undone" -> OK
+            page.goto(f"{base}/interview#{token}")
+            page.get_by_label("I have read this information and agree to take part.").check()
+            page.get_by_role("button", name="Start the interview").click()
+            expect(page.locator("#subtitles")).to_contain_text("Hi, friend!", timeout=30_000)
+            page.get_by_label("Your answer").fill("I kept bees on the roof of a lighthouse.")
+            page.get_by_role("button", name="Send typed answer").click()
+            expect(page.locator("#subtitles")).to_contain_text("story of your life", timeout=30_000)
+            assert "lighthouse" in (workspace.transcripts / "browser-2.jsonl").read_text()
+
+            page.get_by_text("Withdraw from the study").click()
+            page.get_by_role("button", name="Delete my interview and withdraw").click()
+            expect(page.get_by_role("heading", name="Your interview is deleted")).to_be_visible(timeout=30_000)
+            assert not (workspace.transcripts / "browser-2.jsonl").exists()
+
+            op = browser.new_context().new_page()
+            op.on("dialog", lambda dialog: dialog.accept())
+            op.goto(f"{base}/operator#{operator}")
+            button = op.get_by_role("button", name="Withdraw browser-3")
+            expect(button).to_be_visible(timeout=30_000)
+            button.click()
+            expect(op.get_by_role("button", name="Withdraw browser-3")).to_have_count(0, timeout=30_000)
+        finally:
+            browser.close()
+    assert not (workspace.transcripts / "browser-3.jsonl").exists()
+    assert len((workspace.root / "withdrawals.jsonl").read_text().splitlines()) == 2
