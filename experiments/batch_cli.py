@@ -121,6 +121,7 @@ def run(
     truth: Optional[str] = typer.Option(None, help="Human answers for the report (response set name or CSV); writes the report at the end."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed (a fresh model call; the failed attempt is kept in the run's history)."),
     new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other agents, wording, settings or prompt templates, start a new run folder instead of refusing."),
+    scoring: Optional[str] = typer.Option(None, help="generate (default) or logprobs: choice items scored over the option letters in one forward pass."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the number of calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON (for scripts)."),
 ) -> None:
@@ -147,10 +148,17 @@ def run(
     loaded = [load_instrument(i) for i in (instruments or ["gss"])]
     wanted = [q.strip() for q in questions.split(",") if q.strip()] if questions else None
     chosen = select_questions(loaded, wanted, limit)
+    options = None
+    if scoring is not None:
+        from simulacra.agent import AnswerOptions
+
+        if scoring not in ("generate", "logprobs"):
+            raise SimulacraError(f"--scoring {scoring!r}: choose generate or logprobs")
+        options = AnswerOptions(scoring=scoring)
     folder = open_run(
         workspace.runs, agents, chosen, model=describe_backend(settings),
         settings={**_settings_summary(settings), "samples": samples, "batch_size": batch_size, "bank": str(bank.root)},
-        run_id=run_id, truth=truth, new_run=new_run,
+        run_id=run_id, truth=truth, new_run=new_run, options=options,
     )
     if dry_run:
         estimate = estimate_run(folder, agents, chosen, settings.llm, batch_size=batch_size, retry_failed=retry_failed)

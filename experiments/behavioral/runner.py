@@ -25,7 +25,7 @@ from experiments.behavioral.assignment import assign_conditions
 from experiments.behavioral.definition import StudyDefinition
 from experiments.behavioral.stats import effect_size_correlation
 from experiments.runs.folder import RunFolder, RunManifest, StudyEntry, default_run_id
-from experiments.runs.identity import check_run_id, prompt_template_hashes
+from experiments.runs.identity import check_run_id, options_settings, prompt_template_hashes
 from experiments.runs.runner import (
     Progress,
     Runner,
@@ -226,10 +226,14 @@ def open_experiment(
     seed: int = 0,
     run_id: str | None = None,
     new_run: bool = False,
+    options: AnswerOptions | None = None,
 ) -> RunFolder:
     """Create the experiment's run folder, or reopen it when the same experiment ran before (resume)."""
     if run_id:
         check_run_id(run_id)
+    settings = {"samples": 1, **(settings or {})}
+    if options is not None:
+        settings["answer_options"] = options_settings(options)
     agent_ids = sorted(a.id for a in agents)
     entries = {}
     for study in studies:
@@ -242,7 +246,7 @@ def open_experiment(
         agents=agent_entries(sorted(agents, key=lambda a: a.id)),
         instruments=instrument_entries(instruments),
         model=model,
-        settings={"samples": 1, **(settings or {})},
+        settings=settings,
         prompt_hashes=prompt_template_hashes(),
         seed=seed,
         studies=entries,
@@ -289,11 +293,12 @@ async def run_experiment(
         studies, loaded, runs_dir=workspace.runs,
         model=model or {"model": llm.model},
         settings=settings or {"temperature": llm.settings.temperature},
-        seed=seed, run_id=run_id, new_run=new_run,
+        seed=seed, run_id=run_id, new_run=new_run, options=options,
     )
+    per_step = max(len(s.questions) for st in studies for s in st.steps)  # a step's questions share one call
+    asked = (options or AnswerOptions()).model_copy(update={"batch_size": per_step})
     runner = ExperimentRunner(folder, llm, studies, retry_failed=retry_failed, concurrency=concurrency,
-                              options=options or AnswerOptions(batch_size=max(len(s.questions) for st in studies for s in st.steps)),
-                              on_progress=on_progress)
+                              options=asked, on_progress=on_progress)
     units = [ExperimentUnit(agent, runner.pending(agent.id)) for agent in sorted(loaded, key=lambda a: a.id)]
     units = [u for u in units if u.pending]
     total = sum(u.pending for u in units)

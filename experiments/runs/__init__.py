@@ -20,15 +20,21 @@ from experiments.runs.runner import (
     BatchRunner,
     Estimate,
     Progress,
+    Runner,
+    RunInterrupted,
     RunOutcome,
+    RunStopped,
+    estimate_run,
     execute_run,
     open_run,
     run_batch,
+    select_questions,
 )
 from experiments.runs.store import AnswerKey, ResponseStore, StoredAnswer
 
 __all__ = [
     "TRUTH_IN_RUN", "AgentEntry", "InstrumentEntry", "RunFolder", "RunManifest", "RunMismatchError",
-    "load_saved_truth", "save_truth", "BatchInterrupted", "BatchRunner", "Estimate", "Progress", "RunOutcome",
-    "execute_run", "open_run", "run_batch", "AnswerKey", "ResponseStore", "StoredAnswer",
+    "load_saved_truth", "save_truth", "BatchInterrupted", "BatchRunner", "Estimate", "Progress", "Runner",
+    "RunInterrupted", "RunOutcome", "RunStopped", "estimate_run", "execute_run", "open_run", "run_batch",
+    "select_questions", "AnswerKey", "ResponseStore", "StoredAnswer",
 ]

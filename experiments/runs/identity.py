@@ -18,7 +18,14 @@ from typing import Any
 
 # settings that change what a model is asked or how an answer is chosen (batch size and concurrency do not)
 IDENTITY_SETTINGS = ("temperature", "samples", "max_tokens", "scoring", "reasoning", "debias", "leave_out", "folds",
-                     "context_mode", "per_question_context", "use_router", "top_p", "seed")
+                     "context_mode", "per_question_context", "use_router", "top_p", "seed", "answer_options")
+# AnswerOptions fields that do not change what an answer is (how many questions share a call, retry bookkeeping)
+OPTIONS_NOT_IDENTITY = {"batch_size", "retry_round", "max_attempts"}
+
+
+def options_settings(options: Any) -> dict[str, Any]:
+    """The AnswerOptions a run was asked with, as recorded in its manifest (identity-relevant fields only)."""
+    return options.model_dump(mode="json", exclude=OPTIONS_NOT_IDENTITY)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ID_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -130,7 +137,12 @@ def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"model {om[key]} -> {nm[key]}" if key == "model" else f"model setting {key} {om[key]!r} -> {nm[key]!r}")
     os_, ns = old.get("settings", {}), new.get("settings", {})
     for key in sorted(set(os_) | set(ns)):
-        if os_.get(key) != ns.get(key):
+        if key == "answer_options" and isinstance(os_.get(key), dict) and isinstance(ns.get(key), dict):
+            a, b = os_[key], ns[key]
+            for option in sorted(set(a) | set(b)):
+                if a.get(option) != b.get(option):
+                    out.append(f"answer option {option} {a.get(option)!r} -> {b.get(option)!r}")
+        elif os_.get(key) != ns.get(key):
             out.append(f"setting {key} {os_.get(key)!r} -> {ns.get(key)!r}")
     op, np_ = old.get("prompts", {}), new.get("prompts", {})
     if op:  # a run from before prompt pinning recorded none: nothing to compare

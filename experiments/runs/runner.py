@@ -325,8 +325,12 @@ class Runner:
         # How many of a batch's questions go in one model call. On the embedded model one question a call is
         # fastest: the agent's prefix is warm anyway, and a grammar for several answers slows generation
         # (measured: 5 questions one at a time 27 s, in one call 41 s).
-        per_call = questions_per_call or (options.batch_size if options else None) or (1 if warm else batch_size)
-        self.options = (options or AnswerOptions()).model_copy(update={"batch_size": per_call})
+        if options is None:  # what the run was opened with (open_run(options=...)), else the defaults
+            options = AnswerOptions(**folder.manifest.settings.get("answer_options", {}))
+            per_call = questions_per_call or (1 if warm else batch_size)
+        else:
+            per_call = questions_per_call or options.batch_size
+        self.options = options.model_copy(update={"batch_size": per_call})
         self.on_progress = on_progress
         self._stop = False
         self._server_error: BaseException | None = None
@@ -571,25 +575,32 @@ def open_run(
     respondents: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
     new_run: bool = False,
+    options: AnswerOptions | None = None,
 ) -> RunFolder:
     """Create the run folder for this batch, or reopen it when the same batch ran before (resume).
+
+    `options` (scoring, reasoning, context mode, ...) are recorded in the manifest, are part of the run's
+    identity, and are what the runner passes to every agent of the run.
 
     `respondents` maps agent id -> the person whose human answers score it (default: the agent's
     `respondent`, else its id). Resuming a run whose agents, question wording, model settings or prompt
     templates changed raises RunMismatchError naming the changes; `new_run` starts a new folder instead.
     """
     from experiments.runs.folder import RunManifest, default_run_id
-    from experiments.runs.identity import check_run_id, prompt_template_hashes
+    from experiments.runs.identity import check_run_id, options_settings, prompt_template_hashes
 
     if run_id:
         check_run_id(run_id)
+    settings = {"samples": 1, **(settings or {})}
+    if options is not None:
+        settings["answer_options"] = options_settings(options)
     manifest = RunManifest(
         id=run_id or "pending",
         kind="batch",
         agents=agent_entries(agents, respondents),
         instruments=instrument_entries(instruments),
         model=model,
-        settings={"samples": 1, **(settings or {})},
+        settings=settings,
         prompt_hashes=prompt_template_hashes(),
         truth=truth,
         label=label,

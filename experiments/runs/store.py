@@ -223,7 +223,7 @@ class ResponseStore:
         """Mark sessions left `running` by a process that no longer exists (kill -9, power loss) as interrupted."""
         stale = [
             sid for sid, pid in self._db.execute("SELECT id, pid FROM sessions WHERE outcome = 'running'").fetchall()
-            if not (pid and pid != os.getpid() and _pid_alive(pid))
+            if pid != os.getpid() and not _pid_alive(pid)  # this process's own sessions are live
         ]
         for sid in stale:
             self._db.execute(

@@ -234,3 +234,20 @@ async def test_runs_list_and_show_print_whole_ids_and_json(tmp_path, monkeypatch
     assert data["manifest"]["prompt_hashes"] and data["sessions"][0]["code_version"]["simulacra"]
     text = CliRunner().invoke(app, ["runs", "show", folder.path.name]).output
     assert "session 1: complete, 2 answers" in text
+
+
+async def test_answer_options_are_recorded_passed_to_agents_and_part_of_the_identity(tmp_path):
+    from simulacra.agent import AnswerOptions
+
+    inst = instrument(2)
+    agent = EchoAgent(id="a")
+    folder = new_run(tmp_path, [agent], inst, options=AnswerOptions(scoring="logprobs", reasoning=False), run_id="fixed")
+    assert folder.manifest.settings["answer_options"]["scoring"] == "logprobs"
+    await run_batch(folder, [agent], [inst], fake_llm())  # no options here: the run's own are used
+    assert agent.seen_options and all(o["scoring"] == "logprobs" and o["reasoning"] is False for o in agent.seen_options)
+    with pytest.raises(RunMismatchError, match="answer option scoring 'logprobs' -> 'generate'"):
+        new_run(tmp_path, [agent], inst, options=AnswerOptions(scoring="generate", reasoning=False), run_id="fixed")
+    # without a --run-id, other options derive another folder; how many questions share a call changes nothing
+    assert new_run(tmp_path, [agent], inst, options=AnswerOptions(scoring="generate", reasoning=False)).path != folder.path
+    same = new_run(tmp_path, [agent], inst, options=AnswerOptions(scoring="logprobs", reasoning=False, batch_size=1), run_id="fixed")
+    assert same.path == folder.path
