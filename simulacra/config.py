@@ -76,8 +76,9 @@ class LLMSettings(BaseModel):
         """What a run manifest pins about this model: which model, how it samples and asks for structure.
 
         No secrets (the api_key is left out). Seed behaviour: first passes use the configured temperature
-        (0: greedy, deterministic on llama.cpp, nearly so on most servers) with no seed; a retry round r > 0
-        samples at temperature 0.7 (when the configured one is 0) with seed r.
+        (0: greedy, deterministic on llama.cpp, nearly so on most servers) with no seed; sample k > 0 at a
+        temperature > 0 uses seed 1000*k; a retry round r > 0 samples at temperature 0.7 (when the configured
+        one is 0) with seed r + 1000*k.
         """
         return {
             "kind": "endpoint" if self.uses_endpoint else "embedded",
@@ -86,7 +87,7 @@ class LLMSettings(BaseModel):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "structured_output": self.structured_output if self.uses_endpoint else "grammar",
-            "seed": "none on first passes; retry round r samples with seed r (temperature 0.7 when 0)",
+            "seed": "none on first passes (sample k>0: 1000*k); retry round r: seed r+1000*k, temperature 0.7 if 0",
         }
 
 

@@ -163,15 +163,17 @@ class LLM:
         seed: int | None,
         stop: list[str] | None,
         retry_round: int,
+        sample: int = 0,
     ) -> ChatRequest:
         effective = self.settings.temperature if temperature is None else temperature
-        if retry_round > 0:
+        if retry_round > 0 and effective == 0:
             # A retry must be able to get a different answer: greedy decoding (temperature 0 on llama.cpp and
             # most servers) would replay the same reply, so a retry round samples, seeded by its number.
-            if effective == 0:
-                effective = RETRY_TEMPERATURE
-            if seed is None:
-                seed = retry_round
+            effective = RETRY_TEMPERATURE
+        if seed is None and (retry_round > 0 or (sample > 0 and effective > 0)):
+            # Distinct samples and rounds need distinct seeds: the embedded model seeds every unseeded call
+            # alike, so sample k at temperature > 0 would otherwise repeat sample 0. Round r (sample 0): seed r.
+            seed = retry_round + 1000 * sample
         return ChatRequest(
             messages=list(messages),
             temperature=effective,
@@ -216,7 +218,7 @@ class LLM:
         """One completion. `retry_round` > 0 asks anew (own cache key; sampled when greedy, see `structured`)."""
         request = self._request(
             messages, temperature=temperature, max_tokens=max_tokens, json_schema=json_schema,
-            schema_name=schema_name, seed=seed, stop=stop, retry_round=retry_round,
+            schema_name=schema_name, seed=seed, stop=stop, retry_round=retry_round, sample=sample,
         )
         payload = request.cache_payload(self.model, sample, retry_round)
         key = cache_key(payload)
@@ -280,7 +282,7 @@ class LLM:
             attempt_no += 1
             request = self._request(
                 conversation, temperature=temperature, max_tokens=max_tokens, json_schema=schema,
-                schema_name=output_type.__name__, seed=None, stop=None, retry_round=retry_round,
+                schema_name=output_type.__name__, seed=None, stop=None, retry_round=retry_round, sample=sample,
             )
             payload = request.cache_payload(self.model, sample, retry_round)
             key = cache_key(payload)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable, Iterable
 
+from simulacra.errors import LogprobsUnsupportedError
 from simulacra.llm.types import BackendReply, ChatRequest, Message, Usage
 
 Reply = str | Callable[[ChatRequest], str]
@@ -57,8 +58,8 @@ class FakeBackend:
         return BackendReply(text=text, usage=Usage(prompt, approx_tokens(text), prompt), finish_reason="stop")
 
     async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
-        if self._logprobs is None:
-            raise AssertionError("FakeBackend has no logprobs function")
+        if self._logprobs is None:  # like an endpoint that gives none: the clear error, never silent generation
+            raise LogprobsUnsupportedError("the fake model has no log-probabilities (FakeBackend(logprobs=...) not set)")
         return self._logprobs(messages, options)
 
     def count_tokens(self, text: str) -> int:

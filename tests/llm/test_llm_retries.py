@@ -119,3 +119,14 @@ async def test_chat_retry_round_is_a_new_key_too(tmp_path):
     one = await llm.chat(user("q"))
     two = await llm.chat(user("q"), retry_round=1)
     assert (one.text, two.text) == ("a", "b") and not two.cached
+
+
+async def test_samples_at_a_temperature_get_distinct_seeds():
+    """The embedded model seeds unseeded calls alike: sample k must not repeat sample 0."""
+    backend = FakeBackend(default="x")
+    llm = LLM(backend, LLMSettings())
+    await llm.chat(user("q"), temperature=0.8)
+    await llm.chat(user("q"), temperature=0.8, sample=1)
+    await llm.chat(user("q"), temperature=0.8, sample=2, retry_round=1)
+    await llm.chat(user("q"), sample=3)  # greedy: a seed would change nothing
+    assert [r.seed for r in backend.requests] == [None, 1000, 2001, None]
