@@ -98,3 +98,41 @@ def test_retry_failed_through_the_cli(tmp_path, monkeypatch):
     folder = RunFolder(home / "runs" / "retry")
     assert (folder.answers()["status"] == "ok").all()
     assert len(folder.sessions()) == 2 and all(s["outcome"] == "complete" for s in folder.sessions())
+
+
+class BrokenStoreAgent(DemographicAgent):
+    """A real agent whose context source (standing in for its memory store) fails from the second batch on."""
+
+    prepared: int = 0
+
+    def stable_content(self):
+        return self.model_dump(mode="json", exclude={"prepared"})
+
+    async def prepare(self, questions, *, llm, options):
+        self.prepared += 1
+        if self.prepared >= 2:
+            raise OSError("chromadb: database disk image is malformed")
+        return await super().prepare(questions, llm=llm, options=options)
+
+
+def valid_model(request) -> str:
+    prompt = "\n".join(m["content"] for m in request.messages)
+    keys = sorted(set(re.findall(r"\bQ\d+\b", prompt)), key=lambda k: int(k[1:]))
+    return json.dumps({k: {"reasoning": "so", "answer": "3"} for k in keys})
+
+
+async def test_a_memory_store_fault_on_the_real_answering_path_stops_the_run_and_fails_nothing(tmp_path):
+    import pytest
+
+    agents = [BrokenStoreAgent(id="p1", demographics={"age": "40"})]
+    inst = battery()
+    folder = open_run(tmp_path / "runs", agents, [inst], model=MODEL, settings={"temperature": 0.0})
+    with pytest.raises(OSError, match="malformed"):
+        await run_batch(folder, agents, [inst], LLM(FakeBackend(default=valid_model)), batch_size=1)
+    frame = folder.answers()
+    assert len(frame) == 1 and frame["status"].tolist() == ["ok"]  # the first batch is kept, nothing failed
+    assert folder.manifest.status == "stopped"
+    healthy = [DemographicAgent(id="p1", demographics={"age": "40"})]
+    again = open_run(tmp_path / "runs", healthy, [inst], model=MODEL, settings={"temperature": 0.0})
+    outcome = await run_batch(again, healthy, [inst], LLM(FakeBackend(default=valid_model)), batch_size=1)
+    assert outcome.written == 2 and again.manifest.status == "complete"
