@@ -2,7 +2,9 @@
 
 The library part is `simulacra.withdraw` (transcripts, agents, memories, cache); this module adds the
 runs: every run's answers by the respondent's agents are deleted from its `responses.sqlite` (then
-checkpointed and VACUUMed) and the exports are written again without them. Importing this module
+checkpointed and VACUUMed), their manifest entries and saved human answers (truth/) go, the exports are
+written again without them, and the run's metrics.json/report.html (scored with them, per person) are
+removed: `simulacra report RUN` makes them anew. Importing this module
 registers that step, and the web app's (interviewer), so the command and `simulacra serve` (whose root
 command imports this) withdraw from the same stores.
 """
@@ -24,6 +26,7 @@ from simulacra.workspace import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 
 RUN_STORE = "responses.sqlite"
+STALE_REPORTS = ("metrics.json", "report.html")
 
 
 def _agent_column(db: sqlite3.Connection, table: str) -> str | None:
@@ -60,6 +63,11 @@ def _withdraw_runs(found: Withdrawal) -> None:
             found.count("run_rows", removed)
             found.count("runs")
             _reexport(store.parent, found)
+            for name in STALE_REPORTS:  # scored with them (per-person rows): `simulacra report` makes them anew
+                path = store.parent / name
+                if path.is_file():
+                    path.unlink()
+                    found.count("run_reports_removed")
 
 
 def _drop_from_manifest(folder: Path, found: Withdrawal) -> int:

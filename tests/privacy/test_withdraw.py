@@ -100,6 +100,10 @@ async def populate(workspace: Workspace, genagents_folder) -> None:
     folder = open_run(workspace.runs, [joon, other], [instrument()], model={"name": "fake"})
     outcome = await run_batch(folder, [joon, other], [instrument()], llm)
     assert outcome.status == "complete"
+    truth = folder.path / "truth"  # the human answers the run is scored against (his wave-1 survey answers too)
+    truth.mkdir()
+    (truth / "responses.csv").write_text(f"respondent,question,wave,value\n{AGENT_ID},q1,1,1\n{OTHER},q1,1,2\n")
+    (folder.path / "metrics.json").write_text(json.dumps({"per_person": {AGENT_ID: {"accuracy": 0.5}}}))
     folder.close()
     llm.cache.close()
 
@@ -137,6 +141,8 @@ async def test_withdraw_removes_every_trace_of_the_respondent(workspace, genagen
     (run_dir,) = [p.parent for p in workspace.runs.glob("*/responses.sqlite")]
     assert set(pd.read_csv(run_dir / "responses.csv")["agent"]) == {OTHER}
     assert set(pd.read_parquet(run_dir / "responses.parquet")["agent"]) == {OTHER}
+    assert list(pd.read_csv(run_dir / "truth" / "responses.csv")["respondent"]) == [OTHER]
+    assert not (run_dir / "metrics.json").exists()  # scored with him: removed, `simulacra report` redoes it
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert [a["id"] for a in manifest["agents"]] == [OTHER]
     assert AgentBank(workspace.agents).ids() == [OTHER]
@@ -151,6 +157,7 @@ async def test_withdraw_removes_every_trace_of_the_respondent(workspace, genagen
     assert set(record) == {"at", "respondent_sha256", "removed"} and AGENT_ID not in line
     assert record["removed"]["agents"] == 1 and record["removed"]["transcript_files"] == 3
     assert record["removed"]["cache_entries"] >= 1 and record["removed"]["run_rows"] >= 2
+    assert record["removed"]["study_answers"] == 1
     # no SQLite file keeps a write-ahead log with the old pages
     assert all(p.stat().st_size == 0 for p in workspace.root.rglob("*-wal"))
 
