@@ -1,18 +1,18 @@
 """Withdrawal: remove one respondent's words from every store of a workspace, and keep an audit line.
 
-`withdraw(respondent)` removes, in order:
+`withdraw(respondent)` removes:
 
-1. the transcript and everything beside it (`transcripts/<respondent>.jsonl`, `.notes.json`,
-   `.state.json`, a `.torn` tail);
-2. the agents built from them (agent id = the respondent, or `respondent` / `origin.respondent` naming
-   them): the agent folder, its memory nodes and reflections, and its chromadb collection (through the
-   client API, so a chromadb server forgets it too);
-3. steps registered by higher layers (`register_step`): the web app's invitation and link token
-   (interviewer), runs' answers and their exports (experiments);
-4. response-cache rows whose request or reply holds any of their text (`cache/llm.sqlite`);
-5. then every SQLite file touched is checkpointed (`wal_checkpoint(TRUNCATE)`) and VACUUMed with
-   `secure_delete` on, so deleted text survives neither in free pages nor in a -wal file; chromadb's
-   own SQLite store too (embedded store);
+- steps registered by higher layers (`register_step`): the web app's invitation and link token
+  (interviewer), runs' answers, manifest entries, saved human answers and exports (experiments);
+- response-cache rows whose request or reply holds any of their text (`cache/*.sqlite`);
+- the agents built from them (agent id = the respondent, or `respondent` / `origin.respondent` naming
+  them): the agent folder, its memory nodes and reflections, and its chromadb collection (through the
+  client API, so a chromadb server forgets it too; for the embedded store, leftover rows and orphaned
+  index folders too);
+- the transcript and everything beside it (`transcripts/<respondent>.jsonl`, `.notes.json`,
+  `.state.json`, a `.torn` tail);
+- then every SQLite file of the workspace's stores is checkpointed (`wal_checkpoint(TRUNCATE)`) and
+  VACUUMed with `secure_delete` on, so deleted text survives neither in free pages nor in a -wal file;
 6. one audit line in `withdrawals.jsonl`: the SHA-256 of the respondent id, what was removed (counts), the
    time. No personal text, no agent ids (they may be the respondent id).
 
@@ -187,6 +187,10 @@ def plan(respondent: str, workspace: Workspace | None = None, bank_root: Path | 
                 found.texts |= _transcript_texts(path)
             elif path.name.endswith(".notes.json"):
                 found.texts |= _notes_texts(path)
+    # compacted at the end every time (also when a first attempt stopped before compacting)
+    found.sqlite_files.update(p for p in (workspace.root / "cache").glob("*.sqlite") if p.is_file())
+    found.sqlite_files.update(p for p in [bank_root / "chroma" / "chroma.sqlite3"] if p.is_file())
+    found.sqlite_files.update(p for p in (workspace.root / "runs").glob("**/responses.sqlite") if p.is_file())
     for path, agent in _agent_records(bank_root):
         if not _belongs(agent, respondent):
             continue
@@ -316,26 +320,39 @@ def compact_sqlite(path: Path) -> None:
 
 
 def withdraw(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None) -> Withdrawal:
-    """Remove `respondent` from every store (see the module docstring); returns what was removed."""
+    """Remove `respondent` from every store (see the module docstring); returns what was removed.
+
+    Running it again is safe (and finishes a withdrawal that stopped part-way, e.g. on a locked file)."""
     found = plan(respondent, workspace, bank_root)
-    _remove_transcripts(found)
-    _remove_agents(found)
-    for name, step in list(_STEPS.items()):
-        step(found)
-    _remove_cache_rows(found)
-    for path in sorted(found.sqlite_files):
-        if path.is_file():
-            compact_sqlite(path)
+    try:
+        # Where their texts and agent ids are found (agents, transcript) goes last, so running the command
+        # again after a stop still finds everything that is left.
+        for name, step in list(_STEPS.items()):
+            step(found)
+        _remove_cache_rows(found)
+        _remove_agents(found)
+        _remove_transcripts(found)
+        for path in sorted(found.sqlite_files):
+            if path.is_file():
+                compact_sqlite(path)
+    except sqlite3.Error as exc:
+        audit(found, incomplete=True)
+        raise WithdrawalError(
+            f"withdrawal stopped part-way ({exc}); a database may be in use by another simulacra process: "
+            "run the same withdraw command again when it ends"
+        ) from None
     audit(found)
     log.info("withdrawal done: %s", found.summary())
     return found
 
 
-def audit(found: Withdrawal) -> None:
+def audit(found: Withdrawal, incomplete: bool = False) -> None:
     """One line per withdrawal, without personal text: who (a hash), what was removed, when."""
-    record = {
+    record: dict[str, Any] = {
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "respondent_sha256": hashlib.sha256(found.respondent.encode("utf-8")).hexdigest(),
         "removed": dict(sorted(found.removed.items())),
     }
+    if incomplete:
+        record["incomplete"] = True
     append_line(found.workspace.root / AUDIT_FILE, json.dumps(record))
