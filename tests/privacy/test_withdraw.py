@@ -184,3 +184,23 @@ def workspace(isolated_workspace) -> Workspace:
     from pathlib import Path
 
     return Workspace(Path(isolated_workspace))
+
+
+async def test_withdraw_finds_an_agent_built_from_the_transcript_under_another_id(workspace):
+    from simulacra.agents.build import build_agent_from_transcript
+
+    store = TranscriptStore(workspace.transcripts)
+    store.write_header("p-2", name="Joon")
+    secret = "my first bicycle was stolen in Daejeon"
+    store.append("p-2", Turn(index=0, speaker="interviewer", text="Tell me the story of your life.", kind="scripted"))
+    store.append("p-2", Turn(index=1, speaker="respondent", text=f"Well, {secret}, and I never forgot it."))
+    llm = LLM(FakeBackend(default=responder), cache=ResponseCache(workspace.cache / "llm.sqlite"))
+    bank = AgentBank(workspace.agents)
+    agent = await build_agent_from_transcript(workspace.transcripts / "p-2.jsonl", llm, bank=bank, agent_id="pilot-agent-2",
+                                              reflection_limit=2)
+    llm.cache.close()
+    assert agent.id == "pilot-agent-2" and files_holding(workspace.root, secret)
+    found = withdraw("p-2", workspace)
+    assert found.agent_ids == ["pilot-agent-2"] and found.removed["cache_entries"] >= 1
+    assert files_holding(workspace.root, secret) == [] and files_holding(workspace.root, "Joon") == []
+    assert AgentBank(workspace.agents).ids() == []
