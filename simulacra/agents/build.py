@@ -112,6 +112,7 @@ async def build_agent_from_transcript(
     speaker = (str(name).split()[0] if name else "Me")
     agent = InterviewAgent(
         id=_agent_id(agent_id or transcript.respondent),
+        respondent=transcript.respondent if agent_id and agent_id != transcript.respondent else None,
         name=name,
         demographics=demographics,
         persona=str(meta.get("persona") or persona_line(demographics) or (f"I am {name}." if name else "")),

@@ -294,3 +294,15 @@ def test_persona_agent_from_a_paragraph_file(tmp_path):
 def test_answer_model_carries_new_fields():
     answer = Answer(question_id="q", prompt_hash="abc", attempts=[{"raw": "x", "error": "bad", "round": 1, "at": 2.0}])
     assert Answer.model_validate_json(answer.model_dump_json()) == answer
+
+
+async def test_an_agent_built_under_another_id_is_scored_as_its_respondent(tmp_path, sample_dir):
+    from agent_helpers import sample_transcript_jsonl
+
+    from simulacra.agents.build import build_agent_from_transcript
+
+    path = sample_transcript_jsonl(sample_dir, tmp_path / "joon.jsonl", exchanges=2, answer_chars=100)
+    backend = FakeBackend(default=schema_responder())
+    same = await build_agent_from_transcript(path, LLM(backend), reflections=False, score=False)
+    other = await build_agent_from_transcript(path, LLM(backend), reflections=False, score=False, agent_id="joon-v2")
+    assert same.scored_as == "joon" and other.respondent == "joon" and other.id == "joon-v2"
