@@ -241,7 +241,9 @@ class RunFolder:
                 + (" (or choose another --run-id)" if explicit_id else "")
                 + "; answers from the two would otherwise mix"
             )
-        private_dir(path)
+        if path.exists() and any(path.iterdir()):
+            raise SimulacraError(f"{path} exists and is not a run folder (no manifest.json); choose another --run-id")
+        private_dir(path, within=runs_dir)
         private_dir(path / "instruments")
         for instrument in instruments:
             atomic_write_text(path / "instruments" / f"{safe_name(instrument.id)}.json", instrument.model_dump_json(indent=2))

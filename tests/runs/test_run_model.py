@@ -251,3 +251,22 @@ async def test_answer_options_are_recorded_passed_to_agents_and_part_of_the_iden
     assert new_run(tmp_path, [agent], inst, options=AnswerOptions(scoring="generate", reasoning=False)).path != folder.path
     same = new_run(tmp_path, [agent], inst, options=AnswerOptions(scoring="logprobs", reasoning=False, batch_size=1), run_id="fixed")
     assert same.path == folder.path
+
+
+def test_a_run_id_naming_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    other = tmp_path / "runs" / "compare-1234"
+    other.mkdir(parents=True)
+    (other / "compare.json").write_text("{}")
+    with pytest.raises(SimulacraError, match="not a run folder"):
+        new_run(tmp_path, [EchoAgent(id="a")], instrument(2), run_id="compare-1234")
+    assert not (other / "manifest.json").exists()
+
+
+def test_a_symlinked_run_folder_pointing_outside_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "sneaky").symlink_to(outside)
+    with pytest.raises(SimulacraError):
+        new_run(tmp_path, [EchoAgent(id="a")], instrument(2), run_id="sneaky")
+    assert list(outside.iterdir()) == []
