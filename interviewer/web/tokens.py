@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -58,6 +59,7 @@ def stored_operator_token(folder: Path, explicit: str | None = None) -> str:
     if path.is_file():
         token = path.read_text(encoding="utf-8").strip()
         if _TOKEN_SHAPE.match(token):
+            os.chmod(path, 0o600)  # a copied workspace may have loosened it
             return token
     token = secrets.token_urlsafe(32)
     atomic_write_text(path, token + "\n")
