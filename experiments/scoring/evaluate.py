@@ -24,6 +24,7 @@ Conventions, stated once:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import Counter, defaultdict
@@ -65,6 +66,7 @@ class EvalSettings:
     min_item_people: int = 30  # the per-item table lists items with at least this many people
     references: tuple[str, ...] = ("majority", "demographic_knn", "composite_knn", "logistic")
     population: bool = True  # add each agent condition's population-informed version
+    design: str | None = None  # same-wave | cross-wave; None: what the run's manifest says (default same-wave)
 
 
 @dataclass
@@ -379,6 +381,9 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
 
     settings = settings or EvalSettings()
     manifest = folder.manifest
+    design = settings.design or (manifest.extra or {}).get("design") or "same-wave"
+    if design == "cross-wave" and settings.wave == 1:
+        settings = dataclasses.replace(settings, wave=2, retest_wave=1, design=design)
     instruments = folder.instruments()
     frame = folder.answers()
     truth_people = set(truth.respondents)
