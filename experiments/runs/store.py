@@ -82,7 +82,7 @@ _ADDED_COLUMNS = {
     "sessions": {"code_version": "TEXT", "pid": "INTEGER", "updated_at": "REAL"},
 }
 
-EXPORT_COLUMNS = ["run", "agent", "instrument", "question", "sample", "value", "status", "error", "reasoning"]
+EXPORT_COLUMNS = ["run", "agent", "instrument", "question", "sample", "value", "status", "error", "reasoning", "prompt_hash"]
 FRAME_COLUMNS = ["run", "agent", "instrument", "question", "sample", "value", "status", "error", "reasoning", "raw",
                  "probabilities", "prompt_hash", "attempts", "answered_at"]
 
