@@ -46,7 +46,7 @@ def list_studies(
             typer.echo(f"{row['id']}\t{row['title']}\t{row['design']}\t{row['test']}\thuman d {human}\t{row['source']}")
         return
     table = Table(title="experiments")
-    table.add_column("id", no_wrap=True, overflow="fold")
+    table.add_column("id", overflow="fold", min_width=max((len(r["id"]) for r in rows), default=2))  # ids whole
     for column in ("title", "design", "test", "human d", "source"):
         table.add_column(column, overflow="fold")
     for row in rows:

@@ -115,3 +115,16 @@ def test_report_and_compare_open_behavioral_experiment_runs(demographic_bank, fa
     assert compare.exit_code == 0, compare.output
     assert "run exp-a" in compare.output and "run exp-b" in compare.output
     assert (out / "compare.html").is_file()
+
+
+def test_list_on_a_narrow_terminal_keeps_ids_whole(monkeypatch):
+    import experiments.behavioral.cli as cli
+    from rich.console import Console
+
+    narrow = Console(width=60, force_terminal=True, record=True)
+    monkeypatch.setattr(cli, "console", narrow)
+    result = runner.invoke(app, ["experiment", "list"])
+    assert result.exit_code == 0, result.output
+    text = narrow.export_text()
+    for study_id in STUDIES:
+        assert study_id in text
