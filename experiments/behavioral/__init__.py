@@ -1,9 +1,10 @@
 """The five behavioral experiments (and users' own): definitions, assignment, tests, verdicts.
 
-    simulacra experiment list                       # built-in studies + $SIMULACRA_HOME/studies/*.yaml
+    simulacra experiment list [--json]              # built-in studies + $SIMULACRA_HOME/studies/*.yaml
     simulacra experiment validate my_study.yaml     # errors name file, line and field
-    simulacra experiment run all --agents BANK --seed 1 [--run-id ID]   # same --run-id resumes
-    simulacra experiment report RUN [RUN...] [--out report.html]
+    simulacra experiment run all --agents BANK --seed 1 [--run-id ID] [--json]   # the same command resumes
+    simulacra experiment report RUN [RUN...] [--out report.html] [--json]
+    simulacra report RUN / simulacra compare RUN_A RUN_B   # experiment runs open there too (run folder kind)
 
 A study is a YAML file (see `studies/schilke_2015.yaml` for a complete one):
 
