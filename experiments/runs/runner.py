@@ -410,10 +410,11 @@ class Runner:
         self.progress = Progress(total=total, already=already)
         store = self.folder.store
         self._start_usage = _usage(self.llm)
-        self._session = store.start_session(code_version())
+        version = code_version()
+        self._session = store.start_session(version)
         manifest = self.folder.manifest
         if not manifest.code_version:
-            manifest.code_version = code_version()
+            manifest.code_version = version
             self.folder.save_manifest(manifest)
         self.folder.refresh_manifest(status="running")
         queue = deque(units)
