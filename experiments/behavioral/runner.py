@@ -305,10 +305,15 @@ async def run_experiment(
     already = sum(1 for key, status in runner.stored.items() if status == "ok")
     try:
         outcome = await runner.execute(units, total=total, already=already)
-    finally:
-        folder.export()
-        analyze_run(folder)
-    outcome.results = json.loads((folder.path / RESULTS).read_text(encoding="utf-8"))
+    except BaseException:
+        try:  # what was answered so far is exported and analysed; the run's own error is the one shown
+            folder.export()
+            analyze_run(folder)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not export or analyse the stopped run %s: %s", folder.path.name, exc)
+        raise
+    folder.export()
+    outcome.results = analyze_run(folder)
     return outcome
 
 
