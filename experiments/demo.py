@@ -3,7 +3,10 @@
 A handful of real GSS panel respondents become demographic and composite agents, the real sample interview
 agent (genagents' sample transcript, imported once into the workspace's bank) joins them, all answer a
 small GSS battery through the batch runner, and the report (normalized accuracy against the people's wave-1
-answers, wave 2 as their retest) is written to the run folder. The sample agent has no GSS answers on
+answers, wave 2 as their retest) is written to the run folder. The statistical reference conditions
+(majority of other people, demographic kNN, composite kNN, logistic regression per item; no model, other
+people only) are printed beside the agents on the same people and items, with a verdict per agent condition
+(its paired difference from the best reference): what the agents must beat, at a glance. The sample agent has no GSS answers on
 record, so it answers but is not scored; its answers are printed.
 
 Defaults aim at about five minutes with SmolLM2-135M on 2 otherwise idle cores: 3 people, 8 items (one
