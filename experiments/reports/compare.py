@@ -19,7 +19,7 @@ from simulacra.errors import SimulacraError
 from simulacra.workspace import atomic_write_json, atomic_write_text, private_dir
 
 from experiments.scoring.evaluate import EvalSettings, evaluate
-from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, load_truth
+from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, is_reference, load_truth
 from experiments.runs.folder import RunFolder
 
 PAIRED_METRICS = ["accuracy", "normalized_accuracy", "correlation", "normalized_correlation", "numeric_mae", "mae"]
@@ -28,9 +28,14 @@ LOWER_IS_BETTER = {"numeric_mae", "mae"}
 
 def run_metrics(folder: RunFolder, truth_spec: str | None, settings: EvalSettings) -> dict[str, Any]:
     """A run's metrics: its metrics.json, or computed now when --truth is given or nothing is saved."""
+    from experiments.scoring.results import SCHEMA_VERSION, load_metrics
+
     saved = folder.path / "metrics.json"
     if saved.is_file() and not truth_spec:
-        return json.loads(saved.read_text(encoding="utf-8"))
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("schema_version", 1) == SCHEMA_VERSION:
+            return load_metrics(saved)
+        # an older metrics.json: score the run again from its folder (its saved or named human answers)
     return evaluate(folder, load_truth(truth_spec, folder), settings)
 
 
@@ -162,9 +167,9 @@ def print_comparison(result: dict[str, Any], console: Any = None) -> None:
             continue
         table.add_row(row["instrument"], CONDITION_LABELS.get(row["condition"], row["condition"]), row["metric"],
                       *[fmt((row["runs"].get(n) or {}).get("mean")) for n in names],
-                      style="dim" if row["condition"].endswith("_floor") else None)
+                      style="dim" if is_reference(row["condition"]) else None)
     console.print(table)
-    tests = [t for t in result["paired_tests"] if not t["condition"].endswith("_floor")]
+    tests = [t for t in result["paired_tests"] if not is_reference(t["condition"])]
     if tests:
         paired = Table(title=f"paired tests against {result['reference']}", title_justify="left")
         for column in ("instrument", "condition", "metric", "run", "n", "difference", "Wilcoxon p", "paired t p"):
