@@ -198,8 +198,8 @@ def plan(respondent: str, workspace: Workspace | None = None, bank_root: Path | 
         for memory in agent.get("memories") or []:
             if isinstance(memory, dict) and memory.get("text"):
                 found.texts.update(_memory_texts(str(memory["text"])))
-        for key in ("persona", "known_answers"):
-            found.texts.update(s for s in _strings(agent.get(key)) if len(s) >= MIN_NEEDLE)
+        if isinstance(agent.get("persona"), str):  # the whole line only: its sentences are common to many
+            found.texts.add(agent["persona"])
     return found
 
 
