@@ -86,7 +86,7 @@ _STEPS: dict[str, Step] = {}
 
 
 def register_step(name: str, step: Step) -> None:
-    """A higher layer's part of a withdrawal (e.g. runs' answers), run after agents and before the cache."""
+    """A higher layer's part of a withdrawal (e.g. runs' answers), run first (agents and transcript go last)."""
     _STEPS[name] = step
 
 
@@ -215,34 +215,35 @@ def _remove_agents(found: Withdrawal) -> None:
         return
     from simulacra.agents.bank import AgentBank
 
+    from simulacra.agents.memory import _collection_name
+
     bank = AgentBank(found.bank_root)
     for agent_id in found.agent_ids:
+        # the vectors first (through the client API: an embedded store or a chromadb server alike), then the
+        # folder, so a stop in between leaves the agent to be found by the next attempt
+        try:
+            store = bank.store
+            if _collection_name(agent_id) in _collection_names(store):
+                store.client.delete_collection(_collection_name(agent_id))
+                found.count("memory_collections")
+            store.delete(agent_id)  # also forgets vectors held in memory
+        except SimulacraError as exc:
+            raise WithdrawalError(f"cannot reach the memory store to delete agent memories: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - chromadb's own errors (server down, ...): one clear line
+            raise WithdrawalError(f"the memory store refused to delete agent {agent_id}'s memories "
+                                  f"({type(exc).__name__}: {exc}); nothing of this agent was deleted yet") from None
         folder = found.bank_root / agent_id
         if folder.is_dir():
             shutil.rmtree(folder)
             found.count("agents")
-        try:
-            store = bank.store
-        except SimulacraError as exc:  # e.g. a configured chromadb server that is down: say so, stop
-            raise WithdrawalError(f"cannot reach the memory store to delete agent memories: {exc}") from None
-        before = _collection_exists(store, agent_id)
-        store.delete(agent_id)
-        if before:
-            found.count("memory_collections")
     chroma_db = found.bank_root / "chroma" / "chroma.sqlite3"
     if chroma_db.is_file():
         _scrub_chroma_sqlite(chroma_db, found)
         found.sqlite_files.add(chroma_db)
 
 
-def _collection_exists(store: Any, agent_id: str) -> bool:
-    from simulacra.agents.memory import _collection_name
-
-    try:
-        names = [getattr(c, "name", c) for c in store.client.list_collections()]
-    except Exception:  # noqa: BLE001 - only used for the count
-        return False
-    return _collection_name(agent_id) in names
+def _collection_names(store: Any) -> set[str]:
+    return {getattr(c, "name", c) for c in store.client.list_collections()}
 
 
 def _scrub_chroma_sqlite(path: Path, found: Withdrawal) -> None:
