@@ -5,12 +5,14 @@ runs: every run's answers by the respondent's agents are deleted from its `respo
 checkpointed and VACUUMed), their manifest entries and saved human answers (truth/) go, the exports are
 written again without them, and the run's metrics.json/report.html (scored with them, per person) are
 removed: `simulacra report RUN` makes them anew. Importing this module
-registers that step, and the web app's (interviewer), so the command and `simulacra serve` (whose root
-command imports this) withdraw from the same stores.
+registers that step, and imports the interviewer's modules that register theirs (web invitations, study
+answers), so the command and `simulacra serve` (whose root command imports this) withdraw from the same
+stores.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sqlite3
@@ -19,9 +21,17 @@ from typing import Optional
 
 import typer
 
-import interviewer.web.tokens  # noqa: F401 - registers the web sessions' withdrawal step
 from simulacra.withdraw import Withdrawal, register_step
 from simulacra.workspace import atomic_write_json, atomic_write_text
+
+# Lower layers register their own withdrawal steps when imported (web invitations, study answers).
+STEP_MODULES = ("interviewer.web.tokens", "interviewer.study.store")
+for _module in STEP_MODULES:
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:  # a package not present in this version: nothing of it to withdraw
+        if not (_exc.name and (_module == _exc.name or _module.startswith(_exc.name + "."))):
+            raise
 
 log = logging.getLogger(__name__)
 
