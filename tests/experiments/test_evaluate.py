@@ -284,6 +284,9 @@ async def test_every_condition_sits_beside_the_reference_conditions_with_a_verdi
     assert metrics["conditions"]["majority"]["mini"]["people"] == 3
     verdicts = {v["condition"]: v for v in metrics["verdicts"]}
     assert {"demographic", "composite"} <= set(verdicts)
+    # the population-informed versions: mixed with a reference, the weight fitted on the other person only
+    assert "composite+population" in names and metrics["conditions"]["composite+population"]["mini"]["mixed_with"] == "composite_knn"
+    assert "composite+population" in verdicts
     for verdict in verdicts.values():
         if verdict["difference"] is not None:
             assert verdict["reference"] in ("majority", "demographic_knn", "composite_knn", "logistic")
