@@ -193,11 +193,17 @@ def plan_gss_benchmark(
             plan.respondents[agent.id] = person
         if "composite" in conditions:
             known = first.get(person, {})
+            extra_args = {}
+            if "exclude" in CompositeAgent.model_fields:  # never shown, whatever the context holds (defence in depth)
+                from experiments.faithfulness.leakage import closed_set
+
+                extra_args["exclude"] = sorted(closed_set(targets) - set(targets))
             agent = CompositeAgent(
                 id=f"comp-{person}",
                 known_answers=dict(known),
                 questions=[q for q in known_questions if q.id in known],
                 group_size=group_size,
+                **extra_args,
             )
             plan.agents.append(agent)
             plan.respondents[agent.id] = person
