@@ -12,3 +12,4 @@ def register(app: typer.Typer) -> None:
     batch_cli.register(app)
     behavioral_cli.register(app)
     from experiments import withdraw as withdraw_cli; withdraw_cli.register(app)  # noqa: E702 - `simulacra withdraw`
+    from experiments import study_cli; study_cli.register(app)  # noqa: E702 - `simulacra study ...`

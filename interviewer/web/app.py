@@ -34,6 +34,7 @@ from interviewer.speech import SpeechToText, TextToSpeech, open_stt, open_tts
 from interviewer.speech.audio import ACCEPTED_AUDIO_TYPES, base_mime, sniff_container
 from interviewer.speech.errors import AudioFormatError, SpeechError
 from interviewer.storage import TranscriptStore
+from interviewer.study.web import include_study, with_study_handoff
 from interviewer.web.limits import JSON_BODY_LIMIT, BodyLimit, RateLimit, RateLimits
 from interviewer.web.runtime import LiveSession, SessionPool, TurnTiming, split_for_speech
 from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, Invitation, SessionRegistry, stored_operator_token
@@ -251,8 +252,9 @@ def create_app(
         return FileResponse(STATIC_DIR / "home.html", media_type="text/html")
 
     @app.get("/interview")
-    async def interview_page():
-        return FileResponse(STATIC_DIR / "interview.html", media_type="text/html")
+    async def interview_page():  # with the study hand-off script (interviewer/study: surveys after the interview)
+        html = with_study_handoff((STATIC_DIR / "interview.html").read_text(encoding="utf-8"))
+        return Response(html, media_type="text/html")
 
     @app.get("/operator")
     async def operator_page():
@@ -568,4 +570,5 @@ def create_app(
             raise ApiError(404, "no_transcript", "No transcript saved for this respondent yet.")
         return FileResponse(path, media_type="application/x-ndjson", filename=f"{respondent}.jsonl")
 
+    include_study(app, workspace=workspace, registry=registry, operator_token=operator_token)  # /study, /api/study/*
     return app

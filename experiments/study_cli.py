@@ -1,0 +1,316 @@
+"""`simulacra study create|invite|status|export|evaluate`: the paper's study for one's own participants.
+
+A study (see `interviewer/study/model.py` for the YAML) is stored in `<workspace>/studies/<id>/`. Respondents
+get the interview app's link tokens (`/study#<token>`: the interview first when the study has one, then the
+surveys; after the retest delay the same link opens the retest). `export` writes their answers (waves 1 and
+2) in the long CSV format; `evaluate` builds the study's agents from its transcripts and answers, runs them
+with the shared run library and scores them normalized by each person's own retest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+study_app = typer.Typer(help="Studies: interview, surveys and a retest for your own participants; export and evaluate.",
+                        no_args_is_help=True)
+
+CONDITIONS = ("interview", "combined", "composite", "demographic")
+
+
+def _say(text: str, style: str | None = None) -> None:
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _store(workspace: Any = None):
+    from interviewer.study.store import StudyStore
+    from simulacra.workspace import Workspace
+
+    return StudyStore(workspace or Workspace.default())
+
+
+# -- library functions (the commands are thin shells over these) -------------------------------------------
+def create_study(path: Path, *, workspace: Any = None, replace: bool = False):
+    from interviewer.study.model import load_study_file
+
+    study = load_study_file(path)
+    folder = _store(workspace).create(study, Path(path).read_text(encoding="utf-8"), replace=replace)
+    return study, folder
+
+
+def invite_respondents(study_id: str, count: int, *, workspace: Any = None, base_url: str = "http://127.0.0.1:8000",
+                       label: str | None = None, link_days: float | None = None,
+                       respondents: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(respondent, link) for `count` new respondents (and a fresh link for each of `respondents`, which revokes
+    their old one). The link lives at least until the retest has opened plus the web app's default link life."""
+    from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, SessionRegistry
+
+    store = _store(workspace)
+    study = store.load(study_id)
+    ttl = link_days or max(DEFAULT_LINK_TTL_DAYS, study.spec.retest_days + DEFAULT_LINK_TTL_DAYS)
+    registry = SessionRegistry(store.workspace.sessions / "web", link_ttl_days=ttl)
+    out = []
+    wanted: list[str | None] = [*respondents, *([None] * count)]
+    for respondent in wanted:
+        if respondent is not None:
+            other = store.study_of(respondent)
+            if other is not None and other != study_id:
+                from interviewer.study.model import StudyError
+
+                raise StudyError(f"respondent {respondent} is already in study {other}")
+        token, invitation = registry.invite(respondent, label or f"study:{study_id}")
+        store.join(study_id, invitation.respondent)
+        out.append((invitation.respondent, f"{base_url.rstrip('/')}/study#{token}"))
+    return out
+
+
+def study_responses(study_id: str, *, workspace: Any = None):
+    """The study's human answers as a ResponseSet (waves 1 and 2)."""
+    from surveys.responses import ResponseSet
+
+    store = _store(workspace)
+    study = store.load(study_id)
+    return ResponseSet.from_records(f"study-{study_id}", store.response_records(study), source=str(store.folder(study_id)))
+
+
+def export_study(study_id: str, out: Path | None = None, *, workspace: Any = None) -> list[Path]:
+    """responses.csv (every instrument, long format: respondent, question, wave, value), one
+    responses-<instrument>.csv per instrument (what `simulacra report --truth FILE` reads) and the instruments
+    as asked (instruments/<id>.yaml). Files are 0600 (personal data)."""
+    from simulacra.workspace import atomic_write_text, private_dir
+    from surveys.instruments import save_instrument
+
+    store = _store(workspace)
+    study = store.load(study_id)
+    target = private_dir(Path(out) if out else store.folder(study_id) / "export")
+    responses = study_responses(study_id, workspace=store.workspace)
+    data = responses.data
+    written = []
+    path = target / "responses.csv"
+    atomic_write_text(path, data.to_csv(index=False))
+    written.append(path)
+    for instrument in study.instruments:
+        ids = {q.id for q in instrument.questions}
+        path = target / f"responses-{instrument.id}.csv"
+        atomic_write_text(path, data[data["question"].isin(ids)].to_csv(index=False))
+        written.append(path)
+        folder = private_dir(target / "instruments")
+        saved = save_instrument(instrument, folder / f"{instrument.id}.yaml")
+        Path(saved).chmod(0o600)
+        written.append(Path(saved))
+    return written
+
+
+async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, conditions: Sequence[str] = CONDITIONS,
+                             reflections: bool = True, progress: Any = None) -> tuple[list[Any], dict[str, str], list[str]]:
+    """The study's agents: per participant with wave-1 answers, an interview agent from their transcript (built
+    once and kept in the workspace's agent bank), a combined agent (interview + their other answers), a
+    composite agent (their other answers), and a demographic agent when the transcript holds demographics.
+    Returns (agents, agent id -> respondent, notes on what could not be built)."""
+    from interviewer.storage import TranscriptStore
+    from simulacra.agents.bank import AgentBank
+    from simulacra.agents.baselines import CompositeAgent, DemographicAgent
+    from simulacra.agents.build import build_agent_from_transcript
+    from simulacra.agents.interview import CombinedAgent
+
+    store = _store(workspace)
+    study = store.load(study_id)
+    questions = study.all_questions()
+    transcripts = TranscriptStore(store.workspace.transcripts)
+    bank = AgentBank(store.workspace.agents)
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown:
+        from interviewer.study.model import StudyError
+
+        raise StudyError(f"unknown condition(s) {', '.join(unknown)}; choose from {', '.join(CONDITIONS)}")
+    agents: list[Any] = []
+    respondents: dict[str, str] = {}
+    notes: list[str] = []
+    for participant in store.participants(study_id):
+        person = participant.respondent
+        saved = store.answers(study_id, person)
+        known = {q: v for (w, _i, q), v in saved.items() if w == 1}
+        if not known:
+            notes.append(f"{person}: no wave-1 answers (skipped)")
+            continue
+        interview = None
+        if {"interview", "combined", "demographic"} & set(conditions):
+            agent_id = f"{study_id}.{person}"
+            if agent_id in bank.ids():
+                interview = bank.load(agent_id)
+            else:
+                transcript = transcripts.load(person)
+                if transcript is None or not any(t.speaker == "respondent" for t in transcript.turns):
+                    notes.append(f"{person}: no interview transcript (no interview, combined or demographic agent)")
+                else:
+                    if progress:
+                        progress(f"building the interview agent of {person}")
+                    interview = await build_agent_from_transcript(transcript, llm, bank=bank, agent_id=agent_id,
+                                                                  reflections=reflections)
+        if interview is not None and "interview" in conditions:
+            agents.append(interview)
+        if interview is not None and "combined" in conditions:
+            agents.append(CombinedAgent.combine(interview, known, questions, agent_id=f"{study_id}.{person}.combined"))
+        if "composite" in conditions:
+            agents.append(CompositeAgent(id=f"{study_id}.{person}.composite", respondent=person, known_answers=known,
+                                         questions=[q.model_copy() for q in questions]))
+        if "demographic" in conditions:
+            if interview is not None and interview.demographics:
+                agents.append(DemographicAgent(id=f"{study_id}.{person}.demographic", respondent=person,
+                                               demographics=dict(interview.demographics)))
+            else:
+                notes.append(f"{person}: no demographics known (no demographic agent)")
+    for agent in agents:
+        respondents[agent.id] = agent.respondent or agent.id
+    return agents, respondents, notes
+
+
+async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, model: dict[str, Any] | None = None,
+                         conditions: Sequence[str] = CONDITIONS, reflections: bool = True, bootstrap: int = 1000,
+                         min_items: int = 20, batch_size: int = 5, run_id: str | None = None, new_run: bool = False,
+                         show_progress: bool = False, progress: Any = None):
+    """Build the study's agents, run them on the study's instruments (a run folder like any batch, with the
+    study's answers saved as its truth) and write the report. Returns (run folder, ReportResult, notes)."""
+    from experiments.reports.report import write_report
+    from experiments.runs import TRUTH_IN_RUN, execute_run, open_run, save_truth
+    from experiments.scoring.evaluate import EvalSettings
+    from interviewer.study.model import StudyError
+
+    store = _store(workspace)
+    study = store.load(study_id)
+    truth = study_responses(study_id, workspace=store.workspace)
+    if truth.data.empty:
+        raise StudyError(f"study {study_id} has no answers yet; nothing to evaluate")
+    agents, respondents, notes = await build_study_agents(study_id, llm, workspace=store.workspace, conditions=conditions,
+                                                          reflections=reflections, progress=progress)
+    if not agents:
+        raise StudyError(f"study {study_id}: no agent could be built ({'; '.join(notes) or 'no participants'})")
+    folder = open_run(store.workspace.runs, agents, study.instruments, model=model or {"model": getattr(llm, "model", "")},
+                      settings={"batch_size": batch_size, "study": study_id}, run_id=run_id, truth=TRUTH_IN_RUN,
+                      label=f"study {study_id}", respondents=respondents, new_run=new_run,
+                      extra={"study": study_id, "retest_days": study.spec.retest_days})
+    save_truth(folder, truth)
+    await execute_run(folder, agents, study.instruments, llm, batch_size=batch_size, show_progress=show_progress,
+                      console=console if show_progress else None)
+    result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, min_items=min_items))
+    return folder, result, notes
+
+
+# -- commands ---------------------------------------------------------------------------------------------
+@study_app.command("create")
+def create_cmd(
+    file: Path = typer.Argument(..., help="The study YAML (id, interview, instruments, order, retest_days)."),
+    replace: bool = typer.Option(False, "--replace", help="Overwrite a study of the same id that has no participants."),
+) -> None:
+    """Validate a study file and store it in the workspace (studies/<id>/)."""
+    study, folder = create_study(file, replace=replace)
+    count = len(study.all_questions())
+    interview = f"interview '{study.spec.interview.script}' first" if study.spec.interview.required else "no interview"
+    _say(f"study {study.id}: {interview}; {', '.join(i.id for i in study.instruments)} ({count} questions, "
+         f"order {study.spec.order}); retest after {study.spec.retest_days:g} days -> {folder}", "green")
+    if study.spec.interview.required:
+        _say(f"serve it with: simulacra serve --script {study.spec.interview.script}")
+
+
+@study_app.command("invite")
+def invite_cmd(
+    study: str = typer.Argument(..., help="Study id."),
+    count: int = typer.Argument(1, min=0, help="How many new respondents."),
+    base_url: str = typer.Option("http://127.0.0.1:8000", "--base-url", help="Where `simulacra serve` is reached."),
+    label: Optional[str] = typer.Option(None, help="The operator's note on these invitations."),
+    respondent: Optional[List[str]] = typer.Option(None, "--respondent", help="A new link for this respondent (repeat)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the links as JSON."),
+) -> None:
+    """Print respondent links (one per line: respondent, link). Each link is shown once; keep it safe."""
+    rows = invite_respondents(study, count, base_url=base_url, label=label, respondents=respondent or ())
+    if as_json:
+        typer.echo(json.dumps([{"respondent": r, "link": link} for r, link in rows], indent=2))
+        return
+    for r, link in rows:
+        typer.echo(f"{r}\t{link}")
+
+
+@study_app.command("status")
+def status_cmd(
+    study: Optional[str] = typer.Argument(None, help="Study id (default: every study)."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Each participant's progress: interview, round 1, waiting, round 2 (the retest), done or stopped."""
+    from interviewer.study.web import overview
+    from interviewer.web.tokens import SessionRegistry
+
+    store = _store()
+    if study:
+        store.load(study)
+    registry = SessionRegistry(store.workspace.sessions / "web")
+    data = overview(store, registry)
+    if study:
+        data["studies"] = [s for s in data["studies"] if s["id"] == study]
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    if not data["studies"]:
+        _say("no studies yet: simulacra study create FILE")
+    for item in data["studies"]:
+        table = Table(title=f"study {item['id']} ({', '.join(item['instruments'])}; retest after {item['retest_days']:g} days)")
+        for column in ("respondent", "phase", "interview", "round 1", "round 2", "retest opens"):
+            table.add_column(column, overflow="fold")
+        for p in item["participants"]:
+            interview = "finished" if p["interview_finished"] else ("-" if not item["interview"]["required"] else "not finished")
+            table.add_row(p["respondent"], p["phase"], interview, f"{p['answered']['1']}/{p['total']}",
+                          f"{p['answered']['2']}/{p['total']}", p["retest_at"] or "")
+        console.print(table)
+
+
+@study_app.command("export")
+def export_cmd(
+    study: str = typer.Argument(..., help="Study id."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder (default: studies/<id>/export/)."),
+) -> None:
+    """Write the human answers (waves 1 and 2) as long CSV: all instruments, and one file per instrument
+    (`simulacra report RUN --truth <that file>`)."""
+    for path in export_study(study, out):
+        _say(str(path))
+
+
+@study_app.command("evaluate")
+def evaluate_cmd(
+    study: str = typer.Argument(..., help="Study id."),
+    condition: Optional[List[str]] = typer.Option(None, "--condition", help=f"Agent condition(s): {', '.join(CONDITIONS)} (default: all)."),
+    reflections: bool = typer.Option(True, "--reflections/--no-reflections", help="Expert reflections for interview agents."),
+    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for intervals."),
+    min_items: int = typer.Option(20, min=1, help="People with fewer scored items are left out of the averages."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the agents or settings changed."),
+) -> None:
+    """Build the study's agents, run them on its instruments and write the report (normalized by each
+    person's own retest)."""
+    from experiments.reports.report import print_summary
+    from simulacra.config import load_settings
+    from simulacra.llm import describe_backend, open_llm
+    from simulacra.workspace import Workspace
+
+    workspace = Workspace.default()
+    settings = load_settings()
+    llm = open_llm(settings, workspace)
+    folder, result, notes = asyncio.run(evaluate_study(
+        study, llm, workspace=workspace, model=describe_backend(settings), conditions=condition or CONDITIONS,
+        reflections=reflections, bootstrap=bootstrap, min_items=min_items, run_id=run_id, new_run=new_run,
+        show_progress=True, progress=lambda message: _say(message, "dim")))
+    for note in notes:
+        _say(note, "yellow")
+    print_summary(result.metrics, console)
+    _say(f"run {folder.path.name}\nreport: {result.html_path}\nmetrics: {result.metrics_path}")
+
+
+def register(app: typer.Typer) -> None:
+    import interviewer.study.store  # noqa: F401 - registers the study step of `simulacra withdraw`
+
+    app.add_typer(study_app, name="study")

@@ -1,0 +1,347 @@
+"""Studies on disk: `<workspace>/studies/<study-id>/` (folders 0700, files 0600).
+
+- `study.yaml`                      the study file as written (a copy)
+- `study.json`                      the `Study` (spec + frozen instruments, schema_version)
+- `participants/<respondent>.json`  who is in the study: joined, stopped, when each wave was completed
+- `answers/<respondent>.jsonl`      the person's answers, one line each, appended and fsynced as given:
+                                    {"wave", "instrument", "question", "value", "at"}
+
+Answers are personal data: they are never logged above debug level. An answer is keyed by (wave,
+instrument, question): the first one saved counts, a second one with the same value is a no-op (a resent
+request), a different value is refused (`AnswerConflict`). A torn last line (a crash mid-write) is
+ignored when read and never glued to the next answer.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import BaseModel
+
+from interviewer.storage import validate_respondent
+from interviewer.study.model import Study, StudyError
+from simulacra.workspace import PRIVATE_FILE, Workspace, atomic_write_json, atomic_write_text, private_dir
+
+log = logging.getLogger(__name__)
+
+PHASES = ("interview", "survey", "waiting", "retest", "done", "stopped")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+class AnswerConflict(StudyError):
+    """The question already has a different saved answer in this wave."""
+
+
+class Participant(BaseModel):
+    schema_version: int = 1
+    respondent: str
+    study: str
+    joined_at: str
+    stopped_at: str | None = None
+    completed: dict[str, str] = {}  # wave ("1"/"2") -> when its last question was answered
+
+
+@dataclass
+class Progress:
+    """Where a person stands: the phase, and per wave how many of the planned questions are answered."""
+
+    respondent: str
+    phase: str
+    answered: dict[int, int]
+    total: int
+    next_step: tuple[str, str] | None = None  # (instrument, question) asked next in the current wave
+    wave: int | None = None  # the wave being answered (survey: 1, retest: 2)
+    retest_at: str | None = None
+    interview_finished: bool = False
+    stopped_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "respondent": self.respondent, "phase": self.phase, "wave": self.wave, "total": self.total,
+            "answered": {str(k): v for k, v in self.answered.items()}, "retest_at": self.retest_at,
+            "interview_finished": self.interview_finished, "stopped_at": self.stopped_at,
+        }
+
+
+class StudyStore:
+    """All studies of a workspace."""
+
+    def __init__(self, workspace: Workspace | None = None):
+        self.workspace = workspace or Workspace.default()
+        self._lock = threading.Lock()
+
+    # -- studies ------------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        private_dir(self.workspace.root)
+        return private_dir(self.workspace.root / "studies")
+
+    def folder(self, study_id: str) -> Path:
+        from interviewer.study.model import _STUDY_ID
+
+        if not _STUDY_ID.match(study_id or ""):
+            raise StudyError(f"{study_id!r} is not a study id")
+        return self.root / study_id
+
+    def create(self, study: Study, source_text: str = "", *, replace: bool = False) -> Path:
+        folder = self.folder(study.id)
+        if (folder / "study.json").is_file() and not replace:
+            existing = self.load(study.id)
+            if existing.model_dump(exclude={"created_at"}) == study.model_dump(exclude={"created_at"}):
+                return folder  # the same study again: nothing to do
+            if self.participants(study.id):
+                raise StudyError(f"study {study.id} already exists with participants; a running study cannot be changed "
+                                 "(give the new version another id)")
+            raise StudyError(f"study {study.id} already exists with other settings; pass --replace to overwrite it")
+        private_dir(folder, within=self.root)
+        study = study.model_copy(update={"created_at": study.created_at or _iso(utcnow())})
+        if source_text:
+            atomic_write_text(folder / "study.yaml", source_text)
+        atomic_write_json(folder / "study.json", study.model_dump(mode="json"))
+        return folder
+
+    def load(self, study_id: str) -> Study:
+        path = self.folder(study_id) / "study.json"
+        if not path.is_file():
+            known = ", ".join(self.ids()) or "none yet"
+            raise StudyError(f"no study {study_id!r} in {self.root} (studies: {known}); create it with `simulacra study create FILE`")
+        try:
+            return Study.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise StudyError(f"{path}: not a readable study ({exc})") from None
+
+    def ids(self) -> list[str]:
+        root = self.workspace.root / "studies"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / "study.json").is_file())
+
+    # -- participants --------------------------------------------------------------------------------
+    def _participant_path(self, study_id: str, respondent: str) -> Path:
+        return self.folder(study_id) / "participants" / f"{validate_respondent(respondent)}.json"
+
+    def _answers_path(self, study_id: str, respondent: str) -> Path:
+        return self.folder(study_id) / "answers" / f"{validate_respondent(respondent)}.jsonl"
+
+    def join(self, study_id: str, respondent: str, now: datetime | None = None) -> Participant:
+        self.load(study_id)
+        with self._lock:
+            found = self.study_of(respondent)
+            if found is not None and found != study_id:
+                raise StudyError(f"respondent {respondent} is already in study {found}")
+            path = self._participant_path(study_id, respondent)
+            if path.is_file():
+                return self.participant(study_id, respondent)  # type: ignore[return-value]
+            private_dir(path.parent)
+            participant = Participant(respondent=respondent, study=study_id, joined_at=_iso(now or utcnow()))
+            atomic_write_json(path, participant.model_dump())
+            return participant
+
+    def participant(self, study_id: str, respondent: str) -> Participant | None:
+        path = self._participant_path(study_id, respondent)
+        if not path.is_file():
+            return None
+        return Participant.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def participants(self, study_id: str) -> list[Participant]:
+        folder = self.folder(study_id) / "participants"
+        if not folder.is_dir():
+            return []
+        out = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                out.append(Participant.model_validate_json(path.read_text(encoding="utf-8")))
+            except ValueError:
+                log.warning("unreadable participant file in study %s", study_id)
+        return sorted(out, key=lambda p: (p.joined_at, p.respondent))
+
+    def study_of(self, respondent: str) -> str | None:
+        validate_respondent(respondent)
+        for study_id in self.ids():
+            if (self.workspace.root / "studies" / study_id / "participants" / f"{respondent}.json").is_file():
+                return study_id
+        return None
+
+    def _update(self, participant: Participant) -> None:
+        atomic_write_json(self._participant_path(participant.study, participant.respondent), participant.model_dump())
+
+    def stop(self, study_id: str, respondent: str, now: datetime | None = None) -> Participant:
+        with self._lock:
+            participant = self.participant(study_id, respondent)
+            if participant is None:
+                raise StudyError(f"respondent {respondent} is not in study {study_id}")
+            if participant.stopped_at is None:
+                participant = participant.model_copy(update={"stopped_at": _iso(now or utcnow())})
+                self._update(participant)
+            return participant
+
+    # -- answers -------------------------------------------------------------------------------------
+    @contextmanager
+    def _file_lock(self, path: Path) -> Iterator[None]:
+        private_dir(path.parent)
+        fd = os.open(str(path) + ".lock", os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def answers(self, study_id: str, respondent: str) -> dict[tuple[int, str, str], Any]:
+        """{(wave, instrument, question): value}; the first saved answer per key counts."""
+        path = self._answers_path(study_id, respondent)
+        out: dict[tuple[int, str, str], Any] = {}
+        if not path.is_file():
+            return out
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                key = (int(row["wave"]), str(row["instrument"]), str(row["question"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line from a crash mid-write
+            out.setdefault(key, row["value"])
+        return out
+
+    def save_answer(self, study: Study, respondent: str, wave: int, instrument: str, question: str, value: Any,
+                    now: datetime | None = None) -> bool:
+        """Validate with the instrument's own rules and append; True when saved, False when the same answer was
+        already saved (a resent request). Raises AnswerValidationError / AnswerConflict / StudyError."""
+        canonical = study.question(instrument, question).validate_value(value)
+        path = self._answers_path(study.id, respondent)
+        with self._lock, self._file_lock(path):
+            existing = self.answers(study.id, respondent)
+            key = (wave, instrument, question)
+            if key in existing:
+                if existing[key] == canonical:
+                    return False
+                raise AnswerConflict(f"question {question} already has a different saved answer in wave {wave}")
+            line = json.dumps({"wave": wave, "instrument": instrument, "question": question, "value": canonical,
+                               "at": _iso(now or utcnow())}, ensure_ascii=False)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = "\n" + line  # never glue onto a torn last line
+                os.write(fd, (line + "\n").encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(path, PRIVATE_FILE)
+            log.info("study %s: answer saved (wave %d, %s)", study.id, wave, question)
+            log.debug("study %s: %s answered %s=%r", study.id, respondent, question, canonical)
+            return True
+
+    def mark_completed(self, study_id: str, respondent: str, wave: int, now: datetime | None = None) -> None:
+        with self._lock:
+            participant = self.participant(study_id, respondent)
+            if participant is not None and str(wave) not in participant.completed:
+                completed = {**participant.completed, str(wave): _iso(now or utcnow())}
+                self._update(participant.model_copy(update={"completed": completed}))
+
+    # -- progress ------------------------------------------------------------------------------------
+    def interview_finished(self, respondent: str) -> bool:
+        from interviewer.storage import TranscriptStore
+
+        state = TranscriptStore(self.workspace.transcripts).load_state(respondent) or {}
+        return bool(state.get("finished"))
+
+    def progress(self, study: Study, respondent: str, now: datetime | None = None,
+                 interview_finished: bool | None = None) -> Progress:
+        """The phase a person is in at `now` (the test clock in tests), and what they are asked next."""
+        now = now or utcnow()
+        participant = self.participant(study.id, respondent)
+        if participant is None:
+            raise StudyError(f"respondent {respondent} is not in study {study.id}")
+        plan = study.plan(respondent)
+        saved = self.answers(study.id, respondent)
+        answered = {w: sum(1 for i, q in plan if (w, i, q) in saved) for w in (1, 2)}
+        finished = self.interview_finished(respondent) if interview_finished is None else interview_finished
+        progress = Progress(respondent=respondent, phase="survey", answered=answered, total=len(plan),
+                            interview_finished=finished, stopped_at=participant.stopped_at)
+        if participant.stopped_at:
+            progress.phase = "stopped"
+            return progress
+        if study.spec.interview.required and not finished:
+            progress.phase = "interview"
+            return progress
+        for wave in (1, 2):
+            missing = [step for step in plan if (wave, *step) not in saved]
+            if wave == 2:
+                done_1 = participant.completed.get("1")
+                opens = datetime.fromisoformat(done_1) + timedelta(days=study.spec.retest_days) if done_1 else now
+                progress.retest_at = _iso(opens)
+                if missing and now < opens:
+                    progress.phase = "waiting"
+                    return progress
+            if missing:
+                progress.phase = "survey" if wave == 1 else "retest"
+                progress.wave, progress.next_step = wave, missing[0]
+                return progress
+            if str(wave) not in participant.completed:
+                self.mark_completed(study.id, respondent, wave, now)
+                participant = self.participant(study.id, respondent) or participant
+        progress.phase = "done"
+        return progress
+
+    # -- export --------------------------------------------------------------------------------------
+    def response_records(self, study: Study) -> list[tuple[str, str, int, Any]]:
+        """(respondent, question, wave, value) of every saved answer of every participant, plan order."""
+        records = []
+        for participant in self.participants(study.id):
+            saved = self.answers(study.id, participant.respondent)
+            for wave in (1, 2):
+                for instrument in study.instruments:
+                    for question in instrument.questions:
+                        key = (wave, instrument.id, question.id)
+                        if key in saved:
+                            records.append((participant.respondent, question.id, wave, saved[key]))
+        return records
+
+    def forget(self, respondent: str) -> int:
+        """Delete the respondent's participation and answers in every study (withdrawal); files removed."""
+        removed = 0
+        with self._lock:
+            for study_id in self.ids():
+                folder = self.workspace.root / "studies" / study_id
+                for path in (folder / "participants" / f"{respondent}.json", folder / "answers" / f"{respondent}.jsonl",
+                             folder / "answers" / f"{respondent}.jsonl.lock"):
+                    if path.is_file():
+                        path.unlink()
+                        removed += 1
+        return removed
+
+
+def _withdraw_study_answers(found) -> None:
+    """Withdrawal step: the respondent's study answers and participation."""
+    if (found.workspace.root / "studies").is_dir():
+        removed = StudyStore(found.workspace).forget(validate_respondent(found.respondent))
+        if removed:
+            found.count("study_files", removed)
+
+
+def _register_withdrawal() -> None:
+    from simulacra.withdraw import register_step
+
+    register_step("study_answers", _withdraw_study_answers)
+
+
+_register_withdrawal()
