@@ -261,6 +261,7 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
             continue
         if family == "survey":
             console.print(survey_table(rows, f"{instrument}: means over people"))
+            console.print(f"[dim]{SURVEY_LEGEND}[/dim]")
         else:
             _profile_table(console, rows, instrument, family)
     print_verdicts(metrics, console)
@@ -282,8 +283,12 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         console.print(f"[dim]not scored (no human answers): {names}{' ...' if len(metrics['unscored_agents']) > 5 else ''}[/dim]")
 
 
-SURVEY_COLUMNS = [("accuracy", "acc."), ("retest_agreement", "retest"), ("normalized_accuracy", "norm.acc"),
-                  ("normalized_accuracy_ratio_of_means", "ratio/means"), ("normalized_correlation", "norm.corr")]
+SURVEY_COLUMNS = [("accuracy", "acc"), ("retest_agreement", "retest"), ("normalized_accuracy", "norm"),
+                  ("normalized_accuracy_ratio_of_means", "rom"), ("normalized_correlation", "n.corr")]
+SURVEY_LEGEND = ("acc = raw accuracy; retest = the people's own wave agreement; norm = normalized accuracy, mean of "
+                 "per-person ratios (the paper's), with its 95% CI (two-way bootstrap, people x items); rom = ratio of "
+                 "means; n.corr = ratio of Fisher-z means of correlations; valid = valid / asked answers; "
+                 "people (-n) = excluded for too few scored items; ref = statistical reference (no model, other people only)")
 
 
 def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
@@ -293,12 +298,12 @@ def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
 
     table = Table(title=title, title_justify="left", padding=(0, 1))
     table.add_column("condition", no_wrap=True)
-    table.add_column("people", justify="right")
+    table.add_column("people", justify="right", no_wrap=True)
     for key, name in SURVEY_COLUMNS:
         table.add_column(name, justify="right")
         if key == "normalized_accuracy":
             table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("valid", justify="right")
+    table.add_column("valid", justify="right", no_wrap=True)
     for condition, block in rows:
         label = SHORT_LABELS.get(condition, condition)
         people = f"{block.get('people', 0)}" + (f" (-{block['excluded_people']})" if block.get("excluded_people") else "")
