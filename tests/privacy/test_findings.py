@@ -12,7 +12,7 @@ import json
 import shutil
 
 import pytest
-from privacy_helpers import run_cli
+from privacy_helpers import genagents_folder, run_cli, sample_dir  # noqa: F401 - fixtures
 
 from simulacra.agents.bank import AgentBank
 from simulacra.agents.build import import_genagents

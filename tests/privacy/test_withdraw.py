@@ -13,7 +13,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from privacy_helpers import run_cli
+from privacy_helpers import genagents_folder, run_cli, sample_dir  # noqa: F401 - fixtures
 
 from experiments.runs import open_run, run_batch
 from interviewer.storage import TranscriptStore
