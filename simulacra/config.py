@@ -40,7 +40,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from simulacra.errors import ConfigError
 
@@ -49,6 +49,9 @@ ENV_PREFIX = "SIMULACRA_"
 
 class LLMSettings(BaseModel):
     base_url: str | None = None
+    # An inference fleet (simulacra.llm.fleet): several OpenAI-compatible replicas, "URL" or "URL#limit";
+    # SIMULACRA_BASE_URLS=url,url. Calls are routed by the agent's prefix key (prefix affinity).
+    base_urls: list[str] = Field(default_factory=list)
     api_key: str | None = None
     model: str | None = None
     temperature: float = 0.0
@@ -68,9 +71,20 @@ class LLMSettings(BaseModel):
     request_timeout: float = 600.0
     max_retries: int = 3
 
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @property
     def uses_endpoint(self) -> bool:
-        return bool(self.base_url or self.api_key)
+        return bool(self.base_url or self.api_key or self.base_urls)
+
+    @property
+    def uses_fleet(self) -> bool:
+        return bool(self.base_urls)
 
     def pinned(self) -> dict[str, Any]:
         """What a run manifest pins about this model: which model, how it samples and asks for structure.
@@ -82,7 +96,8 @@ class LLMSettings(BaseModel):
         """
         return {
             "kind": "endpoint" if self.uses_endpoint else "embedded",
-            "base_url": (self.base_url or "https://api.openai.com/v1") if self.uses_endpoint else None,
+            "base_url": (self.base_url or (",".join(self.base_urls) if self.base_urls else "https://api.openai.com/v1"))
+            if self.uses_endpoint else None,
             "model": (self.model or "gpt-4o-mini") if self.uses_endpoint else self.local_model,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -127,6 +142,7 @@ class Settings(BaseModel):
 # environment variable -> (section, key)
 _ENV_MAP: dict[str, tuple[str, str]] = {
     "BASE_URL": ("llm", "base_url"),
+    "BASE_URLS": ("llm", "base_urls"),
     "API_KEY": ("llm", "api_key"),
     "MODEL": ("llm", "model"),
     "TEMPERATURE": ("llm", "temperature"),
@@ -208,7 +224,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                     roles.setdefault(role, {})[key] = role_value
     # A bare OPENAI_API_KEY does not leave the offline default (that must be asked for); it is only
     # used as the key of an endpoint that was configured without one.
-    if data["llm"].get("base_url") and not data["llm"].get("api_key"):
+    if (data["llm"].get("base_url") or data["llm"].get("base_urls")) and not data["llm"].get("api_key"):
         data["llm"]["api_key"] = os.environ.get("OPENAI_API_KEY") or "not-needed"
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import EndpointError, SimulacraError
 from simulacra.llm.fake import approx_tokens
+from simulacra.llm.fleet import prefix_scope
 from surveys.model import Answer, AnswerStatus, AnswerValidationError, Instrument, Question
 
 from experiments.runs.folder import RunFolder
@@ -312,6 +313,7 @@ class Runner:
         options: AnswerOptions | None = None,
         questions_per_call: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        executor: Any = None,
     ):
         if batch_size < 1:
             raise SimulacraError(f"batch size must be at least 1 (got {batch_size})")
@@ -319,8 +321,11 @@ class Runner:
         self.llm = llm
         self.batch_size = batch_size
         self.retry_failed = retry_failed
-        warm = bool(llm.keeps_prefix_warm)
-        default = 1 if warm else int(llm.settings.max_concurrency)
+        # An executor (experiments.runs.executors: local, ray) answers the batches; this runner stays the single
+        # writer of the store. Without one, batches are answered here on `llm`.
+        self.executor = executor
+        warm = bool((executor if executor is not None else llm).keeps_prefix_warm)
+        default = int(executor.slots) if executor is not None else 1 if warm else int(llm.settings.max_concurrency)
         self.concurrency = max(1, concurrency or default)
         # How many of a batch's questions go in one model call. On the embedded model one question a call is
         # fastest: the agent's prefix is warm anyway, and a grammar for several answers slows generation
@@ -343,15 +348,27 @@ class Runner:
     def samples(self) -> int:
         return int(self.folder.manifest.settings.get("samples", 1))
 
+    def _usage_now(self) -> dict[str, Any]:
+        return self.executor.usage() if self.executor is not None else _usage(self.llm)
+
+    async def _answer(self, agent: Agent, questions: list[Question], sample: int, options: AnswerOptions,
+                      prior: Sequence[PriorStep], stimulus: str | None) -> list[Answer]:
+        if self.executor is not None:
+            return await self.executor.answer(agent, questions, options=options, sample=sample, prior=tuple(prior),
+                                              stimulus=stimulus)
+        with prefix_scope(agent.prefix_key()):  # an inference fleet routes the agent's calls to one replica
+            return await agent.answer(questions, llm=self._llm_for(sample), options=options, prior=tuple(prior),
+                                      stimulus=stimulus)
+
     def _llm_for(self, sample: int) -> Any:
         return self.llm if sample == 0 else SampledLLM(self.llm, sample)
 
     def _session_usage(self) -> dict[str, Any]:
-        return _usage_delta(self._start_usage, _usage(self.llm))
+        return _usage_delta(self._start_usage, self._usage_now())
 
     def _report(self) -> None:
         progress = self.progress
-        usage = _usage(self.llm)
+        usage = self._usage_now()
         progress.prompt_tokens = int(usage.get("prompt_tokens", 0))
         progress.completion_tokens = int(usage.get("completion_tokens", 0))
         progress.cost_usd = float(usage.get("cost_usd", 0.0))
@@ -374,8 +391,7 @@ class Runner:
         questions = [item.question for item in batch]
         options = self.options.model_copy(update={"retry_round": batch[0].retry_round})
         try:
-            answers = await agent.answer(questions, llm=self._llm_for(batch[0].sample), options=options,
-                                         prior=tuple(prior), stimulus=stimulus)
+            answers = await self._answer(agent, questions, batch[0].sample, options, prior, stimulus)
         except SERVER_GONE as exc:
             self._stop = True
             self._server_error = self._server_error or exc
@@ -409,7 +425,7 @@ class Runner:
         """Run the units through the worker pool in one session; see the module docstring for how it ends."""
         self.progress = Progress(total=total, already=already)
         store = self.folder.store
-        self._start_usage = _usage(self.llm)
+        self._start_usage = self._usage_now()
         version = code_version()
         self._session = store.start_session(version)
         manifest = self.folder.manifest
@@ -523,10 +539,12 @@ async def run_batch(
     questions_per_call: int | None = None,
     options: AnswerOptions | None = None,
     concurrency: int | None = None,
+    executor: Any = None,
 ) -> RunOutcome:
     """Run (or resume) a batch and, when it ends, export Parquet and CSV from the database."""
     runner = BatchRunner(folder, llm, batch_size=batch_size, retry_failed=retry_failed, on_progress=on_progress,
-                         questions_per_call=questions_per_call, options=options, concurrency=concurrency)
+                         questions_per_call=questions_per_call, options=options, concurrency=concurrency,
+                         executor=executor)
     try:
         outcome = await runner.run(agents, instruments)
     finally:
@@ -624,13 +642,15 @@ async def execute_run(
     console: Any = None,
     show_progress: bool = True,
     options: AnswerOptions | None = None,
+    executor: Any = None,
 ) -> RunOutcome:
-    """Run or resume a batch with a progress bar on the terminal; the run's exports are written when it ends."""
+    """Run or resume a batch with a progress bar on the terminal; the run's exports are written when it ends.
+    `executor` (experiments.runs.executors) answers the batches elsewhere, e.g. on Ray actors; `llm` may then be None."""
     if not show_progress:
         return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
-                               options=options)
+                               options=options, executor=executor)
     from experiments.runs.progress import ProgressBar
 
     with ProgressBar(label, console) as bar:
         return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
-                               on_progress=bar.update, options=options)
+                               on_progress=bar.update, options=options, executor=executor)

@@ -45,6 +45,10 @@ def make_backend(
     """The backend of one role's settings: its endpoint (remembering what it accepts in the workspace), or the
     embedded model (one loaded copy per model file, shared by the roles that use it)."""
     llm_settings = settings.for_role(role) if isinstance(settings, Settings) else settings
+    if llm_settings.uses_fleet:  # several replicas: prefix-affinity routing (simulacra.llm.fleet)
+        from simulacra.llm.fleet import FleetBackend
+
+        return FleetBackend(llm_settings, EndpointMemory.for_workspace(workspace) if workspace is not None else None)
     if llm_settings.uses_endpoint:
         from simulacra.llm.openai_backend import OpenAIBackend
 
@@ -69,6 +73,9 @@ def open_llm(
     workspace = workspace or Workspace.default()
     llm_settings = settings.for_role(role)
     backend = backend or make_backend(llm_settings, workspace)
+    fleet_limit = getattr(backend, "total_concurrency", None)  # a fleet: the sum of its replicas' limits
+    if fleet_limit:
+        llm_settings = llm_settings.model_copy(update={"max_concurrency": fleet_limit})
     store = ResponseCache(workspace.cache / "llm.sqlite") if cache else None
     return LLM(backend, llm_settings, store)
 

@@ -1,0 +1,74 @@
+"""Executors: where the runner's units are answered. The driver (the runner) plans units, checks answers and is
+the single writer of the run store; an executor only turns (agent, questions, options, sample) into answers.
+
+    local   in this process, on the runner's LLM (what `simulacra run` does by default)
+    ray     on a pool of Ray actors, each holding one model client (the embedded model loaded once per actor,
+            or an endpoint / fleet client); `pip install 'simulacra[ray]'`. See README.md in this folder.
+
+Ray is imported only by `experiments.runs.executors.ray_executor`, and only when a Ray executor is opened.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+from simulacra.agent import Agent, AnswerOptions, PriorStep
+from simulacra.errors import SimulacraError
+from surveys.model import Answer, Question
+
+EXECUTORS = ("local", "ray")
+
+
+class Executor(Protocol):
+    slots: int  # how many batches it answers at once (the runner's worker count)
+    keeps_prefix_warm: bool  # True: one question a call and agent-major order (the embedded model)
+
+    async def answer(self, agent: Agent, questions: Sequence[Question], *, options: AnswerOptions, sample: int,
+                     prior: Sequence[PriorStep] = (), stimulus: str | None = None) -> list[Answer]: ...
+
+    def usage(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Answers in this process on one LLM (the runner's default path, as an executor for benchmarks and tests)."""
+
+    def __init__(self, llm: Any, concurrency: int | None = None):
+        from experiments.runs.runner import SampledLLM
+
+        self.llm = llm
+        self._sampled = SampledLLM
+        self.keeps_prefix_warm = bool(llm.keeps_prefix_warm)
+        self.slots = concurrency or (1 if self.keeps_prefix_warm else int(llm.settings.max_concurrency))
+
+    async def answer(self, agent: Agent, questions: Sequence[Question], *, options: AnswerOptions, sample: int,
+                     prior: Sequence[PriorStep] = (), stimulus: str | None = None) -> list[Answer]:
+        from simulacra.llm.fleet import prefix_scope
+
+        llm = self.llm if sample == 0 else self._sampled(self.llm, sample)
+        with prefix_scope(agent.prefix_key()):
+            return await agent.answer(questions, llm=llm, options=options, prior=tuple(prior), stimulus=stimulus)
+
+    def usage(self) -> dict[str, Any]:
+        return self.llm.usage.snapshot()
+
+    def close(self) -> None:
+        return None
+
+
+def open_executor(name: str, settings: Any, *, address: str | None = None, workspace: Any = None,
+                  workers: int | None = None, llm: Any = None, **kwargs: Any) -> Any:
+    """The executor called `name` ("local" needs `llm`; "ray" opens the actors from the LLM `settings`)."""
+    if name == "local":
+        if llm is None:
+            raise SimulacraError("the local executor needs the run's LLM")
+        return LocalExecutor(llm)
+    if name == "ray":
+        from experiments.runs.executors.ray_executor import RayExecutor
+
+        return RayExecutor(settings, address=address, workspace=workspace, workers=workers, **kwargs)
+    raise SimulacraError(f"unknown executor {name!r} (choose {' or '.join(EXECUTORS)})")
+
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "open_executor"]

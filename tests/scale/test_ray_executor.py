@@ -1,0 +1,147 @@
+"""The Ray executor on a local Ray cluster started by this module (2 CPUs, no dashboard, loopback): the same
+stored answers as a local run, an actor lost mid-run retried with nothing lost or duplicated, a run started
+locally resumed on Ray, and (marker embedded) the same small batch on the embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from experiments.runs import RunInterrupted, open_run, run_batch, select_questions  # noqa: E402
+from experiments.runs.executors.ray_executor import RayExecutor  # noqa: E402
+from simulacra.agents.baselines import DemographicAgent  # noqa: E402
+from simulacra.config import LLMSettings, load_settings  # noqa: E402
+from simulacra.llm import LLM, FakeBackend  # noqa: E402
+from simulacra.workspace import Workspace  # noqa: E402
+from surveys.instruments import load_instrument  # noqa: E402
+
+from tests.scale.fakes import crashing_backend, fake_backend, schema_reply  # noqa: E402
+
+MODEL = {"kind": "test", "model": "fake-model"}
+COLUMNS = ["agent", "instrument", "question", "sample", "value", "status", "reasoning", "prompt_hash"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield
+    ray.shutdown()
+
+
+def people(n: int = 3) -> list[DemographicAgent]:
+    sexes, ages = ["female", "male", "female"], ["34", "58", "71"]
+    return [DemographicAgent(id=f"p{i}", demographics={"age": ages[i % 3], "sex": sexes[i % 3], "region": f"r{i}"})
+            for i in range(n)]
+
+
+def battery(limit: int = 4):
+    return select_questions([load_instrument("gss")], limit=limit)
+
+
+def answers(folder):
+    return folder.answers()[COLUMNS].sort_values(COLUMNS[:4]).reset_index(drop=True)
+
+
+def count_writes(folder) -> list:
+    """Every key the runner writes (to prove each answer is written once)."""
+    written: list = []
+    original = folder.store.write_batch
+
+    def write_batch(items, **kwargs):
+        items = list(items)
+        written.extend(item.key for item in items)
+        return original(items, **kwargs)
+
+    folder.store.write_batch = write_batch
+    return written
+
+
+def local_run(run_id: str, agents, instruments, backend=None):
+    folder = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id=run_id)
+    outcome = asyncio.run(run_batch(folder, agents, instruments, LLM(backend or fake_backend()), batch_size=2))
+    return folder, outcome
+
+
+def ray_run(run_id: str, agents, instruments, executor):
+    folder = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id=run_id)
+    written = count_writes(folder)
+    outcome = asyncio.run(run_batch(folder, agents, instruments, None, batch_size=2, executor=executor))
+    return folder, outcome, written
+
+
+def fake_executor(**kwargs) -> RayExecutor:
+    kwargs.setdefault("backend_factory", fake_backend)
+    return RayExecutor(LLMSettings(), workers=2, keeps_prefix_warm=False, cache=False, timeout=120, **kwargs)
+
+
+def test_ray_run_stores_the_same_answers_as_a_local_run():
+    agents, instruments = people(), battery()
+    local, _ = local_run("local", agents, instruments)
+    with fake_executor() as executor:
+        folder, outcome, written = ray_run("on-ray", agents, instruments, executor)
+        assert len(executor.incarnations) == 2  # both actors answered
+    assert outcome.status == "complete" and outcome.written == 12
+    assert len(written) == len(set(written)) == 12
+    assert answers(folder).equals(answers(local))
+    session = folder.store.sessions()[-1]
+    assert session["outcome"] == "complete" and session["answers_written"] == 12
+    assert session["usage"]["calls"] == 6 and session["usage"]["prompt_tokens"] > 0  # 3 agents x 2 batches
+    assert session["usage"]["prompt_tokens"] == local.store.sessions()[-1]["usage"]["prompt_tokens"]
+
+
+def test_an_actor_lost_mid_run_is_restarted_and_its_batch_retried(tmp_path):
+    agents, instruments = people(), battery()
+    local, _ = local_run("local", agents, instruments)
+    marker = tmp_path / "crashed"
+    # each actor's process dies on its 2nd model call (the first actor to get there; once, the marker remembers)
+    with fake_executor(backend_factory=crashing_backend(str(marker), on_call=2, delay=0.05)) as executor:
+        folder, outcome, written = ray_run("on-ray-crash", agents, instruments, executor)
+        assert marker.exists(), "no actor died: the test did not test a failure"
+        live = executor.wait_ready()  # both actors are there again: the dead one was restarted by Ray
+        assert len(live) == 2 and int(marker.read_text()) not in {f["pid"] for f in live}
+    assert outcome.status == "complete"
+    assert len(written) == len(set(written)) == 12  # nothing duplicated ...
+    assert answers(folder).equals(answers(local))  # ... nothing lost, the same answers
+    assert folder.store.counts() == {"ok": 12, "failed": 0}
+    assert all(len(folder.store.history(key)) == 1 for key in written)  # no earlier attempt stored
+
+
+def test_a_run_started_locally_resumes_on_ray():
+    agents, instruments = people(), battery()
+    reference, _ = local_run("reference", agents, instruments)
+    folder = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id="moved")
+    gone = FakeBackend(default=lambda r: schema_reply(r.messages, r.json_schema), fail_after=3)
+    with pytest.raises(RunInterrupted):
+        asyncio.run(run_batch(folder, agents, instruments, LLM(gone), batch_size=2))
+    before = folder.store.counts()["ok"]
+    assert 0 < before < 12
+    with fake_executor() as executor:
+        folder, outcome, written = ray_run("moved", agents, instruments, executor)
+    assert outcome.status == "complete" and outcome.already == before
+    assert len(written) == len(set(written)) == 12 - before
+    assert answers(folder).equals(answers(reference))
+    assert [s["outcome"] for s in folder.store.sessions()] == ["interrupted", "complete"]
+
+
+@pytest.mark.embedded
+def test_the_embedded_model_on_ray_answers_as_it_does_locally():
+    """One agent x 2 questions on the embedded model: locally, then on one Ray actor that loads its own copy
+    (no shared response cache, so the actor really computes)."""
+    agents, instruments = people(1), battery(2)
+    settings = load_settings().llm
+    local = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id="embedded-local")
+    from simulacra.llm import open_llm
+
+    asyncio.run(run_batch(local, agents, instruments, open_llm(cache=False), batch_size=2))
+    with RayExecutor(settings, workers=1, cache=False, timeout=600) as executor:
+        assert executor.keeps_prefix_warm and executor.slots == 1
+        folder, outcome, written = ray_run("embedded-ray", agents, instruments, executor)
+        pids = {f["pid"] for f in executor.wait_ready()}
+    assert os.getpid() not in pids
+    assert outcome.status == "complete" and len(written) == 2
+    assert answers(folder).equals(answers(local))
+    assert folder.store.sessions()[-1]["usage"]["prompt_tokens"] > 0
