@@ -6,7 +6,7 @@ For each pair (a, b) of choice items, among people who answered both in wave 1: 
 a by the most common a-answer given b's answer (the conditional mode), and the same for b from a. A pair is
 listed when both directions reach `threshold` AND the prediction removes at least `min-gain` of the error
 left by predicting each item's own most common answer in at least one direction (so that two items that
-nearly everyone answers the same way are not listed merely for being lopsided). Writes data/near_duplicates.csv.
+nearly everyone answers the same way are not listed merely for being lopsided). Writes experiments/scoring/data/near_duplicates.csv.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _coverage(cells: st.Cells) -> dict[str, Any]:
 def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agents: dict[str, AgentCells],
                  settings: SurveySettings, *, reference_asked: np.ndarray | None = None) -> SurveyResult:
     """Every condition on `rows` (people indices into `panel`) x `targets` (items of `panel`)."""
-    from experiments.faithfulness.leakage import exclusions
+    from experiments.scoring.leakage import exclusions
 
     result = SurveyResult(min_items=settings.min_items, references=list(settings.references))
     sub = panel.subset(people=[panel.people[i] for i in rows], items=targets)
