@@ -1,5 +1,5 @@
 """A real browser interview: headless Chromium (Debian's) with a fake microphone playing a WAV made by the
-offline voice goes through consent and two spoken turns; the transcript on disk holds the recognised words.
+offline voice goes through consent, a typed and a spoken turn; the transcript on disk holds the recognised words.
 The interviewer model is scripted (FakeBackend) so the interview's path is fixed."""
 
 from __future__ import annotations
@@ -120,15 +120,18 @@ def test_two_spoken_turns_in_a_real_browser(tmp_path, workspace, fake_llm, voice
                 page.wait_for_timeout(int(seconds * 1000) + 300)
                 stop.click()
 
-            # turn 1: answer the intro aloud
-            speak_one_answer()
+            # turn 1: answer the intro by typing (the fake microphone can only say one thing, and the
+            # interviewer notices an answer repeated word for word)
+            page.get_by_role("button", name="Type your answer instead").click()
+            page.get_by_label("Your answer").fill("Sounds good, let's start.")
+            page.get_by_role("button", name="Send typed answer").click()
             expect(subtitles).to_contain_text("story of your life", timeout=60_000)
             expect(page.locator("#saved")).to_contain_text("Saved")
-            expect(page.locator("#heard")).to_contain_text("Ohio")
             expect(page.locator("#progress")).to_contain_text("Question 1 of 3")
 
             # turn 2: answer the life-story question aloud; the scripted model follows up
             speak_one_answer()
+            expect(page.locator("#heard")).to_contain_text("Ohio", timeout=60_000)
             expect(subtitles).to_have_text(FOLLOW_UP, timeout=60_000)
             expect(page.locator("#error")).to_be_hidden()
             page.screenshot(path=str(tmp_path / "interview.png"))
@@ -138,10 +141,11 @@ def test_two_spoken_turns_in_a_real_browser(tmp_path, workspace, fake_llm, voice
     transcript = read_transcript(workspace.transcripts / "browser-1.jsonl")
     answers = [t for t in transcript.turns if t.speaker == "respondent"]
     assert [a.question_id for a in answers] == ["intro", "q002"]
-    for answer in answers:
-        heard = set(answer.text.lower().replace(",", " ").replace(".", " ").split())
-        assert {"small", "town", "ohio", "river"} <= heard, answer.text
-        assert answer.meta["duration_s"] > 2
+    assert answers[0].text == "Sounds good, let's start."
+    spoken = answers[1]
+    heard = set(spoken.text.lower().replace(",", " ").replace(".", " ").split())
+    assert {"small", "town", "ohio", "river"} <= heard, spoken.text
+    assert spoken.meta["duration_s"] > 2
     assert transcript.turns[-1].text == FOLLOW_UP
     assert transcript.meta["name"] == "Ada"
 

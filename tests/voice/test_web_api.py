@@ -123,7 +123,7 @@ def test_reopening_the_link_resumes_at_the_last_saved_turn(make_client, workspac
     assert transcript_bytes(workspace, respondent) == saved  # resuming wrote nothing new
     audio = reopened.get(resumed["utterance"]["audio_url"] + "/0", headers=auth)
     assert audio.status_code == 200 and audio.content[:4] == b"RIFF"  # and the question can be heard again
-    nxt = reopened.post("/api/session/answer/text", json={"text": "I was born in Ohio.", "answer_to": resumed["utterance"]["turn_index"]}, headers=auth)
+    nxt = reopened.post("/api/session/answer/text", json={"text": "I was born in Ohio and grew up in a small town.", "answer_to": resumed["utterance"]["turn_index"]}, headers=auth)
     assert nxt.status_code == 200 and nxt.json()["utterance"]["text"] == FOLLOW_UP
 
 
