@@ -122,6 +122,9 @@ def run(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed (a fresh model call; the failed attempt is kept in the run's history)."),
     new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other agents, wording, settings or prompt templates, start a new run folder instead of refusing."),
     scoring: Optional[str] = typer.Option(None, help="generate (default) or logprobs: choice items scored over the option letters in one forward pass."),
+    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra[ray]'; see experiments/runs/executors/README.md)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: start a local one sized to this machine."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors, each holding one model client (default: the cluster's CPUs)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the number of calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON (for scripts)."),
 ) -> None:
@@ -129,7 +132,7 @@ def run(
     from simulacra.agents.bank import AgentBank
     from simulacra.config import load_settings
     from simulacra.errors import SimulacraError
-    from simulacra.llm import describe_backend, open_llm
+    from simulacra.llm import describe_backend
     from simulacra.workspace import Workspace
     from surveys.instruments import load_instrument
 
@@ -164,9 +167,12 @@ def run(
         estimate = estimate_run(folder, agents, chosen, settings.llm, batch_size=batch_size, retry_failed=retry_failed)
         _print_estimate(estimate, settings, folder, as_json)
         return
-    llm = open_llm(settings, workspace)
+    from experiments.runs.executors import answering
+
     try:
-        asyncio.run(execute_run(folder, agents, chosen, llm, batch_size=batch_size, retry_failed=retry_failed, console=console))
+        with answering(executor, settings, workspace, address=ray_address, workers=workers) as (llm, runs_on):
+            asyncio.run(execute_run(folder, agents, chosen, llm, batch_size=batch_size, retry_failed=retry_failed,
+                                    console=console, executor=runs_on))
     finally:
         _finish_message(folder)
     if truth:
@@ -275,13 +281,16 @@ def gss_panel(
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the existing one was made with other agents, settings or prompts."),
+    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra[ray]'; see experiments/runs/executors/README.md)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: start a local one sized to this machine."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors, each holding one model client (default: the cluster's CPUs)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals."),
 ) -> None:
     """Demographic and composite agents of real GSS panel respondents, scored against their wave 1, normalized by their wave 2."""
     from simulacra.config import load_settings
-    from simulacra.llm import describe_backend, open_llm
+    from simulacra.llm import describe_backend
     from simulacra.workspace import Workspace
 
     from experiments.faithfulness.gss_benchmark import CONDITIONS, plan_gss_benchmark
@@ -328,9 +337,12 @@ def gss_panel(
         estimate = estimate_run(folder, plan.agents, [plan.instrument], settings.llm, batch_size=batch_size, retry_failed=retry_failed)
         _print_estimate(estimate, settings, folder, as_json)
         return
-    llm = open_llm(settings, workspace)
+    from experiments.runs.executors import answering
+
     try:
-        asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=batch_size, retry_failed=retry_failed, console=console))
+        with answering(executor, settings, workspace, address=ray_address, workers=workers) as (llm, runs_on):
+            asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=batch_size,
+                                    retry_failed=retry_failed, console=console, executor=runs_on))
     finally:
         _finish_message(folder)
     _report(folder, None, bootstrap, seed, min_items=min_items)

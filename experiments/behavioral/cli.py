@@ -118,6 +118,9 @@ def run(
     new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other prompts, agents or studies, start a new run folder instead of refusing."),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Agents in flight at once (default: 1 on the embedded model, else the endpoint's max_concurrency)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (for scripts) in place of the tables."),
+    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: a local one."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors (default: the cluster's CPUs)."),
 ) -> None:
     """Randomly assign agents to conditions, ask them, test the effect, and write results and report.html."""
     import asyncio
@@ -129,7 +132,8 @@ def run(
     from experiments.runs.identity import check_run_id
     from experiments.runs.progress import ProgressBar
     from simulacra.config import load_settings
-    from simulacra.llm import describe_backend, open_llm
+    from experiments.runs.executors import answering
+    from simulacra.llm import describe_backend
     from simulacra.workspace import Workspace
 
     if run_id:
@@ -138,9 +142,8 @@ def run(
     bank = _Limited(_open_bank(agents), limit)
     settings = load_settings()
     workspace = Workspace.default()
-    llm = open_llm(settings, workspace)
 
-    async def go():  # noqa: ANN202
+    async def go(llm, runs_on):  # noqa: ANN001,ANN202
         import contextlib
 
         bar = None if as_json else ProgressBar(f"{len(definitions)} stud{'y' if len(definitions) == 1 else 'ies'}")
@@ -150,12 +153,14 @@ def run(
                     definitions, bank, llm, workspace=workspace, run_id=run_id, seed=seed, retry_failed=retry_failed,
                     concurrency=concurrency, on_progress=bar.update if bar else None, model=describe_backend(settings),
                     settings={"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens},
-                    new_run=new_run,
+                    new_run=new_run, executor=runs_on,
                 )
         finally:
-            await llm.aclose()
+            if llm is not None:
+                await llm.aclose()
 
-    outcome = asyncio.run(go())
+    with answering(executor, settings, workspace, address=ray_address, workers=workers) as (llm, runs_on):
+        outcome = asyncio.run(go(llm, runs_on))
     collected = collect([outcome.folder])
     path = write_html(collected, report_path(outcome.folder))
     if as_json:

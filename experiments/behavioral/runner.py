@@ -271,6 +271,7 @@ async def run_experiment(
     settings: dict[str, Any] | None = None,
     options: AnswerOptions | None = None,
     new_run: bool = False,
+    executor: Any = None,
 ) -> RunOutcome:
     """Run (or resume) `studies` on `agents` and write the run folder; see the module docstring. The outcome's
     `results` hold the analysis (also written to results.json).
@@ -298,7 +299,7 @@ async def run_experiment(
     per_step = max(len(s.questions) for st in studies for s in st.steps)  # a step's questions share one call
     asked = (options or AnswerOptions()).model_copy(update={"batch_size": per_step})
     runner = ExperimentRunner(folder, llm, studies, retry_failed=retry_failed, concurrency=concurrency,
-                              options=asked, on_progress=on_progress)
+                              options=asked, on_progress=on_progress, executor=executor)
     units = [ExperimentUnit(agent, runner.pending(agent.id)) for agent in sorted(loaded, key=lambda a: a.id)]
     units = [u for u in units if u.pending]
     total = sum(u.pending for u in units)

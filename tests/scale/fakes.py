@@ -165,7 +165,7 @@ class FakeOpenAIServer:
             self.stats["prompt_tokens"] += prompt
             self.stats["cached_tokens"] += warm
             self.stats["computed_tokens"] += prompt - warm
-            self.stats["prefixes"].add(text[:BLOCK_CHARS * 4])
+            self.stats["prefixes"].add(hashlib.sha1(text[:1024].encode("utf-8")).hexdigest())  # system + agent context
         time.sleep(self.latency + (prompt - warm) * self.per_token)
         content = schema_reply(messages, schema)
         return {

@@ -145,3 +145,33 @@ def test_the_embedded_model_on_ray_answers_as_it_does_locally():
     assert outcome.status == "complete" and len(written) == 2
     assert answers(folder).equals(answers(local))
     assert folder.store.sessions()[-1]["usage"]["prompt_tokens"] > 0
+
+
+def test_simulacra_run_on_ray_against_an_endpoint_fleet(monkeypatch):
+    """The command line: `simulacra run --executor ray` with two fake OpenAI-compatible replicas on loopback
+    (SIMULACRA_BASE_URLS): the actors build fleet clients from the settings; same answers as the local command."""
+    from typer.testing import CliRunner
+
+    from experiments.cli import app
+    from experiments.runs.folder import RunFolder
+    from simulacra.agents.bank import AgentBank
+    from tests.scale.fakes import FakeOpenAIServer
+
+    bank = AgentBank()
+    for agent in people():
+        bank.save(agent)
+    with FakeOpenAIServer() as one, FakeOpenAIServer() as two:
+        monkeypatch.setenv("SIMULACRA_BASE_URLS", f"{one.base_url}#2,{two.base_url}#2")
+        monkeypatch.setenv("SIMULACRA_MODEL", "fake")
+        common = ["run", "--instrument", "gss", "--limit", "4", "--batch-size", "2"]
+        local = CliRunner().invoke(app, common + ["--run-id", "cli-local"])
+        assert local.exit_code == 0, local.output
+        remote = CliRunner().invoke(app, common + ["--run-id", "cli-ray", "--executor", "ray", "--workers", "2"])
+        assert remote.exit_code == 0, remote.output
+        here, there = RunFolder.resolve("cli-local"), RunFolder.resolve("cli-ray")
+        assert len(answers(there)) == 12 and answers(there).equals(answers(here))
+        # 6 model calls in all: the actors read the workspace's response cache (same machine) and ask nothing again
+        assert one.stats["calls"] + two.stats["calls"] == 6
+        assert not one.stats["prefixes"] & two.stats["prefixes"]  # prefix affinity: each agent on one replica
+        usage = there.store.sessions()[-1]["usage"]
+        assert usage["calls"] == 6 and usage["cached_calls"] == 6

@@ -10,7 +10,8 @@ Ray is imported only by `experiments.runs.executors.ray_executor`, and only when
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+import contextlib
+from typing import Any, Iterator, Protocol, Sequence
 
 from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import SimulacraError
@@ -71,4 +72,23 @@ def open_executor(name: str, settings: Any, *, address: str | None = None, works
     raise SimulacraError(f"unknown executor {name!r} (choose {' or '.join(EXECUTORS)})")
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "open_executor"]
+@contextlib.contextmanager
+def answering(name: str, settings: Any, workspace: Any, *, address: str | None = None,
+              workers: int | None = None) -> Iterator[tuple[Any, Any]]:
+    """(llm, executor) for a command: locally the workspace's LLM and no executor (the runner answers on it);
+    on Ray no local LLM and a Ray executor over actors built from the agents' LLM settings (closed at the end)."""
+    if name == "local":
+        if address or workers:
+            raise SimulacraError("--ray-address and --workers go with --executor ray")
+        from simulacra.llm import open_llm
+
+        yield open_llm(settings, workspace), None
+        return
+    executor = open_executor(name, settings.llm, address=address, workspace=workspace, workers=workers)
+    try:
+        yield None, executor
+    finally:
+        executor.close()
+
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "answering", "open_executor"]
