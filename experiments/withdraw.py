@@ -50,19 +50,22 @@ def _agent_column(db: sqlite3.Connection, table: str) -> str | None:
 def _withdraw_runs(found: Withdrawal) -> None:
     """Delete the answers of the respondent's agents from every run, and export each run again."""
     runs = found.workspace.root / "runs"
-    if not found.agent_ids or not runs.is_dir():
+    if not runs.is_dir():
         return
     for store in sorted(runs.glob(f"**/{RUN_STORE}")):
+        # their agents: those found in the bank, the respondent id itself, and any agent the run's manifest
+        # says is scored against them (an agent deleted from the bank earlier still has answers here)
+        theirs = sorted(set(found.agent_ids) | {found.respondent} | _manifest_agents_of(store.parent, found.respondent))
         db = sqlite3.connect(store, timeout=30)
         removed = 0
         try:
             db.execute("PRAGMA secure_delete=ON")
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            marks = ",".join("?" * len(found.agent_ids))
+            marks = ",".join("?" * len(theirs))
             for table in tables:
                 column = _agent_column(db, table)
                 if column:
-                    removed += db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', found.agent_ids).rowcount
+                    removed += db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', theirs).rowcount
             db.commit()
         finally:
             db.close()
@@ -80,6 +83,15 @@ def _withdraw_runs(found: Withdrawal) -> None:
                     found.count("run_reports_removed")
 
 
+def _manifest_agents_of(folder: Path, respondent: str) -> set[str]:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    agents = manifest.get("agents") if isinstance(manifest, dict) else None
+    return {str(a["id"]) for a in agents or [] if isinstance(a, dict) and a.get("id") and a.get("respondent") == respondent}
+
+
 def _drop_from_manifest(folder: Path, found: Withdrawal) -> int:
     """The run's manifest lists each agent with its name and respondent: their entries go."""
     path = folder / "manifest.json"
@@ -90,7 +102,7 @@ def _drop_from_manifest(folder: Path, found: Withdrawal) -> int:
     agents = manifest.get("agents") if isinstance(manifest, dict) else None
     if not isinstance(agents, list):
         return 0
-    theirs = set(found.agent_ids) | {found.respondent}
+    theirs = set(found.agent_ids) | {found.respondent} | _manifest_agents_of(folder, found.respondent)
     kept = [a for a in agents if not (isinstance(a, dict) and (a.get("id") in theirs or a.get("respondent") in theirs))]
     if len(kept) == len(agents):
         return 0

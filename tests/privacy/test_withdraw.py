@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from privacy_helpers import genagents_folder, run_cli, sample_dir  # noqa: F401 - fixtures
 
+import experiments.withdraw  # noqa: F401 - registers the runs' withdrawal step (the command does this too)
 from experiments.runs import open_run, run_batch
 from interviewer.storage import TranscriptStore
 from interviewer.web.tokens import SessionRegistry
@@ -204,3 +205,12 @@ async def test_withdraw_finds_an_agent_built_from_the_transcript_under_another_i
     assert found.agent_ids == ["pilot-agent-2"] and found.removed["cache_entries"] >= 1
     assert files_holding(workspace.root, secret) == [] and files_holding(workspace.root, "Joon") == []
     assert AgentBank(workspace.agents).ids() == []
+
+
+async def test_withdraw_reaches_runs_of_an_agent_no_longer_in_the_bank(workspace, genagents_folder):
+    await populate(workspace, genagents_folder)
+    AgentBank(workspace.agents).delete(AGENT_ID)  # deleted earlier, by hand: the run still holds his answers
+    assert AGENT_ID in set(run_rows(workspace)["agent"])
+    found = withdraw(AGENT_ID, workspace)
+    assert set(run_rows(workspace)["agent"]) == {OTHER} and found.removed["run_rows"] >= 2
+    assert not [p for p in files_holding(workspace.root, PHRASE) if p.startswith("runs/")]
