@@ -291,3 +291,13 @@ async def test_every_condition_sits_beside_the_reference_conditions_with_a_verdi
         if verdict["difference"] is not None:
             assert verdict["reference"] in ("majority", "demographic_knn", "composite_knn", "logistic")
             assert verdict["metric"] == "normalized_accuracy"
+
+
+async def test_cross_wave_design_scores_against_wave_two(tmp_path):
+    folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
+    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=0, design="cross-wave"))
+    assert metrics["truth"]["design"] == "cross-wave" and metrics["truth"]["wave"] == 2
+    comp_p1 = next(p for p in metrics["per_person"] if p["condition"] == "composite" and p["respondent"] == "P1")
+    # composite P1 answered its wave-1 answers (1, 2, x, a); wave 2 is (1, 3, x, a): 3 of 4; retest .75 -> 1.0
+    assert comp_p1["accuracy"] == pytest.approx(0.75) and comp_p1["normalized_accuracy"] == pytest.approx(1.0)
+    assert not any(p["respondent"] == "P3" for p in metrics["per_person"])  # no wave 2: nothing to score
