@@ -122,7 +122,7 @@ def _parse_document(text: str, path: str | Path) -> Any:
         except json.JSONDecodeError as exc:
             raise DataFileError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
     try:
-        _refuse_aliases(text, path)
+        refuse_alias_bombs(text, path)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -134,7 +134,7 @@ MAX_EXPANDED_NODES = 200_000  # after aliases are expanded; the shipped GSS file
 MAX_EXPANSION = 20  # expanded nodes per node written in the file
 
 
-def _refuse_aliases(text: str, path: str | Path) -> None:
+def refuse_alias_bombs(text: str, path: str | Path) -> None:
     """Refuse alias bombs ("billion laughs"): nested aliases (`&a` / `*a`) expand exponentially once the
     document is copied or serialised (a few lines become gigabytes). Counts the nodes the document stands
     for, aliases expanded, from the parser's events (nothing is built), and refuses a file whose expansion
