@@ -119,7 +119,8 @@ class FakeOpenAIServer:
         self.cache = PrefixCache(capacity_blocks)
         self.name = name
         self.lock = threading.Lock()
-        self.stats = {"calls": 0, "prompt_tokens": 0, "cached_tokens": 0, "computed_tokens": 0, "prefixes": set()}
+        self.stats = {"calls": 0, "prompt_tokens": 0, "cached_tokens": 0, "computed_tokens": 0, "prefixes": set(),
+                      "in_flight": 0, "max_in_flight": 0}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,6 +128,10 @@ class FakeOpenAIServer:
 
             def log_message(self, *args: Any) -> None:
                 return None
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections.add(self.connection)
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -138,7 +143,12 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:  # a client hanging up is no news
+                return None
+
+        self.connections: set[Any] = set()
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -166,7 +176,13 @@ class FakeOpenAIServer:
             self.stats["cached_tokens"] += warm
             self.stats["computed_tokens"] += prompt - warm
             self.stats["prefixes"].add(hashlib.sha1(text[:1024].encode("utf-8")).hexdigest())  # system + agent context
-        time.sleep(self.latency + (prompt - warm) * self.per_token)
+            self.stats["in_flight"] += 1
+            self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self.stats["in_flight"])
+        try:
+            time.sleep(self.latency + (prompt - warm) * self.per_token)
+        finally:
+            with self.lock:
+                self.stats["in_flight"] -= 1
         content = schema_reply(messages, schema)
         return {
             "id": "fake", "object": "chat.completion", "created": int(time.time()), "model": body.get("model", "fake"),
@@ -181,8 +197,17 @@ class FakeOpenAIServer:
         return self
 
     def stop(self) -> None:
+        """Gone for good: the port refuses connections and open keep-alive connections are cut."""
+        import socket
+
         self._httpd.shutdown()
         self._httpd.server_close()
+        for connection in list(self.connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> "FakeOpenAIServer":
         return self.start()
