@@ -313,3 +313,13 @@ def test_the_operator_withdraws_a_respondent(app_factory, workspace):
     assert client.get("/api/session", headers=auth).status_code == 401
     assert client.get("/api/session", headers=keep_auth).status_code == 200
     assert client.post("/api/operator/sessions/..%2Fx/withdraw", json={"confirm": True}, headers=OP).status_code in (404, 422)
+
+
+def test_an_expired_link_can_still_withdraw(app_factory, workspace):
+    _, client = app_factory()
+    respondent, auth, first = start(client, "late-1")
+    client.post("/api/session/answer/text", json={"text": "A thing I said about Svalbard.", "answer_to": 0}, headers=auth)
+    _age_link(workspace, respondent, -1)
+    assert client.post("/api/session/next", headers=auth).status_code == 401
+    assert client.post("/api/session/withdraw", json={"confirm": True}, headers=auth).status_code == 200
+    assert _files_holding(workspace.root, "Svalbard") == []

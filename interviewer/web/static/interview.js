@@ -299,6 +299,7 @@
     } catch (e) {
       if (e instanceof ApiError) $("link-problem-text").textContent = e.message;
       show("link-problem");
+      if (e instanceof ApiError && e.code === "link_expired") $("withdraw-box").hidden = false;  // may still withdraw
       return;
     }
     state.speechToText = session.speech_to_text && !!(navigator.mediaDevices && window.MediaRecorder);
