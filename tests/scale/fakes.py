@@ -78,6 +78,17 @@ def fake_backend(settings: Any = None) -> FakeBackend:
     return _backend(settings)
 
 
+def _fleet(settings: Any, routing: str = "affinity") -> Any:
+    from simulacra.llm.fleet import FleetBackend
+
+    return FleetBackend(settings, routing=routing)
+
+
+def fleet_backend(routing: str):
+    """A picklable factory of fleet backends with the given routing ("affinity" or "round_robin")."""
+    return functools.partial(_fleet, routing=routing)
+
+
 def crashing_backend(marker: str, on_call: int, delay: float = 0.0):
     """A picklable factory of fake backends whose process dies on call `on_call` (only the first time)."""
     return functools.partial(_backend, crash_marker=marker, crash_on_call=on_call, delay=delay)
@@ -113,14 +124,16 @@ class PrefixCache:
 class FakeOpenAIServer:
     """`with FakeOpenAIServer(latency=0.05) as server: server.base_url` -> "http://127.0.0.1:PORT/v1"."""
 
-    def __init__(self, latency: float = 0.0, per_token: float = 0.0, capacity_blocks: int = 4096, name: str = ""):
+    def __init__(self, latency: float = 0.0, per_token: float = 0.0, capacity_blocks: int = 4096, name: str = "",
+                 slots: int | None = None):
         self.latency = latency
+        self.slots = threading.Semaphore(slots) if slots else None  # the replica's batch capacity
         self.per_token = per_token
         self.cache = PrefixCache(capacity_blocks)
         self.name = name
         self.lock = threading.Lock()
         self.stats = {"calls": 0, "prompt_tokens": 0, "cached_tokens": 0, "computed_tokens": 0, "prefixes": set(),
-                      "in_flight": 0, "max_in_flight": 0}
+                      "in_flight": 0, "max_in_flight": 0, "cold_calls": 0}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -175,11 +188,16 @@ class FakeOpenAIServer:
             self.stats["prompt_tokens"] += prompt
             self.stats["cached_tokens"] += warm
             self.stats["computed_tokens"] += prompt - warm
+            self.stats["cold_calls"] += warm < prompt / 2  # most of the prompt (the agent's context) computed anew
             self.stats["prefixes"].add(hashlib.sha1(text[:1024].encode("utf-8")).hexdigest())  # system + agent context
             self.stats["in_flight"] += 1
             self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self.stats["in_flight"])
         try:
-            time.sleep(self.latency + (prompt - warm) * self.per_token)
+            if self.slots is not None:
+                with self.slots:
+                    time.sleep(self.latency + (prompt - warm) * self.per_token)
+            else:
+                time.sleep(self.latency + (prompt - warm) * self.per_token)
         finally:
             with self.lock:
                 self.stats["in_flight"] -= 1
