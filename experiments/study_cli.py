@@ -37,10 +37,36 @@ def _store(workspace: Any = None):
 
 
 # -- library functions (the commands are thin shells over these) -------------------------------------------
+def behavioral_experiment(name: str, base: Path):
+    """A behavioral experiment (experiments/behavioral study definition, by id or YAML path relative to the
+    study file) as a study instrument plus its conditions' stimuli."""
+    from experiments.behavioral.definition import load_study
+    from interviewer.study.model import ExperimentInfo
+    from surveys.model import Instrument
+
+    candidate = base / name
+    definition = load_study(str(candidate) if candidate.suffix in (".yaml", ".yml") and candidate.is_file() else name)
+    several = len(definition.steps) > 1
+    questions, steps = [], {}
+    for step in definition.steps:
+        for question in step.questions:
+            qid = f"{step.id}.{question.id}" if several else question.id
+            questions.append(question.model_copy(update={"id": qid, "instrument": definition.id, "block": step.id}))
+            steps[qid] = step.id
+    instrument = Instrument(id=definition.id, title=definition.title, description=definition.description,
+                            source=definition.citation, questions=questions, scoring={"kind": "experiment"})
+    info = ExperimentInfo(
+        id=definition.id, title=definition.title, conditions=[c.id for c in definition.conditions],
+        labels={c.id: c.label for c in definition.conditions}, steps=steps,
+        stimuli={c.id: {s.id: definition.stimulus(s, c) for s in definition.steps} for c in definition.conditions},
+    )
+    return instrument, info
+
+
 def create_study(path: Path, *, workspace: Any = None, replace: bool = False):
     from interviewer.study.model import load_study_file
 
-    study = load_study_file(path)
+    study = load_study_file(path, behavioral_experiment)
     folder = _store(workspace).create(study, Path(path).read_text(encoding="utf-8"), replace=replace)
     return study, folder
 
@@ -56,6 +82,8 @@ def invite_respondents(study_id: str, count: int, *, workspace: Any = None, base
     study = store.load(study_id)
     ttl = link_days or max(DEFAULT_LINK_TTL_DAYS, study.spec.retest_days + DEFAULT_LINK_TTL_DAYS)
     registry = SessionRegistry(store.workspace.sessions / "web", link_ttl_days=ttl)
+    from experiments.behavioral.assignment import assign_conditions
+
     out = []
     wanted: list[str | None] = [*respondents, *([None] * count)]
     for respondent in wanted:
@@ -66,8 +94,17 @@ def invite_respondents(study_id: str, count: int, *, workspace: Any = None, base
 
                 raise StudyError(f"respondent {respondent} is already in study {other}")
         token, invitation = registry.invite(respondent, label or f"study:{study_id}")
-        store.join(study_id, invitation.respondent)
         out.append((invitation.respondent, f"{base_url.rstrip('/')}/study#{token}"))
+    # Experiments: the seeded balanced assignment over this batch of newcomers (those already in keep theirs).
+    batch = len(store.participants(study_id))
+    newcomers = [r for r, _link in out if store.participant(study_id, r) is None]
+    assignments = {
+        experiment: assign_conditions(newcomers, info.conditions, seed=study.spec.seed,
+                                      study_id=f"{study_id}/{experiment}/{batch}")
+        for experiment, info in study.experiments.items()
+    }
+    for respondent, _link in out:
+        store.join(study_id, respondent, conditions={e: a[respondent] for e, a in assignments.items() if respondent in a})
     return out
 
 
@@ -96,6 +133,13 @@ def export_study(study_id: str, out: Path | None = None, *, workspace: Any = Non
     path = target / "responses.csv"
     atomic_write_text(path, data.to_csv(index=False))
     written.append(path)
+    if study.experiments:
+        rows = [(p.respondent, e, c) for p in store.participants(study_id) for e, c in sorted(p.conditions.items())]
+        path = target / "conditions.csv"
+        import pandas as pd
+
+        atomic_write_text(path, pd.DataFrame(rows, columns=["respondent", "experiment", "condition"]).to_csv(index=False))
+        written.append(path)
     for instrument in study.instruments:
         ids = {q.id for q in instrument.questions}
         path = target / f"responses-{instrument.id}.csv"
@@ -122,7 +166,7 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
 
     store = _store(workspace)
     study = store.load(study_id)
-    questions = study.all_questions()
+    questions = [q for i in study.instruments if i.id not in study.experiments for q in i.questions]
     transcripts = TranscriptStore(store.workspace.transcripts)
     bank = AgentBank(store.workspace.agents)
     unknown = [c for c in conditions if c not in CONDITIONS]
@@ -192,12 +236,15 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
                                                           reflections=reflections, progress=progress)
     if not agents:
         raise StudyError(f"study {study_id}: no agent could be built ({'; '.join(notes) or 'no participants'})")
-    folder = open_run(store.workspace.runs, agents, study.instruments, model=model or {"model": getattr(llm, "model", "")},
+    instruments = [i for i in study.instruments if i.id not in study.experiments]
+    if study.experiments:
+        notes.append(f"experiments ({', '.join(study.experiments)}) are not scored here: run them with `simulacra experiment`")
+    folder = open_run(store.workspace.runs, agents, instruments, model=model or {"model": getattr(llm, "model", "")},
                       settings={"batch_size": batch_size, "study": study_id}, run_id=run_id, truth=TRUTH_IN_RUN,
                       label=f"study {study_id}", respondents=respondents, new_run=new_run,
                       extra={"study": study_id, "retest_days": study.spec.retest_days})
     save_truth(folder, truth)
-    await execute_run(folder, agents, study.instruments, llm, batch_size=batch_size, show_progress=show_progress,
+    await execute_run(folder, agents, instruments, llm, batch_size=batch_size, show_progress=show_progress,
                       console=console if show_progress else None)
     result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, min_items=min_items))
     return folder, result, notes

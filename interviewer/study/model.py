@@ -9,9 +9,11 @@ interview:                     # optional; default: the paper's script, required
   script: default              #   a script id or a YAML path (relative to the study file)
   required: true               #   false: the surveys start at once (no interview)
 instruments:                   # required, asked in this order (unless order: random)
-  - gss                        #   a shipped instrument id (gss, bfi44, games) or an instrument YAML path
+  - games                      #   a shipped instrument id (gss, bfi44, games) or an instrument YAML path
   - {id: gss, questions: [happy, natspac]}   # a subset by question ids
   - {id: bfi44, shuffle: true} #   the items in a seeded random order per person (as the paper did for BFI)
+experiments: [ames_fiske_2015] # optional: behavioral experiments (ids or YAML paths), asked after the
+                               #   instruments; each person's condition from the seeded balanced assignment
 order: fixed                   # fixed | random: the instruments' order per person (seeded)
 seed: 0                        # the seed of every per-person order
 retest_days: 14                # phase 2 (the retest, no interview) opens this many days after phase 1
@@ -27,7 +29,7 @@ import hashlib
 import random
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -72,6 +74,7 @@ class StudySpec(BaseModel):
     title: str = ""
     interview: InterviewPart = Field(default_factory=InterviewPart)
     instruments: list[InstrumentRef]
+    experiments: list[str] = Field(default_factory=list)  # behavioral experiments (resolved by the experiments layer)
     order: Literal["fixed", "random"] = "fixed"
     seed: int = 0
     retest_days: float = Field(default=14.0, ge=0, le=3650)
@@ -104,6 +107,23 @@ class StudySpec(BaseModel):
         return self
 
 
+class ExperimentInfo(BaseModel):
+    """A behavioral experiment inside a study, as data: its questions are the study instrument of the same id;
+    what differs between conditions is the stimulus shown before each step's questions."""
+
+    id: str
+    title: str
+    conditions: list[str]  # condition ids (the respondent's is fixed when they are invited)
+    labels: dict[str, str] = Field(default_factory=dict)  # condition id -> label (operator view)
+    steps: dict[str, str] = Field(default_factory=dict)  # question id -> step id
+    stimuli: dict[str, dict[str, str]] = Field(default_factory=dict)  # condition id -> step id -> stimulus text
+
+    def stimulus(self, condition: str | None, question_id: str) -> str | None:
+        if condition is None:
+            return None
+        return self.stimuli.get(condition, {}).get(self.steps.get(question_id, ""))
+
+
 class Study(BaseModel):
     """A created study: the spec plus its frozen instruments (what is stored in studies/<id>/study.json)."""
 
@@ -111,6 +131,7 @@ class Study(BaseModel):
     spec: StudySpec
     instruments: list[Instrument]  # resolved and subset, in the spec's order; ids unique
     shuffled: list[str] = Field(default_factory=list)  # instrument ids whose items are shuffled per person
+    experiments: dict[str, ExperimentInfo] = Field(default_factory=dict)  # instrument id -> experiment (asked last)
     created_at: str = ""
 
     @property
@@ -130,9 +151,10 @@ class Study(BaseModel):
         """The (instrument, question) order this person is asked, the same in both waves (seeded by study
         seed, study id and respondent, so it never changes between requests or restarts)."""
         rng = random.Random(_seed(self.spec.seed, self.id, respondent))
-        instruments = list(self.instruments)
+        instruments = [i for i in self.instruments if i.id not in self.experiments]
         if self.spec.order == "random":
             rng.shuffle(instruments)
+        instruments += [i for i in self.instruments if i.id in self.experiments]  # the experiments come last
         steps: list[tuple[str, str]] = []
         for instrument in instruments:
             ids = [q.id for q in instrument.questions]
@@ -171,8 +193,13 @@ def parse_study(text: str, path: Path) -> StudySpec:
         raise StudyError(_format_error(path, exc)) from None
 
 
-def resolve_study(spec: StudySpec, base: Path, source: Path | None = None) -> Study:
-    """Load and subset the instruments (paths relative to `base`); every problem names the file and field."""
+ExperimentLoader = Callable[[str, Path], "tuple[Instrument, ExperimentInfo]"]
+
+
+def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
+                  experiment_loader: ExperimentLoader | None = None) -> Study:
+    """Load and subset the instruments (paths relative to `base`); every problem names the file and field.
+    Experiments are resolved by `experiment_loader(name, base)` (the experiments layer's study definitions)."""
     from surveys.instruments import list_instruments, load_instrument
 
     where = source or base
@@ -209,6 +236,23 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None) -> St
         instruments.append(instrument)
         if ref.shuffle:
             shuffled.append(instrument.id)
+    experiments: dict[str, ExperimentInfo] = {}
+    for index, name in enumerate(spec.experiments):
+        field = f"{where} [experiments[{index}]]"
+        if experiment_loader is None:
+            raise StudyError(f"{field}: experiments are resolved by `simulacra study create` (experiments layer)")
+        try:
+            instrument, info = experiment_loader(name, base)
+        except SimulacraError as exc:
+            raise StudyError(f"{field}: {exc}") from None
+        if any(i.id == instrument.id for i in instruments):
+            raise StudyError(f"{field}: {instrument.id} is listed twice or clashes with an instrument id")
+        seen = {q.id for i in instruments for q in i.questions}
+        clash = [q.id for q in instrument.questions if q.id in seen]
+        if clash:
+            raise StudyError(f"{field}: question id(s) {', '.join(clash[:5])} already used by another instrument")
+        instruments.append(instrument)
+        experiments[instrument.id] = info
     if spec.interview.required and spec.interview.script:
         from interviewer.script import load_script
 
@@ -218,10 +262,10 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None) -> St
             load_script(str(candidate) if candidate.is_file() else script)
         except SimulacraError as exc:
             raise StudyError(f"{where} [interview.script]: {exc}") from None
-    return Study(spec=spec, instruments=instruments, shuffled=shuffled)
+    return Study(spec=spec, instruments=instruments, shuffled=shuffled, experiments=experiments)
 
 
-def load_study_file(path: str | Path) -> Study:
+def load_study_file(path: str | Path, experiment_loader: ExperimentLoader | None = None) -> Study:
     path = Path(path)
     if not path.is_file():
         raise StudyError(f"{path}: no such study file")
@@ -229,4 +273,4 @@ def load_study_file(path: str | Path) -> Study:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise StudyError(f"{path}: not UTF-8 text") from None
-    return resolve_study(parse_study(text, path), path.parent, path)
+    return resolve_study(parse_study(text, path), path.parent, path, experiment_loader)

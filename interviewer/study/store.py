@@ -55,6 +55,7 @@ class Participant(BaseModel):
     joined_at: str
     stopped_at: str | None = None
     completed: dict[str, str] = {}  # wave ("1"/"2") -> when its last question was answered
+    conditions: dict[str, str] = {}  # experiment id -> the condition assigned at invitation
 
 
 @dataclass
@@ -140,8 +141,14 @@ class StudyStore:
     def _answers_path(self, study_id: str, respondent: str) -> Path:
         return self.folder(study_id) / "answers" / f"{validate_respondent(respondent)}.jsonl"
 
-    def join(self, study_id: str, respondent: str, now: datetime | None = None) -> Participant:
-        self.load(study_id)
+    def join(self, study_id: str, respondent: str, now: datetime | None = None,
+             conditions: dict[str, str] | None = None) -> Participant:
+        """Add a respondent (a no-op for one already in: their conditions never change)."""
+        study = self.load(study_id)
+        conditions = dict(conditions or {})
+        for experiment, condition in conditions.items():
+            if experiment not in study.experiments or condition not in study.experiments[experiment].conditions:
+                raise StudyError(f"study {study_id}: {experiment}={condition} is not a condition of the study")
         with self._lock:
             found = self.study_of(respondent)
             if found is not None and found != study_id:
@@ -150,7 +157,11 @@ class StudyStore:
             if path.is_file():
                 return self.participant(study_id, respondent)  # type: ignore[return-value]
             private_dir(path.parent)
-            participant = Participant(respondent=respondent, study=study_id, joined_at=_iso(now or utcnow()))
+            missing = [e for e in study.experiments if e not in conditions]
+            if missing:
+                raise StudyError(f"study {study_id}: no condition given for experiment(s) {', '.join(missing)}")
+            participant = Participant(respondent=respondent, study=study_id, joined_at=_iso(now or utcnow()),
+                                      conditions=conditions)
             atomic_write_json(path, participant.model_dump())
             return participant
 

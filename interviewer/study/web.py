@@ -69,7 +69,7 @@ def with_study_handoff(html: str) -> str:
     return html.replace("</head>", f"  {HANDOFF_TAG}\n</head>", 1) if HANDOFF_TAG not in html else html
 
 
-def question_payload(study: Study, instrument_id: str, question: Question) -> dict[str, Any]:
+def question_payload(study: Study, instrument_id: str, question: Question, condition: str | None = None) -> dict[str, Any]:
     instrument = study.instrument(instrument_id)
     meta = question.meta or {}
     return {
@@ -83,6 +83,8 @@ def question_payload(study: Study, instrument_id: str, question: Question) -> di
         "stakes": meta.get("range_as_stated") if isinstance(meta.get("range_as_stated"), str) else None,
         "block": question.block,
         "max_chars": MAX_OPEN_CHARS if question.kind == QuestionKind.open else None,
+        # an experiment's stimulus as the respondent's condition shows it (read before the step's questions)
+        "stimulus": study.experiments[instrument_id].stimulus(condition, question.id) if instrument_id in study.experiments else None,
     }
 
 
@@ -142,7 +144,9 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
         out.pop("respondent", None)
         if progress.next_step is not None:
             instrument_id, question_id = progress.next_step
-            out["question"] = question_payload(study, instrument_id, study.question(instrument_id, question_id))
+            participant = store.participant(study.id, invitation.respondent)
+            condition = participant.conditions.get(instrument_id) if participant else None
+            out["question"] = question_payload(study, instrument_id, study.question(instrument_id, question_id), condition)
             out["position"] = progress.answered[progress.wave or 1] + 1
         return out
 
@@ -263,7 +267,7 @@ def overview(store: StudyStore, registry: Any, now: datetime | None = None) -> d
             invitation = registry.get(participant.respondent) if registry is not None else None
             rows.append({
                 **progress.as_dict(), "joined_at": participant.joined_at,
-                "completed": participant.completed,
+                "completed": participant.completed, "conditions": participant.conditions,
                 "consented_at": getattr(invitation, "consented_at", None),
                 "link_expires_at": invitation.expiry(registry.link_ttl_days).isoformat(timespec="seconds") if invitation else None,
             })

@@ -69,6 +69,8 @@
     const round = state.wave === 2 ? "Second round · " : "";
     $("progress").textContent = `${round}${q.instrument_title} · question ${state.position} of ${state.total}`;
     $("question-text").textContent = q.text;
+    $("stimulus").hidden = !q.stimulus;
+    $("stimulus").textContent = q.stimulus || "";
     $("stakes").hidden = !q.stakes;
     $("stakes").textContent = q.stakes ? "Stakes: " + q.stakes : "";
     const box = $("answer-input");
