@@ -237,3 +237,26 @@ def test_interview_first_then_surveys_in_the_same_session(make_study, invite, cl
     assert client.get("/study/static/study.js").status_code == 200
     assert client.get("/study/static/..%2Fstore.py").status_code == 404
     assert client.get("/study/operator").status_code == 200
+
+
+def test_concurrent_identical_answers_are_saved_once(make_study, invite, workspace):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from interviewer.study.store import AnswerConflict, StudyStore
+
+    study = make_study()
+    (person,) = invite()
+    stores = [StudyStore(workspace) for _ in range(2)]  # two stores: the file lock, not only the thread lock
+
+    def submit(i: int):
+        try:
+            return stores[i % 2].save_answer(study, person.respondent, 1, "mini", "color", "r" if i % 3 else "g")
+        except AnswerConflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(submit, range(24)))
+    assert results.count(True) == 1
+    assert len(stored_lines(workspace, person)) == 1
+    saved = stored_lines(workspace, person)[0]["value"]
+    assert all(r is False for r, i in zip(results, range(24)) if r is not True and ("r" if i % 3 else "g") == saved)

@@ -57,7 +57,7 @@ def agent_reply(request):
     return "ok" if request.json_schema is None else json.dumps(instance_for(request.json_schema))
 
 
-def test_two_person_study_exported_and_evaluated(tmp_path, workspace, client, clock):
+def test_two_person_study_exported_and_evaluated(tmp_path, workspace, client, clock, monkeypatch):
     from experiments.study_cli import create_study, evaluate_study, export_study, invite_respondents
     from surveys.loaders import load_responses
 
@@ -131,3 +131,13 @@ def test_two_person_study_exported_and_evaluated(tmp_path, workspace, client, cl
 
     out = CliRunner().invoke(app, ["report", folder.path.name, "--truth", str(paths["responses-gss.csv"]), "--bootstrap", "10"])
     assert out.exit_code == 0, out.output
+
+    # `simulacra study evaluate` (the command) on the same study, with the scripted model in place of the configured one.
+    import simulacra.llm
+
+    monkeypatch.setattr(simulacra.llm, "open_llm", lambda *a, **k: LLM(FakeBackend(default=agent_reply)))
+    monkeypatch.setattr(simulacra.llm, "describe_backend", lambda *a, **k: {"backend": "fake", "model": "scripted"})
+    out = CliRunner().invoke(app, ["study", "evaluate", "s1", "--min-items", "1", "--bootstrap", "5", "--no-reflections",
+                                   "--condition", "composite", "--condition", "interview"])
+    assert out.exit_code == 0, out.output
+    assert "report:" in out.output and "no demographics" not in out.output
