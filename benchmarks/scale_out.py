@@ -189,6 +189,13 @@ def projection(args, fleet: list[dict]) -> list[str]:
     return out
 
 
+def print_embedded(embedded: dict) -> None:
+    print(f"\nembedded model, {embedded['answers']} answers: local runner (one model, 2 threads) "
+          f"{embedded['local_aps']:.3f} answers/s ({embedded['local_s']:.0f} s); 2 Ray workers (a model each, "
+          f"1 thread) {embedded['ray_aps']:.3f} answers/s ({embedded['ray_s']:.0f} s, models loaded beforehand); "
+          f"ratio x{embedded['ray_aps'] / embedded['local_aps']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -202,6 +209,7 @@ def main() -> None:
     parser.add_argument("--per-token", type=float, default=0.0004, help="seconds per cold prompt token")
     parser.add_argument("--overhead-agents", type=int, default=20)
     parser.add_argument("--embedded", action="store_true", help="also the embedded model (run under the model lock)")
+    parser.add_argument("--embedded-only", action="store_true", help="only (c), the embedded model")
     parser.add_argument("--embedded-agents", type=int, default=2)
     parser.add_argument("--embedded-questions", type=int, default=2)
     parser.add_argument("--paper-batch", type=int, default=5)
@@ -216,6 +224,13 @@ def main() -> None:
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    if args.embedded_only:
+        try:
+            embedded = embedded_row(args)
+        finally:
+            ray.shutdown()
+        print_embedded(embedded)
+        return
     try:
         print(f"(a) fake fleet: {args.replicas} replicas x {args.slots} slots, {args.latency * 1000:.0f} ms a call + "
               f"{args.per_token * 1e6:.0f} us per cold prompt token; {args.agents} persona agents x {args.questions} "
@@ -242,10 +257,7 @@ def main() -> None:
     print(f"\nRay overhead: {overhead['answers']} answers one a call: local {overhead['local_ms']:.1f} ms/answer, "
           f"one Ray actor {overhead['ray_ms']:.1f} ms/answer -> +{overhead['overhead_ms']:.1f} ms per answer")
     if embedded:
-        print(f"\nembedded model, {embedded['answers']} answers: local runner (one model, 2 threads) "
-              f"{embedded['local_aps']:.3f} answers/s ({embedded['local_s']:.0f} s); 2 Ray workers (a model each, "
-              f"1 thread) {embedded['ray_aps']:.3f} answers/s ({embedded['ray_s']:.0f} s); "
-              f"ratio x{embedded['ray_aps'] / embedded['local_aps']:.2f}")
+        print_embedded(embedded)
     print("\n(d) projection of the paper's whole battery on an N-replica vLLM fleet")
     for line in projection(args, fleet):
         print(line)

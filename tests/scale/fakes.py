@@ -78,6 +78,15 @@ def fake_backend(settings: Any = None) -> FakeBackend:
     return _backend(settings)
 
 
+def _gone(settings: Any, after: int) -> FakeBackend:
+    return FakeBackend(default=lambda r: schema_reply(r.messages, r.json_schema), fail_after=after)
+
+
+def gone_backend(after: int):
+    """A picklable factory of fake backends whose endpoint goes away after `after` calls (ConnectionError)."""
+    return functools.partial(_gone, after=after)
+
+
 def _fleet(settings: Any, routing: str = "affinity") -> Any:
     from simulacra.llm.fleet import FleetBackend
 

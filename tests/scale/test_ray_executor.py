@@ -127,6 +127,20 @@ def test_a_run_started_locally_resumes_on_ray():
     assert [s["outcome"] for s in folder.store.sessions()] == ["interrupted", "complete"]
 
 
+def test_an_endpoint_gone_on_a_worker_interrupts_the_run_and_the_next_run_finishes():
+    """The failure taxonomy crosses Ray unchanged: ConnectionError in an actor -> RunInterrupted, all saved."""
+    from tests.scale.fakes import gone_backend
+
+    agents, instruments = people(), battery()
+    with fake_executor(backend_factory=gone_backend(1)) as executor:
+        with pytest.raises(RunInterrupted):
+            ray_run("gone", agents, instruments, executor)
+    with fake_executor() as executor:
+        folder, outcome, written = ray_run("gone", agents, instruments, executor)
+    assert outcome.status == "complete" and folder.store.counts() == {"ok": 12, "failed": 0}
+    assert [s["outcome"] for s in folder.store.sessions()] == ["interrupted", "complete"]
+
+
 @pytest.mark.embedded
 def test_the_embedded_model_on_ray_answers_as_it_does_locally():
     """One agent x 2 questions on the embedded model: locally, then on one Ray actor that loads its own copy
