@@ -73,6 +73,9 @@ def test_survey_of_every_kind_then_retest_after_the_delay(make_study, invite, cl
     ("sleep", "7.5", "invalid_answer"),         # not a whole number
     ("sleep", "seven", "invalid_answer"),
     ("sleep", "", "invalid_answer"),
+    ("sleep", True, "invalid_answer"),          # a JSON true is not the number 1
+    ("happy", True, "invalid_answer"),
+    ("color", ["r"], "invalid_answer"),
     ("note", "   ", "empty_answer"),
     ("note", "x" * 2001, "answer_too_long"),
     ("nosuch", "1", "unknown_question"),
