@@ -92,7 +92,7 @@ def check_truth(folder: Any, truth: Any) -> None:
 
 
 def _report(folder: Any, truth_spec: Optional[str], bootstrap: int, seed: int, parity_fields: Optional[List[str]] = None,
-            as_json: bool = False, min_items: int = 20) -> Any:
+            as_json: bool = False, min_items: Optional[int] = None) -> Any:
     from experiments.reports.report import load_truth, print_summary, write_report
     from experiments.scoring.evaluate import EvalSettings
 
@@ -274,7 +274,7 @@ def gss_panel(
     references_only: bool = typer.Option(False, "--references-only", help="Only the statistical reference conditions (no model): the full-panel table in seconds to minutes."),
     design: str = typer.Option("same-wave", help="same-wave (the paper's: scored on wave 1) or cross-wave (agents see wave 1, scored on wave 2)."),
     panel_file: Optional[Path] = typer.Option(None, "--panel-file", help="A GSS panel extract of your own, long (like the 2006 file) or wide (like the 2016-2020 file); see surveys/README.md."),
-    min_items: int = typer.Option(20, min=1, help="People with fewer scored items are excluded (and counted); capped at the items asked."),
+    min_items: Optional[int] = typer.Option(None, min=1, help="People with fewer scored items are excluded (and counted); default 20 (a run with fewer than 40 items: half the items asked)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="With --references-only: also write the table as markdown to this file."),
     batch_size: int = typer.Option(5, min=1, help="Questions per agent batch (one transaction; one model call on endpoints)."),
     composite_group: int = typer.Option(1, min=1, help="Items a composite agent predicts per call, left out of its context together (1 = only the predicted item, as in the paper)."),
@@ -305,7 +305,7 @@ def gss_panel(
 
         if not as_json:
             console.print(f"loading the GSS {panel_file or panel} panel; reference conditions only (no model) ...")
-        table = reference_table(panel, panel_file=str(panel_file) if panel_file else None, design=design, min_items=min_items,
+        table = reference_table(panel, panel_file=str(panel_file) if panel_file else None, design=design, min_items=min_items or 20,
                                 bootstrap=bootstrap if bootstrap != 1000 else DEFAULT_REFERENCE_BOOTSTRAP, seed=seed,
                                 people=people, items=items)
         if as_json:

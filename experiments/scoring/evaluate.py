@@ -42,6 +42,8 @@ from experiments.runs.folder import RunFolder
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MIN_ITEMS = 20
+
 FLOOR_MAJORITY = "majority_floor"
 FLOOR_RANDOM = "random_floor"
 AGENT_CONDITIONS = ["interview", "combined", "composite", "demographic", "persona"]
@@ -62,7 +64,8 @@ class EvalSettings:
     seed: int = 0
     parity_fields: list[str] | None = None  # None: age, sex, race, degree where present
     parity_min_group: int = 30  # parity differences only between groups of at least this many people
-    min_items: int = 20  # people with fewer scored items are excluded (and counted); capped at the items asked
+    min_items: int | None = None  # people with fewer scored items are excluded (and counted); None: 20, or half
+    # the items asked per person when fewer than 40 were asked (a small run keeps its people)
     min_item_people: int = 30  # the per-item table lists items with at least this many people
     references: tuple[str, ...] = ("majority", "demographic_knn", "composite_knn", "logistic")
     population: bool = True  # add each agent condition's population-informed version
@@ -565,7 +568,10 @@ def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: 
         cells.failed = cells.asked & (cells.predicted < 0)
         agents[condition] = cells
     asked_per_person = max((int(c.asked.sum(axis=1).max()) for c in agents.values() if c.asked.size), default=len(targets))
-    min_items = max(1, min(settings.min_items, asked_per_person or len(targets)))
+    if settings.min_items is not None:
+        min_items = max(1, settings.min_items)
+    else:
+        min_items = max(1, min(DEFAULT_MIN_ITEMS, (asked_per_person or len(targets)) // 2))
     survey_settings = SurveySettings(
         min_items=min_items, bootstrap=settings.bootstrap, seed=settings.seed, references=settings.references,
         population=settings.population, parity_min_group=settings.parity_min_group,

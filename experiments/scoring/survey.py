@@ -108,7 +108,7 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
     ref_proba: dict[str, np.ndarray] = {}
     ref_cells: dict[str, st.Cells] = {}
     for predictor in predictors:
-        proba = predictor.predict_proba(panel, targets, rows)
+        proba = predictor.predict_proba(panel, targets, rows)[:, :, : sub.max_options]  # the targets' options only
         ref_proba[predictor.name] = proba
         ref_cells[predictor.name] = st.Cells.from_panel(sub, np.argmax(proba, axis=2), asked=reference_asked)
 
