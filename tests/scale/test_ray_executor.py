@@ -192,3 +192,28 @@ def test_simulacra_run_on_ray_against_an_endpoint_fleet(monkeypatch):
         assert not one.stats["prefixes"] & two.stats["prefixes"]  # prefix affinity: each agent on one replica
         usage = there.store.sessions()[-1]["usage"]
         assert usage["calls"] == 6 and usage["cached_calls"] == 6
+
+
+def test_interview_agents_on_ray_read_their_memories_from_a_chroma_server(tmp_path, monkeypatch):
+    """Agents built against a chromadb server (SIMULACRA_CHROMA_URL) answer on Ray workers that rebuild them from
+    their JSON and read their vectors from the server: the same answers as a local run."""
+    from simulacra.agent import AnswerOptions
+    from simulacra.agents.bank import AgentBank
+    from simulacra.agents.build import build_agent_from_transcript
+    from tests.scale.test_chroma_server import chroma_server, transcript
+
+    with chroma_server(tmp_path / "chroma-data") as url:
+        monkeypatch.setenv("SIMULACRA_CHROMA_URL", url)
+        bank = AgentBank(tmp_path / "bank")
+        built = asyncio.run(build_agent_from_transcript(transcript(), LLM(fake_backend()), bank=bank,
+                                                        reflections=False, score=False))
+        agents, instruments = [bank.load(built.id)], battery(4)
+        options = AnswerOptions(context_mode="retrieved", use_router=False)
+        runs = Workspace.default().runs
+        local = open_run(runs, agents, instruments, model=MODEL, run_id="memories-local", options=options)
+        asyncio.run(run_batch(local, agents, instruments, LLM(fake_backend()), batch_size=2))
+        with fake_executor() as executor:
+            folder = open_run(runs, agents, instruments, model=MODEL, run_id="memories-ray", options=options)
+            outcome = asyncio.run(run_batch(folder, agents, instruments, None, batch_size=2, executor=executor))
+    assert outcome.status == "complete" and outcome.written == 4
+    assert answers(folder).equals(answers(local))
