@@ -130,6 +130,7 @@ async def interview_agent(
                 if verdict.ok:
                     break
                 log.info("agent %s answer refused at turn %d (%s); asking again", agent.id, utterance.turn_index, verdict.problems)
+                check.setdefault("first_text", text[:300])
                 note = RETRY_NOTE.format(problems=", ".join(verdict.problems))
                 retry = await _ask(agent, question, llm, prior, retry_round=round_no, reasoning=reasoning, stimulus=note)
                 if _text(retry) or not text:

@@ -226,11 +226,15 @@ async def ask_structured(
     max_tokens: int,
     attempts: int,
     validate: Any = None,
+    retry_round: int = 0,
 ) -> T:
     """Ask for JSON matching `output_type` (repaired and retried by `LLM.structured`); raises
-    `StructuredOutputError` when the reply stays invalid."""
+    `StructuredOutputError` when the reply stays invalid. `retry_round` > 0 asks anew (a new sampling round:
+    a deterministic model would otherwise give the refused reply again)."""
+    extra: dict[str, Any] = {"retry_round": retry_round} if retry_round else {}
     out = await llm.structured(
-        messages, output_type, validate=validate, json_schema=json_schema, max_tokens=max_tokens, attempts=max(1, attempts)
+        messages, output_type, validate=validate, json_schema=json_schema, max_tokens=max_tokens, attempts=max(1, attempts),
+        **extra,
     )
     return out.value
 
@@ -791,7 +795,7 @@ class InterviewSession:
             try:
                 value = await ask_structured(
                     self.llm, messages, FollowUpDecision, json_schema=decision_schema(self.settings),
-                    max_tokens=self.settings.decision_max_tokens, attempts=self.settings.attempts,
+                    max_tokens=self.settings.decision_max_tokens, attempts=self.settings.attempts, retry_round=attempt,
                 )
             except (StructuredOutputError, EndpointError) as exc:
                 log.warning("follow-up decision failed for %s: %s", self._respondent, exc)

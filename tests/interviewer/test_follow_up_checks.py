@@ -14,11 +14,11 @@ import pytest
 from interviewer import engine as engine_module
 from interviewer.agent_loop import interview_agent
 from interviewer.engine import Decision, EngineSettings, InterviewSession
-from interviewer.validation import NEUTRAL_PROBES, check_follow_up
+from interviewer.validation import NEUTRAL_PROBES
 from simulacra.agent import Agent
 from surveys.model import Answer, AnswerStatus
 
-from interview_fakes import InterviewerModel
+from interview_fakes import InterviewerModel, assert_follow_ups_pass
 from test_validation import ISSUE_AGENT_ANSWER, ISSUE_LOOP, ISSUE_PROMPT
 
 FOLLOW_ONCE = lambda prompt: "follow_up" if "asked on this question: 0." in prompt else "move_on"  # noqa: E731
@@ -110,21 +110,12 @@ async def test_the_engine_never_speaks_a_follow_up_that_fails_the_checks(default
     answers = ["I grew up on a farm near Dayton, Ohio.", "My father worked nights at the plant.", "We moved to Columbus in 1988."]
     spoken = 0
     while (u := await session.next_utterance()) is not None and spoken < 60:
-        if u.kind == "follow_up":
-            spoken += 1
-            turn = session.turns[-1]
-            decision = turn.meta["decision"]
-            if decision["action"] == "follow_up":
-                block, question = session.current_item()
-                answer = session.turns[-2].text
-                earlier = [t.text for t in session.turns[:-1] if t.speaker == "interviewer"]
-                result = check_follow_up(u.text, question=question.text.replace("{name}", session.name), answer=answer,
-                                         objective=question.objective or "", block=block.label, earlier=earlier)
-                assert result.ok, (u.text, result.explain())
+        spoken += u.kind == "follow_up"
         if u.expects_answer:
             clock.advance(15)
             await session.submit_answer(f"{rng.choice(answers)} That was in year {u.turn_index}.")
     assert spoken >= 10
+    assert assert_follow_ups_pass(session.turns, default_script, session.name) >= 10
 
 
 # -- answers that are not answers -------------------------------------------------------------------------------
@@ -204,6 +195,7 @@ async def test_an_agents_non_answer_is_asked_for_again_once(small_script, store,
     answers = [t for t in session.turns if t.speaker == "respondent"]
     first = answers[1]  # the life story: the meta answer, then a good one
     assert first.text.startswith("I grew up") and first.meta["agent_check"]["first_problems"] == ["meta"]
+    assert first.meta["agent_check"]["first_text"] == ISSUE_AGENT_ANSWER
     assert first.meta["agent_check"]["problems"] == [] and first.meta["agent_check"]["regenerated"] == 1
     retry = agent.calls[2]
     assert retry["stimulus"] and "did not answer" in retry["stimulus"]
