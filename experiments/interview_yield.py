@@ -285,8 +285,12 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for row in report["conditions"]:
         low, high = row["ci95"]
+        interval = f"{_num(low)}-{_num(high)}" if low == low else "n/a"
         lines.append(f"| {row['condition']} | {_num(row['accuracy'])} | {_num(row['ratio_to_twin'])} | "
-                     f"{_num(low)}-{_num(high)} | {row['answered']} |")
+                     f"{interval} | {row['answered']} |")
+    twin = next((r for r in report["conditions"] if r["condition"] == "twin"), None)
+    if twin is not None and not twin["accuracy"]:
+        lines += ["", "The twin got none of the held-out items right, so no ratio is defined: use more people and items."]
     return "\n".join(lines) + "\n"
 
 
