@@ -87,3 +87,30 @@ class InterviewerModel:
 
     def notes_prompts(self) -> list[str]:
         return ["\n".join(m["content"] for m in r.messages) for r in self.backend.requests if r.schema_name == "NotesUpdate"]
+
+
+def assert_follow_ups_pass(turns, script, name: str, similarity_fn=None) -> int:
+    """Every follow-up or rephrase in `turns` that came from a model or the probe set passes the checks, judged
+    on what had been said before it; a curated rephrase re-asks the line before it. Returns how many were checked."""
+    from interviewer.validation import check_follow_up
+
+    items = {q.id: (b, q) for b, q in script.items()}
+    checked = 0
+    for position, turn in enumerate(turns):
+        if turn.speaker != "interviewer" or turn.kind != "follow_up":
+            continue
+        decision = turn.meta["decision"]
+        block, question = items[turn.question_id]
+        before = turns[:position]
+        if decision.get("source") == "curated":
+            assert turn.text.endswith(before[-2].text), turn.text
+            continue
+        target = before[-2].text if decision["action"] == "rephrase" else question.text.replace("{name}", name)
+        earlier = [t.text for t in before if t.speaker == "interviewer" and not (decision["action"] == "rephrase" and t.text == target)]
+        result = check_follow_up(
+            turn.text, question=target, answer="" if decision["action"] == "rephrase" else before[-1].text,
+            objective=question.objective or "", block=block.label or block.id, earlier=earlier, similarity_fn=similarity_fn,
+        )
+        assert result.ok, (turn.text, result.explain())
+        checked += 1
+    return checked
