@@ -13,6 +13,19 @@ from interview_fakes import InterviewerModel
 pytest.importorskip("experiments.faithfulness.gss_benchmark")
 
 
+def _shared_data() -> bool:
+    from surveys.paths import shared_data_dir
+
+    try:
+        shared_data_dir()
+        return True
+    except Exception:
+        return False
+
+
+needs_panel = pytest.mark.skipif(not _shared_data(), reason="the shared data folder (GSS panels) is not here")
+
+
 def fill(schema: dict):
     """A reply that fits a JSON schema: first enum value, a first-person sentence for strings."""
     if "enum" in schema:
@@ -52,6 +65,7 @@ def test_ratio_and_bootstrap_interval():
     assert bootstrap_ratio(interview, nothing, truth, keys)[0] != bootstrap_ratio(interview, nothing, truth, keys)[0]  # nan
 
 
+@needs_panel
 def test_a_twin_never_sees_its_targets():
     from experiments.interview_yield import check_no_leak, plan_yield
 
@@ -63,6 +77,7 @@ def test_a_twin_never_sees_its_targets():
         assert twin.respondent == person and set(plan.targets) <= set(twin.exclude)
 
 
+@needs_panel
 async def test_interview_yield_end_to_end_with_a_fake_model(tmp_path, monkeypatch, isolated_workspace):
     from experiments.interview_yield import run_interview_yield
 

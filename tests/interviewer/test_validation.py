@@ -166,7 +166,10 @@ def test_real_answers_of_the_sample_interview_are_answers():
     """The genagents sample person's real answers (from the memory nodes) pass the checks of a person."""
     from surveys.paths import shared_data_dir
 
-    path = shared_data_dir() / "genagents_sample" / "single_agent_memory_nodes.json"
+    try:
+        path = shared_data_dir() / "genagents_sample" / "single_agent_memory_nodes.json"
+    except Exception:  # no shared data folder here
+        pytest.skip("the shared data folder is not here")
     if not path.is_file():
         pytest.skip("the shared genagents sample is not here")
     earlier: list[str] = []
