@@ -161,6 +161,7 @@ class ValidatorSettings:
     max_questions: int = 2  # a question and, at most, one clarifying question
     repeat_similarity: float = 0.8
     answer_repeat_similarity: float = 0.85
+    min_repeat_words: int = 6  # "I don't know." twice is not a repeated answer worth a rephrase
     min_answer_words_for_topic: int = 8  # shorter answers ("Yes, two daughters.") are never called off topic
     min_words_for_person: int = 60  # an agent's answer this long with no "I"/"my"/"we" is not in the first person
     # with an embedder: below this cosine (and no shared word) is off topic. all-MiniLM-L6-v2 puts the sample
@@ -387,7 +388,7 @@ def check_answer(
     if not empty:
         for before in earlier_answers:
             score = similarity(stripped, before, min_run=12)
-            if score >= s.answer_repeat_similarity and len(words(before)) >= 3:
+            if score >= s.answer_repeat_similarity and len(words(before)) >= s.min_repeat_words:
                 repeat = f"repeats an earlier answer ({score:.2f} alike: '{before[:60]}')"
                 break
     add("repeat", repeat)

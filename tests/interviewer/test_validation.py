@@ -195,3 +195,9 @@ def test_the_offline_embedding_similarity_tells_related_from_unrelated():
     related = cosine("I was born in Korea and moved to Boston when I was twelve.", "Tell me the story of your life.")
     unrelated = cosine(ISSUE_AGENT_ANSWER, "What are your trusted sources of information about the vaccine?")
     assert related > 0.2 > 0.1 > unrelated
+
+
+def test_a_short_answer_said_twice_is_not_a_repeat():
+    assert check_answer("I don't know.", question="Do you vote?", earlier_answers=["I don't know."]).ok
+    story = "I grew up on a farm near Dayton and moved to Columbus for college."
+    assert "repeat" in check_answer(story, question="Do you vote?", earlier_answers=[story]).problems
