@@ -338,7 +338,28 @@ class StudyStore:
                     if path.is_file():
                         path.unlink()
                         removed += 1
+                removed += _drop_from_exports(folder / "export", respondent)
         return removed
+
+
+def _drop_from_exports(folder: Path, respondent: str) -> int:
+    """Rewrite the study's own exports (studies/<id>/export/*.csv) without the respondent's rows; files changed.
+    (Exports written elsewhere with --out are the operator's copies and are not tracked.)"""
+    if not folder.is_dir():
+        return 0
+    import pandas as pd
+
+    changed = 0
+    for path in sorted(folder.glob("*.csv")):
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+            continue
+        if "respondent" not in frame.columns or not (frame["respondent"] == respondent).any():
+            continue
+        atomic_write_text(path, frame[frame["respondent"] != respondent].to_csv(index=False))
+        changed += 1
+    return changed
 
 
 def _withdraw_study_answers(found) -> None:

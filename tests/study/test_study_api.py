@@ -204,8 +204,19 @@ def test_withdrawal_removes_study_answers(make_study, invite, client, workspace)
     (person,) = invite()
     start(client, person)
     client.post("/api/study/answer", headers=person.headers, json={"instrument": "mini", "question": "color", "wave": 1, "value": "r"})
+    (other,) = invite()
+    start(client, other)
+    client.post("/api/study/answer", headers=other.headers, json={"instrument": "mini", "question": "color", "wave": 1, "value": "g"})
+    from experiments.study_cli import export_study
+
+    exported = {p.name: p for p in export_study("s1", workspace=workspace)}
+    assert person.respondent in exported["responses.csv"].read_text()
     assert client.post("/api/session/withdraw", headers=person.headers, json={"confirm": True}).status_code == 200
     folder = workspace.root / "studies" / "s1"
+    for name in ("responses.csv", "responses-mini.csv"):  # the study's own exports lose their rows, others stay
+        text = exported[name].read_text()
+        assert person.respondent not in text and other.respondent in text
+        assert oct(exported[name].stat().st_mode & 0o777) == "0o600"
     assert not (folder / "answers" / f"{person.respondent}.jsonl").exists()
     assert not (folder / "participants" / f"{person.respondent}.json").exists()
     assert client.get("/api/study/session", headers=person.headers).status_code == 401
