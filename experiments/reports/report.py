@@ -287,7 +287,7 @@ SURVEY_COLUMNS = [("accuracy", "acc"), ("retest_agreement", "retest"), ("normali
                   ("normalized_accuracy_ratio_of_means", "rom"), ("normalized_correlation", "n.corr")]
 SURVEY_LEGEND = ("acc = raw accuracy; retest = the people's own wave agreement; norm = normalized accuracy, mean of "
                  "per-person ratios (the paper's), with its 95% CI (two-way bootstrap, people x items); rom = ratio of "
-                 "means; n.corr = ratio of Fisher-z means of correlations; valid = valid / asked answers; "
+                 "means; n.corr = ratio of Fisher-z means of correlations; valid = valid answers / answers asked on items the person answered in both waves; "
                  "people (-n) = excluded for too few scored items; ref = statistical reference (no model, other people only)")
 
 
