@@ -19,14 +19,12 @@ def test_tiny_gss_panel_benchmark_writes_report_and_metrics(isolated_workspace):
     runs = list((isolated_workspace / "runs").iterdir())
     assert len(runs) == 1
     run = runs[0]
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics) >= {"run", "truth", "answers", "conditions", "per_item", "per_person", "parity", "settings", "families"}
-    assert metrics["answers"]["expected"] == 4 and metrics["answers"]["total"] == 4
-    assert metrics["run"]["model"]["kind"] == "embedded"
-    for condition in ("demographic", "majority_floor", "random_floor"):
-        block = metrics["conditions"][condition]["gss"]
-        assert block["people"] == 2
-        assert {"accuracy", "retest_agreement"} <= set(block)
+    metrics = json.loads((run / "metrics.json").read_text())  # its content is H4's (tests/faithfulness)
+    assert metrics["run"]["model"]["kind"] == "embedded" and "demographic" in metrics["conditions"]
+    from experiments.runs.folder import RunFolder
+
+    frame = RunFolder(run).answers()
+    assert len(frame) == 4 and frame["prompt_hash"].notna().all()  # each answer pinned to its prompt
     html = (run / "report.html").read_text()
     assert "data:image/png;base64," in html and "normalized" in html
     assert (run / "responses.parquet").is_file() and (run / "responses.csv").is_file()
@@ -35,8 +33,6 @@ def test_tiny_gss_panel_benchmark_writes_report_and_metrics(isolated_workspace):
     # the same command again resumes: nothing left to ask, the model is not called
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    from experiments.runs.folder import RunFolder
-
     sessions = RunFolder(run).store.sessions()
     assert [s["answers_written"] for s in sessions] == [4, 0]
     assert sessions[1]["usage"].get("calls", 0) == 0
