@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from simulacra.agents.answering import AnswerOptions, answer_questions
+from simulacra.agent import Agent, AnswerOptions
 from simulacra.agents.bank import AgentBank
 from simulacra.agents.build import add_expert_reflections, import_genagents
 from simulacra.agents.interview import InterviewAgent
@@ -61,17 +61,40 @@ def forget_prefix(llm: LLM, keep_ram_cache: bool) -> None:
         model.set_cache(None)
 
 
+class FixedContext(Agent):
+    """The sample agent's context frozen once, so the three ways differ only in how the prompt is read.
+
+    With `cold`, the model's KV state is dropped before every call's context is handed out, so each call
+    re-reads the whole context.
+    """
+
+    source: str = "interview"
+    text: str
+    cold: bool = False
+
+    async def prepare(self, questions, *, llm, options):
+        def context_for(_group):
+            if self.cold:
+                forget_prefix(llm, keep_ram_cache=False)
+            return self.text
+
+        return context_for
+
+    def context_groups(self, questions, options):
+        questions = list(questions)
+        return [questions[i : i + options.batch_size] for i in range(0, len(questions), options.batch_size)]
+
+    def context_preview(self, questions, **kwargs) -> str:
+        return self.text
+
+
 async def one_way(name: str, llm_base: LLM, context: str, questions, batch_size: int, cold: bool) -> dict:
     llm = LLM(llm_base.backend, llm_base.settings, cache=None)  # fresh meter, no response cache
     forget_prefix(llm, keep_ram_cache=not cold)
-
-    async def context_for(_batch):
-        if cold:  # called right before each call: the model re-reads the whole context
-            forget_prefix(llm, keep_ram_cache=False)
-        return context
+    agent = FixedContext(id="benchmark", text=context, cold=cold)
 
     started = time.perf_counter()
-    answers = await answer_questions(llm, context_for, questions, options=AnswerOptions(batch_size=batch_size))
+    answers = await agent.answer(questions, llm=llm, options=AnswerOptions(batch_size=batch_size))
     seconds = time.perf_counter() - started
     return {
         "way": name,
@@ -111,7 +134,8 @@ async def main(items: int, batch_size: int, reflections: int) -> None:
         routing = LLM(llm.backend, llm.settings, cache=None)
         started = time.perf_counter()
         routes = await route_questions(routing, questions)
-        context = agent.build_context(questions, llm, mode, routes, settings.memory.token_budget)
+        experts = sorted({routes.get(q.id) for q in questions} - {None})
+        context = agent.build_context(questions, llm.count_tokens, mode, experts, settings.memory.token_budget)
         print(f"routing: {routing.usage.calls} calls, {time.perf_counter() - started:.1f}s; "
               f"agent context: {llm.count_tokens(context)} tokens ({mode})")
 

@@ -1,4 +1,5 @@
-"""Experiment-side commands: batches (`run`, `report`, `compare`, `benchmark`, `demo`) and `experiment ...`."""
+"""Experiment-side commands: batches (`run`, `report`, `compare`, `benchmark`, `demo`), `experiment ...`,
+`withdraw`, `study ...` and `interview-yield`."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from experiments import batch_cli
+    from experiments import batch_cli, interview_yield, study_cli
+    from experiments import withdraw as withdraw_cli
     from experiments.behavioral import cli as behavioral_cli
 
     batch_cli.register(app)
     behavioral_cli.register(app)
-    from experiments import withdraw as withdraw_cli; withdraw_cli.register(app)  # noqa: E702 - `simulacra withdraw`
-    from experiments import study_cli; study_cli.register(app)  # noqa: E702 - `simulacra study ...`
+    withdraw_cli.register(app)  # `simulacra withdraw`
+    study_cli.register(app)  # `simulacra study ...`
+    interview_yield.register(app)  # `simulacra interview-yield`

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 _ENDPOINT_VARS = [
     "SIMULACRA_BASE_URL", "SIMULACRA_API_KEY", "SIMULACRA_MODEL", "SIMULACRA_CONFIG",
     "SIMULACRA_EMBEDDINGS_BASE_URL", "SIMULACRA_CHROMA_URL", "SIMULACRA_LOCAL_MODEL",
     "SIMULACRA_AUDIO_BASE_URL", "SIMULACRA_AUDIO_API_KEY", "SIMULACRA_STT", "SIMULACRA_TTS",
+    "SIMULACRA_STRUCTURED_OUTPUT", "SIMULACRA_BASE_URLS", "SIMULACRA_CONTEXT_MODE",
 ]
 
 
@@ -16,6 +19,8 @@ def isolated_workspace(tmp_path, monkeypatch):
     home = tmp_path / "simulacra-data"
     monkeypatch.setenv("SIMULACRA_HOME", str(home))
     for name in _ENDPOINT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("SIMULACRA_INTERVIEWER_")]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

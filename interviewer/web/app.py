@@ -160,7 +160,7 @@ def create_app(
         if lazy["llm"] is None:
             from simulacra.llm import open_llm
 
-            lazy["llm"] = open_llm(workspace=workspace)
+            lazy["llm"] = open_llm(workspace=workspace, role="interviewer")
         return lazy["llm"]
 
     def opener(respondent: str):

@@ -9,7 +9,7 @@ import json
 
 import pandas as pd
 
-from conftest import MINI, SCRIPT, finish_interview
+from conftest import MINI, SCRIPT, Person, finish_interview
 from simulacra.llm import LLM, FakeBackend
 
 GSS_ITEMS = ["natspac", "natenvir", "natheal", "natcity"]
@@ -69,7 +69,6 @@ def test_two_person_study_exported_and_evaluated(tmp_path, workspace, client, cl
     headers = [{"Authorization": "Bearer " + link.split("#", 1)[1]} for _r, link in people]
     ids = [r for r, _link in people]
 
-    from conftest import Person
 
     for index, (respondent, h) in enumerate(zip(ids, headers)):
         finish_interview(client, Person(respondent, h["Authorization"].split()[1]))
