@@ -53,7 +53,7 @@ def main() -> None:
     from simulacra.llm import open_llm
     from simulacra.workspace import Workspace
 
-    from experiments.gss_benchmark import plan_gss_benchmark
+    from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
 
     with tempfile.TemporaryDirectory(prefix="simulacra-throughput-") as tmp:
         root = Path(tmp)

@@ -7,9 +7,9 @@ import json
 import pytest
 from scipy import stats
 
-from experiments.compare import compare_runs, paired_test
-from experiments.evaluate import EvalSettings
-from experiments.report import write_report
+from experiments.reports.compare import compare_runs, paired_test
+from experiments.scoring.evaluate import EvalSettings
+from experiments.reports.report import write_report
 from experiments.runs.runner import open_run, run_batch
 from simulacra.errors import SimulacraError
 from simulacra.llm import LLM, FakeBackend

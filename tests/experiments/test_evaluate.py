@@ -9,8 +9,8 @@ from typing import Any, Literal
 import pandas as pd
 import pytest
 
-from experiments.evaluate import EvalSettings, evaluate
-from experiments.report import write_report
+from experiments.scoring.evaluate import EvalSettings, evaluate
+from experiments.reports.report import write_report
 from experiments.runs.runner import open_run, run_batch
 from simulacra.agent import Agent
 from simulacra.llm import LLM, FakeBackend

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from experiments.evaluate import EvalSettings
-from experiments.gss_benchmark import plan_gss_benchmark
-from experiments.report import write_report
+from experiments.scoring.evaluate import EvalSettings
+from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
+from experiments.reports.report import write_report
 from experiments.runs.folder import TRUTH_IN_RUN, load_saved_truth, save_truth
 from experiments.runs.runner import open_run, run_batch
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent
