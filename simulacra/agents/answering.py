@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from pydantic import BaseModel, RootModel, ValidationError
 
-from simulacra.agent import AnswerOptions, PriorStep
+from simulacra.agents.options import AnswerOptions, PriorStep
 from simulacra.errors import StructuredOutputError
 from simulacra.llm import LLM, extract_json
 from simulacra.prompts import prompt_hash, render_prompt
 from surveys.model import Answer, AnswerAttempt, AnswerStatus, AnswerValidationError, Question, QuestionKind
 
 if TYPE_CHECKING:
-    from simulacra.agent import Agent
+    from simulacra.agents.base import Agent
 
 __all__ = ["AnswerOptions", "answer_questions", "render_text", "choice_values", "format_question"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simulacra.agent import Agent
+from simulacra.agents.base import Agent
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
 from simulacra.agents.interview import CombinedAgent, InterviewAgent
 from simulacra.agents.memory import MemoryStore

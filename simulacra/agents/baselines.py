@@ -20,7 +20,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, Field
 
-from simulacra.agent import Agent, AnswerOptions, ContextFn
+from simulacra.agents.base import Agent, AnswerOptions, ContextFn
 from simulacra.agents.answering import render_text
 from simulacra.agents.profile import persona_line
 from simulacra.errors import DataFileError

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from simulacra.agent import Agent
+from simulacra.agents.base import Agent
 from simulacra.agents.bank import AgentBank, check_agent_id
 from simulacra.agents.baselines import DemographicAgent
 from simulacra.agents.importance import score_importance

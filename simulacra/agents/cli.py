@@ -274,7 +274,7 @@ def ask(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Ask one agent one question (open, multiple choice with --options, or a number with --min/--max)."""
-    from simulacra.agent import AnswerOptions
+    from simulacra.agents.base import AnswerOptions
     from simulacra.errors import SimulacraError
     from simulacra.llm import open_llm
     from surveys.model import Option, Question, QuestionKind

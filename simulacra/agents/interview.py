@@ -24,7 +24,7 @@ from typing import Any, Callable, Literal, Sequence
 
 from pydantic import Field, PrivateAttr
 
-from simulacra.agent import Agent, AnswerOptions, ContextFn
+from simulacra.agents.base import Agent, AnswerOptions, ContextFn
 from simulacra.agents.answering import render_text
 from simulacra.agents.baselines import KnownAnswers
 from simulacra.agents.memory import MemoryKind, MemoryNode, MemoryStore, RetrievalWeights, score_memories, select_within_budget
