@@ -13,6 +13,8 @@ from typing import Any, List, Optional, Sequence
 import typer
 from rich.console import Console
 
+from experiments.runs.options import DEBIAS_HELP, LEAVE_OUT_HELP, SCORING_HELP, answer_options
+
 console = Console()
 benchmark_app = typer.Typer(no_args_is_help=True, help="Real-data benchmarks (GSS panels).")
 runs_app = typer.Typer(no_args_is_help=True, help="The run folders of this workspace: batches and behavioral experiments.")
@@ -121,7 +123,10 @@ def run(
     truth: Optional[str] = typer.Option(None, help="Human answers for the report (response set name or CSV); writes the report at the end."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed (a fresh model call; the failed attempt is kept in the run's history)."),
     new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other agents, wording, settings or prompt templates, start a new run folder instead of refusing."),
-    scoring: Optional[str] = typer.Option(None, help="generate (default) or logprobs: choice items scored over the option letters in one forward pass."),
+    scoring: Optional[str] = typer.Option(None, help=SCORING_HELP),
+    debias: Optional[str] = typer.Option(None, help=DEBIAS_HELP),
+    leave_out: Optional[str] = typer.Option(None, "--leave-out", help=LEAVE_OUT_HELP),
+    folds: Optional[int] = typer.Option(None, help="With --leave-out kfold: the number of folds (default 5)."),
     executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra[ray]'; see experiments/runs/executors/README.md)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: start a local one sized to this machine."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors, each holding one model client (default: the cluster's CPUs)."),
@@ -151,13 +156,7 @@ def run(
     loaded = [load_instrument(i) for i in (instruments or ["gss"])]
     wanted = [q.strip() for q in questions.split(",") if q.strip()] if questions else None
     chosen = select_questions(loaded, wanted, limit)
-    options = None
-    if scoring is not None:
-        from simulacra.agent import AnswerOptions
-
-        if scoring not in ("generate", "logprobs"):
-            raise SimulacraError(f"--scoring {scoring!r}: choose generate or logprobs")
-        options = AnswerOptions(scoring=scoring)
+    options = answer_options(scoring, debias, leave_out, folds)
     folder = open_run(
         workspace.runs, agents, chosen, model=describe_backend(settings),
         settings={**_settings_summary(settings), "samples": samples, "batch_size": batch_size, "bank": str(bank.root)},
@@ -278,6 +277,10 @@ def gss_panel(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="With --references-only: also write the table as markdown to this file."),
     batch_size: int = typer.Option(5, min=1, help="Questions per agent batch (one transaction; one model call on endpoints)."),
     composite_group: int = typer.Option(1, min=1, help="Items a composite agent predicts per call, left out of its context together (1 = only the predicted item, as in the paper)."),
+    scoring: Optional[str] = typer.Option(None, help=SCORING_HELP),
+    debias: Optional[str] = typer.Option(None, help=DEBIAS_HELP),
+    leave_out: Optional[str] = typer.Option(None, "--leave-out", help=LEAVE_OUT_HELP),
+    folds: Optional[int] = typer.Option(None, help="With --leave-out kfold: the number of folds (default 5)."),
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the existing one was made with other agents, settings or prompts."),
@@ -329,7 +332,7 @@ def gss_panel(
         workspace.runs, plan.agents, [plan.instrument], model=describe_backend(settings),
         settings={**_settings_summary(settings), "samples": 1, "batch_size": batch_size},
         run_id=run_id, truth=TRUTH_IN_RUN, label=f"gss-panel-{panel}", respondents=plan.respondents, extra=plan.describe(),
-        new_run=new_run,
+        new_run=new_run, options=answer_options(scoring, debias, leave_out, folds),
     )
     if not (folder.path / "truth" / "responses.csv").is_file():
         save_truth(folder, plan.truth)

@@ -10,6 +10,8 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from experiments.runs.options import DEBIAS_HELP, SCORING_HELP, answer_options
+
 console = Console()
 experiment_app = typer.Typer(
     no_args_is_help=True,
@@ -117,6 +119,8 @@ def run(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers that failed validation."),
     new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other prompts, agents or studies, start a new run folder instead of refusing."),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Agents in flight at once (default: 1 on the embedded model, else the endpoint's max_concurrency)."),
+    scoring: Optional[str] = typer.Option(None, help=SCORING_HELP),
+    debias: Optional[str] = typer.Option(None, help=DEBIAS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (for scripts) in place of the tables."),
     executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: a local one."),
@@ -138,6 +142,7 @@ def run(
 
     if run_id:
         check_run_id(run_id)
+    options = answer_options(scoring, debias)
     definitions = load_studies(list(studies))
     bank = _Limited(_open_bank(agents), limit)
     settings = load_settings()
@@ -153,7 +158,7 @@ def run(
                     definitions, bank, llm, workspace=workspace, run_id=run_id, seed=seed, retry_failed=retry_failed,
                     concurrency=concurrency, on_progress=bar.update if bar else None, model=describe_backend(settings),
                     settings={"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens},
-                    new_run=new_run, executor=runs_on,
+                    new_run=new_run, executor=runs_on, options=options,
                 )
         finally:
             if llm is not None:
