@@ -7,6 +7,7 @@ Model work: run under the lock, e.g.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Literal
 
@@ -92,3 +93,81 @@ async def test_plain_json_only_server_works_with_no_setting(use_server, monkeypa
         assert out.value.answer in {"yes", "no"}
         assert llm.structured_mode == "json_object"
         await llm.aclose()
+
+
+# -- the product's paths against the real server (issue #11: these failed on a real llama.cpp server) ------------
+def _benchmark(tmp_path, *extra):
+    from experiments.cli import app
+
+    return CliRunner().invoke(
+        app,
+        ["benchmark", "gss-panel", "--people", "1", "--items", "2", "--context-items", "2", "--condition", "demographic",
+         "--bootstrap", "20", "--run-id", "server-bench", *extra],
+        env={"COLUMNS": "200"},
+    )
+
+
+def _bench_folder():
+    from experiments.runs.folder import RunFolder
+
+    return RunFolder.resolve("server-bench")
+
+
+def test_small_benchmark_on_the_server_with_no_setting(use_server, tmp_path):
+    result = _benchmark(tmp_path)
+    assert result.exit_code == 0, result.output
+    folder = _bench_folder()
+    answers = folder.answers()
+    assert len(answers) == 2 and set(answers["status"]) == {"ok"}  # negotiated json_object+schema: valid answers
+    metrics = json.loads((folder.path / "metrics.json").read_text())
+    assert "no valid answers" not in result.output and metrics["schema_version"] >= 2
+
+
+def test_benchmark_through_a_lax_json_server_has_no_score_not_zero(use_server, monkeypatch, tmp_path):
+    """A server that accepts plain JSON mode but does not enforce it: SmolLM2 writes prose, every answer fails
+    validation (kept with its raw text), and the condition is reported as having no score, never 0.00."""
+    with plain_json_proxy(use_server.base_url, enforce_json=False) as proxy:
+        monkeypatch.setenv("SIMULACRA_BASE_URL", proxy)
+        result = _benchmark(tmp_path)
+    assert result.exit_code == 0, result.output
+    answers = _bench_folder().answers()
+    assert len(answers) == 2 and set(answers["status"]) == {"failed"}
+    assert all(raw.strip() for raw in answers["raw"])  # the invalid output is kept as data
+    assert "no valid answers" in result.output
+
+
+SHORT_SCRIPT = """\
+id: server
+title: One question
+blocks:
+  - id: intro
+    questions:
+      - {id: intro, kind: intro, budget_s: 0, text: "Hi, {name}! Let's get started!"}
+  - id: hopes_values
+    questions:
+      - {id: q110, budget_s: 20, text: "What do you value the most in your life?"}
+  - id: closing
+    questions:
+      - {id: closing, kind: closing, budget_s: 0, text: "Thank you, {name}!"}
+"""
+
+
+def test_agent_interview_on_the_server_with_no_setting(use_server, tmp_path):
+    from experiments.cli import app
+    from simulacra.transcript import read_transcript
+
+    persona = tmp_path / "persona.txt"
+    persona.write_text("I am a retired nurse from Ohio. I love gardening and my grandchildren.", encoding="utf-8")
+    script = tmp_path / "server.yaml"
+    script.write_text(SHORT_SCRIPT, encoding="utf-8")
+    runner = CliRunner()
+    built = runner.invoke(app, ["agents", "build-persona", str(persona), "--id", "nurse"])
+    assert built.exit_code == 0, built.output
+    result = runner.invoke(app, ["interview", "--respondent-agent", "nurse", "--script", str(script), "--no-embeddings"])
+    assert result.exit_code == 0, result.output
+    transcripts = list((Workspace.default().root / "transcripts").glob("*.jsonl"))
+    assert len(transcripts) == 1
+    turns = read_transcript(transcripts[0]).turns
+    answers = [t for t in turns if t.speaker == "respondent"]
+    assert answers and all(t.text.strip() for t in answers)
+    assert [t.question_id for t in turns if t.kind in ("intro", "scripted", "closing")] == ["intro", "q110", "closing"]
