@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from experiments import metrics as m
+from experiments.scoring import metrics as m
 from surveys.model import Option, Question, QuestionKind
 
 
