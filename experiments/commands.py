@@ -16,3 +16,8 @@ def register(app: typer.Typer) -> None:
     withdraw_cli.register(app)  # `simulacra withdraw`
     study_cli.register(app)  # `simulacra study ...`
     interview_yield.register(app)  # `simulacra interview-yield`
+
+    from experiments.runs.executors import build_agents
+    from simulacra.agents.cli import register_build_executor
+
+    register_build_executor("ray", build_agents)  # `simulacra agents build --executor ray` (Ray imported on use)

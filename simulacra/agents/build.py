@@ -103,8 +103,11 @@ async def build_agent_from_transcript(
     agent_id: str | None = None,
     score: bool = True,
     progress: Progress = _noop,
+    store: Any = None,
 ) -> InterviewAgent:
-    """An interview agent from a transcript (JSONL path or `Transcript`), saved in `bank` when given."""
+    """An interview agent from a transcript (JSONL path or `Transcript`), saved in `bank` when given. Without a
+    bank, `store` (a MemoryStore) holds the memory vectors while building (a Ray builder: in-process, or the
+    chromadb server); the caller saves the agent."""
     transcript = source if isinstance(source, Transcript) else read_transcript(Path(source))
     meta = transcript.meta or {}
     demographics = clean_demographics(meta.get("demographics") or {})
@@ -131,6 +134,8 @@ async def build_agent_from_transcript(
         agent.add_memory(text, "observation", importance=importance, question_id=question_id)
     if bank is not None:
         agent.attach(bank.store)
+    elif store is not None:
+        agent.attach(store)
     if reflections:
         await add_expert_reflections(agent, llm, limit=reflection_limit, score=score, progress=progress)
     if bank is not None:

@@ -26,6 +26,16 @@ def _progress(message: str) -> None:
     console.print(f"[dim]· {message}[/dim]", highlight=False)
 
 
+# Executors for `agents build` other than local, registered by the experiments commands (simulacra/ may not import
+# experiments/): name -> build_agents(name, transcripts, bank, *, address, workers, reflections, reflection_limit,
+# agent_id, progress) -> (agents saved, [(file, error)], usage). See experiments/runs/executors/.
+BUILD_EXECUTORS: dict = {}
+
+
+def register_build_executor(name: str, build_agents) -> None:
+    BUILD_EXECUTORS[name] = build_agents
+
+
 @agents_app.command("build")
 def build(
     transcripts: List[Path] = typer.Argument(..., help="Transcript files (JSONL, as the interviewer writes them)."),
@@ -33,6 +43,11 @@ def build(
     reflections: bool = typer.Option(True, "--reflections/--no-reflections", help="Generate the four experts' reflections."),
     reflection_limit: Optional[int] = typer.Option(None, help="At most this many observations per expert (default 19)."),
     agent_id: Optional[str] = typer.Option(None, "--id", help="Agent id (default: the respondent id; one transcript only)."),
+    executor: str = typer.Option("local", "--executor", help="local, or ray: each transcript built on a Ray actor "
+                                 "holding one model client (pip install 'simulacra[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join a Ray cluster (auto or "
+                                              "ray://host:port); default: start a local one."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Ray actors (default: the cluster's CPUs)."),
 ) -> None:
     """Build interview agents from transcripts: memory stream, importance, expert reflections."""
     from simulacra.agents.build import build_agent_from_transcript
@@ -42,6 +57,12 @@ def build(
     if agent_id and len(transcripts) > 1:
         raise SimulacraError("--id names one agent: give one transcript with it")
     target = _bank(bank)
+    if executor != "local":
+        _build_elsewhere(executor, transcripts, target, reflections=reflections, reflection_limit=reflection_limit,
+                         agent_id=agent_id, address=ray_address, workers=workers)
+        return
+    if ray_address or workers:
+        raise SimulacraError("--ray-address and --workers go with --executor ray")
     llm = open_llm()
 
     async def run() -> None:
@@ -58,6 +79,31 @@ def build(
 
     asyncio.run(run())
     console.print(f"[dim]{llm.usage.calls} model calls, {llm.usage.prompt_tokens_evaluated} prompt tokens evaluated[/dim]")
+
+
+def _build_elsewhere(executor: str, transcripts: List[Path], target, **options) -> None:
+    from rich.markup import escape
+
+    from simulacra.errors import SimulacraError
+
+    build_agents = BUILD_EXECUTORS.get(executor)
+    if build_agents is None:
+        raise SimulacraError(f"unknown executor {executor!r} for agents build (local, or ray with the experiments "
+                             "commands installed: pip install 'simulacra[ray]')")
+    console.print(f"building {len(transcripts)} agent(s) on {executor}")
+    built, errors, usage = build_agents(executor, transcripts, target, progress=_progress, **options)
+    for agent in built:
+        console.print(
+            f"[green]saved[/green] {agent.id}: {len(agent.observations())} observations, "
+            f"{len(agent.reflections())} reflections → {target.path(agent.id)}"
+        )
+    console.print(f"[dim]{usage.get('calls', 0)} model calls, {usage.get('prompt_tokens_evaluated', 0)} prompt "
+                  "tokens evaluated[/dim]")
+    if errors:  # a transcript's own error names its file already (DataFileError); others get the file in front
+        lines = [message if str(path) in message else f"{path}: {message}" for path, message in errors]
+        for line in lines:
+            console.print(f"[red]not built[/red] {escape(line)}", highlight=False)
+        raise SimulacraError(f"{len(errors)} of {len(transcripts)} transcript(s) not built: " + "; ".join(lines))
 
 
 @agents_app.command("import-genagents")

@@ -48,6 +48,14 @@ def schema_reply(messages: list[dict[str, str]], schema: dict[str, Any] | None) 
         elif answer_spec.get("type") in ("number", "integer"):
             low, high = answer_spec.get("minimum", 0), answer_spec.get("maximum", 10)
             value = low + choice % int(high - low + 1)
+        elif answer_spec.get("type") == "array":  # e.g. an expert's observations when building an agent
+            items = answer_spec.get("items", {})
+            if "enum" in items:
+                value = [items["enum"][choice % len(items["enum"])]]
+            else:
+                words = ["calm", "careful", "curious", "frugal", "hopeful", "proud", "quiet", "social", "steady"]
+                count = max(answer_spec.get("minItems", 0), min(6, answer_spec.get("maxItems", 6)))
+                value = [f"The person seems {words[(choice >> (4 * k)) % len(words)]} in item {k}." for k in range(count)]
         else:
             value = "text"
         out[key] = {"reasoning": "as this person would", "answer": value} if "properties" in spec else value

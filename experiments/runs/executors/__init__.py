@@ -91,4 +91,58 @@ def answering(name: str, settings: Any, workspace: Any, *, address: str | None =
         executor.close()
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "answering", "open_executor"]
+async def build_agents_on(builder: Any, transcripts: Sequence[Any], bank: Any, *, reflections: bool = True,
+                          reflection_limit: int | None = None, agent_id: str | None = None,
+                          progress: Any = None) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Interview agents from transcript files, built on `builder` (a RayBuilder) and saved by this process, the
+    single writer of `bank` (it embeds the memories into the bank's store when saving). Each file is one unit: a
+    file that cannot be read or built is reported as (file, message) and the others are still built."""
+    import asyncio
+
+    from simulacra.transcript import read_transcript
+
+    built: list[Any] = []
+    errors: list[tuple[str, str]] = []
+    gate = asyncio.Semaphore(max(1, int(getattr(builder, "slots", 1))))
+
+    async def one(path: Any) -> None:
+        try:
+            transcript = read_transcript(path)
+            async with gate:
+                agent = await builder.build(transcript, reflections=reflections, reflection_limit=reflection_limit,
+                                            agent_id=agent_id)
+            bank.save(agent)
+        except (SimulacraError, OSError, ValueError) as exc:
+            errors.append((str(path), str(exc)))
+            return
+        built.append(agent)
+        if progress:
+            progress(f"{path}: saved {agent.id}")
+
+    await asyncio.gather(*(one(path) for path in transcripts))
+    order = {str(p): i for i, p in enumerate(transcripts)}
+    errors.sort(key=lambda e: order.get(e[0], 0))
+    return built, errors
+
+
+def build_agents(name: str, transcripts: Sequence[Any], bank: Any, *, settings: Any = None,
+                 address: str | None = None, workers: int | None = None, reflections: bool = True,
+                 reflection_limit: int | None = None, agent_id: str | None = None, progress: Any = None,
+                 **kwargs: Any) -> tuple[list[Any], list[tuple[str, str]], dict[str, Any]]:
+    """`simulacra agents build --executor ray`: (agents built and saved, [(file, error)], usage). Registered as the
+    agents CLI's build hook by experiments.commands (simulacra/ cannot import experiments/)."""
+    import asyncio
+
+    if name != "ray":
+        raise SimulacraError(f"unknown executor {name!r} for building agents (choose {' or '.join(EXECUTORS)})")
+    from experiments.runs.executors.ray_executor import RayBuilder
+    from simulacra.config import load_settings
+
+    with RayBuilder(settings or load_settings().llm, address=address, workers=workers, **kwargs) as builder:
+        built, errors = asyncio.run(build_agents_on(builder, transcripts, bank, reflections=reflections,
+                                                    reflection_limit=reflection_limit, agent_id=agent_id,
+                                                    progress=progress))
+        return built, errors, builder.usage()
+
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "answering", "build_agents", "build_agents_on", "open_executor"]

@@ -70,23 +70,29 @@ def rebuild_agent(payload: dict[str, Any], stores: dict[str, Any]) -> Agent:
     return agent
 
 
+def worker_llm(settings: dict[str, Any], home: str | None, cache: bool,
+               backend_factory: Callable[[LLMSettings], Any] | None = None) -> Any:
+    """An actor's one model client, built from the driver's LLM settings (JSON)."""
+    from simulacra.llm import LLM, ResponseCache, make_backend
+    from simulacra.workspace import Workspace
+
+    llm_settings = LLMSettings.model_validate(settings)
+    workspace = Workspace(Path(home)) if home and Path(home).is_dir() else None
+    backend = backend_factory(llm_settings) if backend_factory else make_backend(llm_settings, workspace)
+    limit = getattr(backend, "total_concurrency", None)
+    if limit:
+        llm_settings = llm_settings.model_copy(update={"max_concurrency": limit})
+    store = ResponseCache(workspace.cache / "llm.sqlite") if cache and workspace is not None else None
+    return LLM(backend, llm_settings, store)
+
+
 class AnswerWorker:
     """One Ray actor: one model client, answering batches for the driver (see the module docstring)."""
 
     def __init__(self, settings: dict[str, Any], home: str | None, cache: bool,
                  backend_factory: Callable[[LLMSettings], Any] | None = None):
-        from simulacra.llm import LLM, ResponseCache, make_backend
-        from simulacra.workspace import Workspace
-
         self.incarnation = uuid.uuid4().hex[:12]
-        llm_settings = LLMSettings.model_validate(settings)
-        workspace = Workspace(Path(home)) if home and Path(home).is_dir() else None
-        backend = backend_factory(llm_settings) if backend_factory else make_backend(llm_settings, workspace)
-        limit = getattr(backend, "total_concurrency", None)
-        if limit:
-            llm_settings = llm_settings.model_copy(update={"max_concurrency": limit})
-        store = ResponseCache(workspace.cache / "llm.sqlite") if cache and workspace is not None else None
-        self.llm = LLM(backend, llm_settings, store)
+        self.llm = worker_llm(settings, home, cache, backend_factory)
         self.agents: OrderedDict[str, Agent] = OrderedDict()
         self.stores: dict[str, Any] = {}
 
@@ -246,6 +252,137 @@ class RayExecutor:
             self._started = False
 
     def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- building agents -----------------------------------------------------------------------------------------
+
+
+class BuildWorker:
+    """One Ray actor building interview agents from transcripts on its one model client. It writes nothing to the
+    agent bank: the agent goes back as pydantic JSON and the driver saves it. Memory vectors needed while building
+    (retrieval for the experts' reflections) live in an in-process chromadb, or in the chromadb server when
+    SIMULACRA_CHROMA_URL names one (then they are already there when the driver saves the agent)."""
+
+    def __init__(self, settings: dict[str, Any], home: str | None, cache: bool,
+                 backend_factory: Callable[[LLMSettings], Any] | None = None):
+        self.incarnation = uuid.uuid4().hex[:12]
+        self.llm = worker_llm(settings, home, cache, backend_factory)
+        self._store: Any = None
+
+    def _memory(self) -> Any:
+        if self._store is None:
+            from simulacra.agents.memory import MemoryStore
+            from simulacra.config import load_settings
+
+            url = load_settings().memory.chroma_url
+            self._store = MemoryStore.server(url) if url else MemoryStore.ephemeral()
+        return self._store
+
+    async def build(self, transcript: dict[str, Any], reflections: bool, reflection_limit: int | None,
+                    agent_id: str | None) -> dict[str, Any]:
+        from simulacra.agents.build import build_agent_from_transcript
+        from simulacra.transcript import Transcript
+
+        agent = await build_agent_from_transcript(
+            Transcript.model_validate(transcript), self.llm, reflections=reflections,
+            reflection_limit=reflection_limit, agent_id=agent_id, store=self._memory(),
+        )
+        return {"agent": agent.model_dump(mode="json"), "usage": self.llm.usage.snapshot(),
+                "incarnation": self.incarnation, "pid": os.getpid()}
+
+    def ping(self) -> dict[str, Any]:
+        return {"incarnation": self.incarnation, "pid": os.getpid()}
+
+
+class RayBuilder:
+    """Builds interview agents on a pool of Ray actors (`BuildWorker`), one transcript per call. An actor that dies
+    mid-build is restarted by Ray and the transcript built again on it (`max_restarts` / `max_task_retries`); the
+    agent comes back once and the caller (the driver) saves it once. `address` as for `RayExecutor`."""
+
+    def __init__(self, settings: LLMSettings, *, address: str | None = None, workspace: Any = None,
+                 workers: int | None = None, cache: bool = True,
+                 backend_factory: Callable[[LLMSettings], Any] | None = None, max_restarts: int = 3,
+                 max_task_retries: int = 3, num_cpus: int | None = None, timeout: float | None = None):
+        self._started = False
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=num_cpus or min(2, os.cpu_count() or 1), include_dashboard=False,
+                         log_to_driver=False, _node_ip_address="127.0.0.1")
+            self._started = True
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.workers = workers or cpus
+        local_model = not settings.uses_endpoint
+        per_worker = 1 if local_model else max(1, math.ceil(_fleet_limit(settings) / self.workers))
+        home = str(workspace.root) if workspace is not None else os.environ.get("SIMULACRA_HOME")
+        env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+        if home:
+            env["SIMULACRA_HOME"] = home
+        remote = ray.remote(BuildWorker).options(
+            num_cpus=min(1.0, cpus / self.workers) if local_model else 0.0, max_restarts=max_restarts,
+            max_task_retries=max_task_retries, max_concurrency=per_worker,
+            runtime_env={"env_vars": env} if env else None,
+        )
+        payload = settings.model_dump(mode="json")
+        self.actors = [remote.remote(payload, home, cache, backend_factory) for _ in range(self.workers)]
+        self.slots = self.workers * per_worker
+        self.timeout = timeout
+        self._inflight = [0] * self.workers
+        self._usage: dict[str, dict[str, Any]] = {}
+        self.incarnations: set[str] = set()
+
+    def wait_ready(self, timeout: float = 120.0) -> list[dict[str, Any]]:
+        found = ray.get([actor.ping.remote() for actor in self.actors], timeout=timeout)
+        self.incarnations.update(f["incarnation"] for f in found)
+        return found
+
+    async def build(self, transcript: Any, *, reflections: bool = True, reflection_limit: int | None = None,
+                    agent_id: str | None = None) -> Any:
+        """One interview agent (not saved) from a `Transcript`."""
+        from simulacra.agents.interview import InterviewAgent
+
+        index = min(range(self.workers), key=lambda i: (self._inflight[i], i))
+        self._inflight[index] += 1
+        try:
+            call = self.actors[index].build.remote(transcript.model_dump(mode="json"), reflections,
+                                                   reflection_limit, agent_id)
+            result = await (asyncio.wait_for(call, self.timeout) if self.timeout else call)
+        except RayTaskError as exc:  # the builder's or the model's own error, unchanged
+            cause = getattr(exc, "cause", None)
+            raise (cause if isinstance(cause, BaseException) else exc) from None
+        except RayActorError as exc:
+            raise RayWorkerLost(f"Ray worker {index} died and was not brought back ({exc})") from None
+        finally:
+            self._inflight[index] -= 1
+        self.incarnations.add(result["incarnation"])
+        self._usage[result["incarnation"]] = result["usage"]
+        return InterviewAgent.model_validate(result["agent"])
+
+    def usage(self) -> dict[str, Any]:
+        total: dict[str, Any] = {}
+        for snapshot in list(self._usage.values()):
+            for k, v in snapshot.items():
+                if isinstance(v, (int, float)):
+                    total[k] = total.get(k, 0) + v
+        return total
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # already gone
+                pass
+        self.actors = []
+        if self._started:
+            ray.shutdown()
+            self._started = False
+
+    def __enter__(self) -> "RayBuilder":
         return self
 
     def __exit__(self, *exc: object) -> None:
