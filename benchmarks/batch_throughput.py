@@ -8,7 +8,9 @@ Agents: demographic agents of real GSS 2016-2020 panel respondents; items: real 
   transaction, one question per model call (the runner's default on a warm-prefix model);
 - runner-batched: the same, with all of a batch's questions in one model call (the default on endpoints).
 The response cache is off, so both really compute. Prints answers per minute for both, prompt tokens
-actually evaluated, and the ratios.
+actually evaluated, and the ratios. Beside each measurement: the prefill+decode bound, i.e. the time the model
+itself needs for that mode's work (prompt tokens evaluated / prefill tok/s + completion tokens / decode tok/s,
+with both rates calibrated on this model in this process right before each mode), and measured / bound.
 
     python benchmarks/batch_throughput.py                 # 5 agents x 30 items (the issue's setting)
     python benchmarks/batch_throughput.py --agents 2 --items 6
@@ -21,6 +23,49 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+
+
+WORDS = ("family work school church neighborhood garden music city river winter money health friends election "
+         "kitchen brother sister teacher job retirement travel dog cat book movie truck farm bank union").split()
+
+
+async def calibrate(llm, prompt_tokens: int = 400, decode_tokens: int = 64, rounds: int = 2) -> tuple[float, float]:
+    """(prefill tok/s, decode tok/s) of the model: cold prompts of about `prompt_tokens` (fresh random text, so
+    no cached prefix), one token out; then short prompts generating `decode_tokens` (their prefill removed)."""
+    import random
+
+    rng = random.Random(12345)
+    evaluated = prefill_s = 0.0
+    for _ in range(rounds):
+        text = " ".join(rng.choice(WORDS) for _ in range(int(prompt_tokens * 0.9)))
+        started = time.perf_counter()
+        reply = await llm.chat([{"role": "user", "content": text}], max_tokens=1, temperature=0.0)
+        prefill_s += time.perf_counter() - started
+        evaluated += reply.usage.prompt_tokens_evaluated
+    prefill = evaluated / prefill_s
+    generated = decode_s = 0.0
+    for i in range(rounds):
+        topic = " ".join(rng.choice(WORDS) for _ in range(6))
+        started = time.perf_counter()
+        reply = await llm.chat([{"role": "user", "content": f"Write a long story about {topic}. ({i})"}],
+                               max_tokens=decode_tokens, temperature=0.0)
+        seconds = time.perf_counter() - started
+        decode_s += seconds - reply.usage.prompt_tokens_evaluated / prefill
+        generated += reply.usage.completion_tokens
+    return prefill, generated / decode_s
+
+
+def fresh_model_state(llm) -> None:
+    """Forget the embedded model's saved prompt states (llama.cpp KV of earlier calls, kept in its RAM cache),
+    so each mode starts cold: otherwise a later mode re-reads the earlier modes' prompts for free."""
+    backend = getattr(llm, "backend", None)
+    model = getattr(backend, "_llm", None)
+    if model is None:
+        return
+    import llama_cpp
+
+    model.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=getattr(model.cache, "capacity_bytes", 1 << 30)))
+    model.reset()  # the context's own prefix too (next call re-evaluates from the first token)
 
 
 async def naive(agents, questions, llm) -> tuple[int, int]:
@@ -65,6 +110,9 @@ def main() -> None:
         results = {}
         modes = {"naive": None, "runner": None, "runner-batched": args.batch_size}
         for name in modes:
+            # calibrated right before each mode: on a shared machine the rates drift with the load
+            prefill_rate, decode_rate = asyncio.run(calibrate(llm))
+            fresh_model_state(llm)
             before = llm.usage.snapshot()
             started = time.perf_counter()
             if name == "naive":
@@ -84,8 +132,11 @@ def main() -> None:
                 "generated": after["completion_tokens"] - before["completion_tokens"],
             }
             r = results[name]
+            r["bound"] = r["evaluated"] / prefill_rate + r["generated"] / decode_rate
             print(f"{name:>14}: {r['answers']} answers ({r['failed']} failed) in {r['seconds']:.1f}s = {r['per_minute']:.1f} answers/min; "
-                  f"{r['calls']} calls, {r['evaluated']} prompt tokens evaluated, {r['generated']} generated")
+                  f"{r['calls']} calls, {r['evaluated']} prompt tokens evaluated, {r['generated']} generated; "
+                  f"bound from prefill {prefill_rate:.0f} tok/s + decode {decode_rate:.0f} tok/s: {r['bound']:.1f}s, measured/bound {r['seconds'] / r['bound']:.2f}x, "
+                  f"overhead {(r['seconds'] - r['bound']) / max(1, r['calls']) * 1000:.0f} ms/call")
         naive_r = results["naive"]
         for name in ("runner", "runner-batched"):
             r = results[name]
