@@ -1,6 +1,7 @@
 """The Ray executor on a local Ray cluster started by this module (2 CPUs, no dashboard, loopback): the same
 stored answers as a local run, an actor lost mid-run retried with nothing lost or duplicated, a run started
-locally resumed on Ray, and (marker embedded) the same small batch on the embedded model."""
+locally resumed on Ray, `simulacra run` and `simulacra experiment run --executor ray` against a fake endpoint, and
+(marker embedded) the same small batch on the embedded model."""
 
 from __future__ import annotations
 
@@ -217,3 +218,39 @@ def test_interview_agents_on_ray_read_their_memories_from_a_chroma_server(tmp_pa
             outcome = asyncio.run(run_batch(folder, agents, instruments, None, batch_size=2, executor=executor))
     assert outcome.status == "complete" and outcome.written == 4
     assert answers(folder).equals(answers(local))
+
+
+def test_simulacra_experiment_run_on_ray_stores_the_answers_of_a_local_run(tmp_path, monkeypatch):
+    """`simulacra experiment run --executor ray` against a fake OpenAI-compatible endpoint on loopback: the same
+    stored answers as the local command. Each command runs in its own workspace (no shared response cache), so
+    both really ask the model: the Ray actors' answers are computed, not read back."""
+    from typer.testing import CliRunner
+
+    from experiments.cli import app
+    from experiments.runs.folder import RunFolder
+    from simulacra.agents.bank import AgentBank
+    from tests.scale.fakes import FakeOpenAIServer
+
+    bank = AgentBank(tmp_path / "bank")
+    for agent in people():
+        bank.save(agent)
+    homes = {"local": tmp_path / "home-local", "ray": tmp_path / "home-ray"}
+    folders, calls = {}, {}
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("SIMULACRA_BASE_URL", server.base_url)
+        monkeypatch.setenv("SIMULACRA_MODEL", "fake")
+        for name in ("ray", "local"):
+            monkeypatch.setenv("SIMULACRA_HOME", str(homes[name]))
+            before = server.stats["calls"]
+            extra = ["--executor", "ray", "--workers", "2"] if name == "ray" else []
+            result = CliRunner().invoke(app, ["experiment", "run", "schilke_2015", "--agents", str(bank.root),
+                                              "--run-id", "exp", "--seed", "3", *extra])
+            assert result.exit_code == 0, result.output
+            calls[name] = server.stats["calls"] - before
+            folders[name] = RunFolder.resolve("exp")
+    assert calls["ray"] == calls["local"] > 0  # both asked the model, the same number of calls
+    here, there = answers(folders["local"]), answers(folders["ray"])
+    assert len(there) == 3 and (there["status"] == "ok").all()
+    assert there.equals(here)
+    conditions = [(folders[n].path / "results.json").read_text() for n in ("local", "ray")]
+    assert '"studies"' in conditions[0] and "schilke_2015" in conditions[1]
