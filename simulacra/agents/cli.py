@@ -44,10 +44,10 @@ def build(
     reflection_limit: Optional[int] = typer.Option(None, help="At most this many observations per expert (default 19)."),
     agent_id: Optional[str] = typer.Option(None, "--id", help="Agent id (default: the respondent id; one transcript only)."),
     executor: str = typer.Option("local", "--executor", help="local, or ray: each transcript built on a Ray actor "
-                                 "holding one model client (pip install 'simulacra[ray]')."),
+                                 "holding one model client (pip install 'simulacra\\[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join a Ray cluster (auto or "
                                               "ray://host:port); default: start a local one."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Ray actors (default: the cluster's CPUs)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray actors (default: the cluster's CPUs)."),
 ) -> None:
     """Build interview agents from transcripts: memory stream, importance, expert reflections."""
     from simulacra.agents.build import build_agent_from_transcript
