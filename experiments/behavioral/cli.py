@@ -122,7 +122,7 @@ def run(
     scoring: Optional[str] = typer.Option(None, help=SCORING_HELP),
     debias: Optional[str] = typer.Option(None, help=DEBIAS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (for scripts) in place of the tables."),
-    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra[ray]')."),
+    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra\\[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: a local one."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors (default: the cluster's CPUs)."),
 ) -> None:
