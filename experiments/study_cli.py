@@ -3,8 +3,9 @@
 A study (see `interviewer/study/model.py` for the YAML) is stored in `<workspace>/studies/<id>/`. Respondents
 get the interview app's link tokens (`/study#<token>`: the interview first when the study has one, then the
 surveys; after the retest delay the same link opens the retest). `export` writes their answers (waves 1 and
-2) in the long CSV format; `evaluate` builds the study's agents from its transcripts and answers, runs them
-with the shared run library and scores them normalized by each person's own retest.
+2) in the long CSV format; `evaluate` builds the study's agents (interview, combined, composite, demographic,
+persona; the last two from the unscored `about_you` instrument) from its transcripts and answers, runs them
+with the shared run library on the scored instruments and scores them normalized by each person's own retest.
 """
 
 from __future__ import annotations
@@ -22,7 +23,47 @@ console = Console()
 study_app = typer.Typer(help="Studies: interview, surveys and a retest for your own participants; export and evaluate.",
                         no_args_is_help=True)
 
-CONDITIONS = ("interview", "combined", "composite", "demographic")
+CONDITIONS = ("interview", "combined", "composite", "demographic", "persona")
+ABOUT_YOU = "about_you"  # the shipped "about you" instrument: demographics and the persona paragraph, never scored
+
+
+def _unscored(instrument: Any) -> bool:
+    """An instrument that is asked but never scored (`scoring: {scored: false}`, e.g. about_you)."""
+    return isinstance(instrument.scoring, dict) and instrument.scoring.get("scored") is False
+
+
+def scored_instruments(study: Any) -> list[Any]:
+    """The instruments agents answer and are scored on: not the experiments, not the unscored ones."""
+    return [i for i in study.instruments if i.id not in study.experiments and not _unscored(i)]
+
+
+def profile_answers(study: Any, wave_1: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+    """From a person's wave-1 answers to the unscored instruments: their demographics (a question's
+    `meta.demographic` names the field; choice codes become their labels, as GSS panel demographics are) and
+    their self-description paragraph (`meta.persona`)."""
+    demographics: dict[str, str] = {}
+    persona: str | None = None
+    for instrument in study.instruments:
+        if instrument.id in study.experiments or not _unscored(instrument):
+            continue
+        for question in instrument.questions:
+            value = wave_1.get(question.id)
+            if value is None or str(value).strip() == "":
+                continue
+            field = question.meta.get("demographic")
+            if field:
+                shown = value
+                if question.is_choice:
+                    try:
+                        shown = question.option(str(value)).label
+                    except ValueError:
+                        shown = value
+                elif isinstance(value, float) and value.is_integer():
+                    shown = int(value)
+                demographics[str(field)] = str(shown)
+            elif question.meta.get("persona"):
+                persona = str(value).strip()
+    return demographics, persona
 
 
 def _say(text: str, style: str | None = None) -> None:
@@ -155,18 +196,23 @@ def export_study(study_id: str, out: Path | None = None, *, workspace: Any = Non
 async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, conditions: Sequence[str] = CONDITIONS,
                              reflections: bool = True, progress: Any = None) -> tuple[list[Any], dict[str, str], list[str]]:
     """The study's agents: per participant with wave-1 answers, an interview agent from their transcript (built
-    once and kept in the workspace's agent bank), a combined agent (interview + their other answers), a
-    composite agent (their other answers), and a demographic agent when the transcript holds demographics.
+    once and kept in the workspace's agent bank), a combined agent (interview + their other answers to scored
+    items), a composite agent (their answers to scored items, each left out in turn), a demographic agent
+    (their "about you" answers, else the transcript's demographics; fields repeating a scored item are left
+    out) and a persona agent (their "about you" paragraph). Unscored answers (about_you) never enter a
+    combined or composite context, and no scored answer enters a demographic or persona context.
     Returns (agents, agent id -> respondent, notes on what could not be built)."""
     from interviewer.storage import TranscriptStore
     from simulacra.agents.bank import AgentBank
-    from simulacra.agents.baselines import CompositeAgent, DemographicAgent
+    from experiments.scoring.leakage import allowed_demographic_fields
+    from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
     from simulacra.agents.build import build_agent_from_transcript
     from simulacra.agents.interview import CombinedAgent
 
     store = _store(workspace)
     study = store.load(study_id)
-    questions = [q for i in study.instruments if i.id not in study.experiments for q in i.questions]
+    questions = [q for i in scored_instruments(study) for q in i.questions]
+    scored_ids = {q.id for q in questions}
     transcripts = TranscriptStore(store.workspace.transcripts)
     bank = AgentBank(store.workspace.agents)
     unknown = [c for c in conditions if c not in CONDITIONS]
@@ -180,9 +226,11 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
     for participant in store.participants(study_id):
         person = participant.respondent
         saved = store.answers(study_id, person)
-        known = {q: v for (w, _i, q), v in saved.items() if w == 1}
+        wave_1 = {q: v for (w, _i, q), v in saved.items() if w == 1}
+        known = {q: v for q, v in wave_1.items() if q in scored_ids}
+        about, paragraph = profile_answers(study, wave_1)
         if not known:
-            notes.append(f"{person}: no wave-1 answers (skipped)")
+            notes.append(f"{person}: no wave-1 answers to scored items (skipped)")
             continue
         interview = None
         if {"interview", "combined", "demographic"} & set(conditions):
@@ -206,11 +254,24 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
             agents.append(CompositeAgent(id=f"{study_id}.{person}.composite", respondent=person, known_answers=known,
                                          questions=[q.model_copy() for q in questions]))
         if "demographic" in conditions:
-            if interview is not None and interview.demographics:
+            found = {**(dict(interview.demographics) if interview is not None else {}), **about}
+            allowed = set(allowed_demographic_fields(found, scored_ids))
+            dropped = sorted(set(found) - allowed)
+            if dropped:
+                notes.append(f"{person}: demographic field(s) {', '.join(dropped)} left out (they repeat a scored item)")
+            demographics = {k: v for k, v in found.items() if k in allowed}
+            if demographics:
                 agents.append(DemographicAgent(id=f"{study_id}.{person}.demographic", respondent=person,
-                                               demographics=dict(interview.demographics)))
+                                               demographics=demographics))
             else:
-                notes.append(f"{person}: no demographics known (no demographic agent)")
+                notes.append(f"{person}: no demographics known (no demographic agent; list {ABOUT_YOU} among the "
+                             "study's instruments to ask them)")
+        if "persona" in conditions:
+            if paragraph:
+                agents.append(PersonaAgent(id=f"{study_id}.{person}.persona", respondent=person, persona=paragraph))
+            else:
+                notes.append(f"{person}: no self-description paragraph (no persona agent; list {ABOUT_YOU} among the "
+                             "study's instruments to ask it)")
     for agent in agents:
         respondents[agent.id] = agent.respondent or agent.id
     return agents, respondents, notes
@@ -230,13 +291,17 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
     store = _store(workspace)
     study = store.load(study_id)
     truth = study_responses(study_id, workspace=store.workspace)
+    instruments = scored_instruments(study)
+    if not instruments:
+        raise StudyError(f"study {study_id} has no scored instrument (only {', '.join(i.id for i in study.instruments)})")
+    scored_ids = {q.id for i in instruments for q in i.questions}
+    truth.data = truth.data[truth.data["question"].isin(scored_ids)].reset_index(drop=True)  # the targets only
     if truth.data.empty:
         raise StudyError(f"study {study_id} has no answers yet; nothing to evaluate")
     agents, respondents, notes = await build_study_agents(study_id, llm, workspace=store.workspace, conditions=conditions,
                                                           reflections=reflections, progress=progress)
     if not agents:
         raise StudyError(f"study {study_id}: no agent could be built ({'; '.join(notes) or 'no participants'})")
-    instruments = [i for i in study.instruments if i.id not in study.experiments]
     if study.experiments:
         notes.append(f"experiments ({', '.join(study.experiments)}) are not scored here: run them with `simulacra experiment`")
     folder = open_run(store.workspace.runs, agents, instruments, model=model or {"model": getattr(llm, "model", "")},

@@ -20,7 +20,7 @@ from surveys.errors import DataFileError
 from surveys.model import Instrument, Option, Question
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-BUILTIN: dict[str, str] = {"gss": "gss.yaml", "bfi44": "bfi44.yaml", "games": "games.yaml"}
+BUILTIN: dict[str, str] = {"gss": "gss.yaml", "bfi44": "bfi44.yaml", "games": "games.yaml", "about_you": "about_you.yaml"}
 
 
 

@@ -144,8 +144,10 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
         if rows:
             fig, ax = plt.subplots(figsize=(6.4, 3.2))
             means = [s["mean"] for _, s in rows]
-            low = [s["mean"] - s["ci"][0] if s.get("ci") else 0 for _, s in rows]
-            high = [s["ci"][1] - s["mean"] if s.get("ci") else 0 for _, s in rows]
+            # a bootstrap interval of a ratio need not hold the point estimate (few resamples, few people):
+            # the bar's whisker then stops at the mean instead of matplotlib refusing a negative error
+            low = [max(0.0, s["mean"] - s["ci"][0]) if s.get("ci") else 0 for _, s in rows]
+            high = [max(0.0, s["ci"][1] - s["mean"]) if s.get("ci") else 0 for _, s in rows]
             colors = ["#9aa5b1" if is_reference(c) else "#2b6cb0" for c, _ in rows]
             ax.barh([CONDITION_LABELS.get(c, c) for c, _ in rows], means, xerr=[low, high], color=colors, capsize=3)
             ax.invert_yaxis()

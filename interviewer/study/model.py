@@ -9,7 +9,7 @@ interview:                     # optional; default: the paper's script, required
   script: default              #   a script id or a YAML path (relative to the study file)
   required: true               #   false: the surveys start at once (no interview)
 instruments:                   # required, asked in this order (unless order: random)
-  - games                      #   a shipped instrument id (gss, bfi44, games) or an instrument YAML path
+  - games                      #   a shipped instrument id (gss, bfi44, games, about_you) or an instrument YAML path
   - {id: gss, questions: [happy, natspac]}   # a subset by question ids
   - {id: bfi44, shuffle: true} #   the items in a seeded random order per person (as the paper did for BFI)
 experiments: [ames_fiske_2015] # optional: behavioral experiments (ids or YAML paths), asked after the

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel
 
+from interviewer.errors import RespondentIdError
 from interviewer.storage import validate_respondent
 from interviewer.study.model import Study, StudyError
 from simulacra.workspace import PRIVATE_FILE, Workspace, atomic_write_json, atomic_write_text, private_dir
@@ -363,9 +364,14 @@ def _drop_from_exports(folder: Path, respondent: str) -> int:
 
 
 def _withdraw_study_answers(found) -> None:
-    """Withdrawal step: the respondent's study answers and participation."""
+    """Withdrawal step: the respondent's study answers and participation. An id that could never join a study
+    (withdrawal accepts '.' and '@', study files do not) has no study data: nothing to remove, not an error."""
+    try:
+        respondent = validate_respondent(found.respondent)
+    except RespondentIdError:
+        return
     if (found.workspace.root / "studies").is_dir():
-        removed = StudyStore(found.workspace).forget(validate_respondent(found.respondent))
+        removed = StudyStore(found.workspace).forget(respondent)
         if removed:
             found.count("study_files", removed)
 

@@ -213,7 +213,14 @@ class SessionRegistry:
 
 
 def _withdraw_web_session(found) -> None:
-    """Withdrawal step: the respondent's invitation (name, consent time) and link token."""
+    """Withdrawal step: the respondent's invitation (name, consent time) and link token. An id the web app could
+    never have invited (withdrawal accepts '.' and '@', invitation files do not) has nothing here to remove."""
+    from interviewer.errors import RespondentIdError
+
+    try:
+        validate_respondent(found.respondent)
+    except RespondentIdError:
+        return
     folder = found.workspace.root / "sessions" / "web"
     if folder.is_dir():
         removed = SessionRegistry(folder).forget(found.respondent)

@@ -24,9 +24,9 @@ def _gss_rows() -> list[dict]:
 
 
 def test_every_shipped_instrument_loads():
-    assert list_instruments() == ["gss", "bfi44", "games"]
+    assert list_instruments() == ["gss", "bfi44", "games", "about_you"]
     sizes = {i: len(load_instrument(i).questions) for i in list_instruments()}
-    assert sizes == {"gss": 177, "bfi44": 44, "games": 5}
+    assert sizes == {"gss": 177, "bfi44": 44, "games": 5, "about_you": 5}
     for instrument_id in list_instruments():
         instrument = load_instrument(instrument_id)
         assert instrument.id == instrument_id
