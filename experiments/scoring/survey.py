@@ -119,7 +119,8 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
         agent_cells[name] = cells
         hard = one_hot_proba(a.predicted, sub.n_options, sub.max_options, smoothing=0.0)
         if a.proba is not None and a.has_proba is not None and a.has_proba[a.asked].all() and a.asked.any():
-            agent_proba[name] = (np.where(a.has_proba[..., None], a.proba, hard), "stored option probabilities")
+            stored = a.proba[:, :, : sub.max_options]  # the targets' options only (as the references are cut)
+            agent_proba[name] = (np.where(a.has_proba[..., None], stored, hard), "stored option probabilities")
         else:
             agent_proba[name] = (hard, "answers (no stored distributions; a hard answer is a one-point distribution)")
 
