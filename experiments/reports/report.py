@@ -262,7 +262,12 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         if not rows:
             continue
         if family == "survey":
-            console.print(survey_table(rows, f"{instrument}: means over people"))
+            title = f"{instrument}: means over people"
+            if console.width < SURVEY_TABLE_WIDTH:  # narrow or piped (80 columns): a table would cut every number
+                for line in [title, *survey_lines(rows)]:
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                console.print(survey_table(rows, title))
             console.print(f"[dim]{SURVEY_LEGEND}[/dim]")
         else:
             _profile_table(console, rows, instrument, family)
@@ -291,6 +296,33 @@ SURVEY_LEGEND = ("acc = raw accuracy; retest = the people's own wave agreement; 
                  "per-person ratios (the paper's), with its 95% CI (two-way bootstrap, people x items); rom = ratio of "
                  "means; n.corr = ratio of Fisher-z means of correlations; valid = valid answers / answers asked on items the person answered in both waves; "
                  "people (-n) = excluded for too few scored items; ref = statistical reference (no model, other people only)")
+
+
+SURVEY_TABLE_WIDTH = 100  # below this the table's cells would be cut to one or two characters
+
+
+def survey_lines(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The survey table as plain lines for narrow or piped output: one condition a line, normalized accuracy
+    (with its interval) first so the number that matters is never cut."""
+    width = max((len(SHORT_LABELS.get(c, c)) for c, _ in rows), default=10)
+    lines = []
+    for condition, block in rows:
+        label = SHORT_LABELS.get(condition, condition).ljust(width)
+        cov = block.get("coverage") or {}
+        valid = f"{cov['valid']}/{cov['asked']}" if cov.get("asked") else "–"
+        people = f"{block.get('people', 0)}" + (f" (-{block['excluded_people']})" if block.get("excluded_people") else "")
+        if block.get("no_valid_answers"):
+            lines.append(f"{label}  no valid answers  valid 0/{cov.get('asked', 0)}")
+            continue
+        norm = block.get("normalized_accuracy") or {}
+        ci = norm.get("ci")
+        parts = [f"norm {fmt(norm.get('mean'), 3)}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")]
+        for key, name in SURVEY_COLUMNS:
+            if key != "normalized_accuracy":
+                parts.append(f"{name} {fmt((block.get(key) or {}).get('mean'), 3)}")
+        parts += [f"valid {valid}", f"people {people}"]
+        lines.append(f"{label}  " + "  ".join(parts))
+    return lines
 
 
 def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):

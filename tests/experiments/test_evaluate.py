@@ -301,3 +301,20 @@ async def test_cross_wave_design_scores_against_wave_two(tmp_path):
     # composite P1 answered its wave-1 answers (1, 2, x, a); wave 2 is (1, 3, x, a): 3 of 4; retest .75 -> 1.0
     assert comp_p1["accuracy"] == pytest.approx(0.75) and comp_p1["normalized_accuracy"] == pytest.approx(1.0)
     assert not any(p["respondent"] == "P3" for p in metrics["per_person"])  # no wave 2: nothing to score
+
+
+async def test_the_summary_stays_readable_when_piped_or_narrow(tmp_path):
+    """An 80-column pipe: every condition's normalized accuracy is printed whole (a table would cut it to '0…')."""
+    from experiments.reports.report import headline_rows, print_summary
+    from rich.console import Console
+
+    folder = await run_fixture(tmp_path, survey_instrument(), AGENTS)
+    metrics = evaluate(folder, TRUTH, EvalSettings(bootstrap=100))
+    console = Console(record=True, width=80)
+    print_summary(metrics, console)
+    text = console.export_text()
+    assert "…" not in text
+    rows = headline_rows(metrics, "mini")
+    assert len(rows) >= 7  # agents, references and the floor
+    for condition, block in rows:
+        assert f"norm {block['normalized_accuracy']['mean']:.3f}" in text, condition
