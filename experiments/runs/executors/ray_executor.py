@@ -131,7 +131,40 @@ def _fleet_limit(settings: LLMSettings) -> int:
     return int(settings.max_concurrency)
 
 
-class RayExecutor:
+class _ActorPool:
+    """What the answering and the building pools share: usage summed over actor incarnations, and shutdown."""
+
+    actors: list[Any]
+    _usage: dict[Any, dict[str, Any]]
+    _started: bool
+
+    def usage(self) -> dict[str, Any]:
+        total: dict[str, Any] = {}
+        for snapshot in list(self._usage.values()):
+            for k, v in snapshot.items():
+                if isinstance(v, (int, float)):
+                    total[k] = total.get(k, 0) + v
+        return total
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # already gone
+                pass
+        self.actors = []
+        if self._started:
+            ray.shutdown()
+            self._started = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RayExecutor(_ActorPool):
     """Answers the runner's batches on Ray actors. `address`: None starts a local cluster sized to this machine
     (at most 2 CPUs, no dashboard, loopback only); "auto" or "ray://host:port" joins an existing one."""
 
@@ -232,30 +265,6 @@ class RayExecutor:
         self._usage[result["incarnation"]] = result["usage"]
         return [Answer.model_validate(a) for a in result["answers"]]
 
-    def usage(self) -> dict[str, Any]:
-        total: dict[str, Any] = {}
-        for snapshot in list(self._usage.values()):
-            for k, v in snapshot.items():
-                if isinstance(v, (int, float)):
-                    total[k] = total.get(k, 0) + v
-        return total
-
-    def close(self) -> None:
-        for actor in self.actors:
-            try:
-                ray.kill(actor)
-            except Exception:  # already gone
-                pass
-        self.actors = []
-        if self._started:
-            ray.shutdown()
-            self._started = False
-
-    def __enter__(self) -> "RayExecutor":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # -- building agents -----------------------------------------------------------------------------------------
@@ -298,7 +307,7 @@ class BuildWorker:
         return {"incarnation": self.incarnation, "pid": os.getpid()}
 
 
-class RayBuilder:
+class RayBuilder(_ActorPool):
     """Builds interview agents on a pool of Ray actors (`BuildWorker`), one transcript per call. An actor that dies
     mid-build is restarted by Ray and the transcript built again on it (`max_restarts` / `max_task_retries`); the
     agent comes back once and the caller (the driver) saves it once. `address` as for `RayExecutor`."""
@@ -363,27 +372,3 @@ class RayBuilder:
         self._usage[result["incarnation"]] = result["usage"]
         return InterviewAgent.model_validate(result["agent"])
 
-    def usage(self) -> dict[str, Any]:
-        total: dict[str, Any] = {}
-        for snapshot in list(self._usage.values()):
-            for k, v in snapshot.items():
-                if isinstance(v, (int, float)):
-                    total[k] = total.get(k, 0) + v
-        return total
-
-    def close(self) -> None:
-        for actor in self.actors:
-            try:
-                ray.kill(actor)
-            except Exception:  # already gone
-                pass
-        self.actors = []
-        if self._started:
-            ray.shutdown()
-            self._started = False
-
-    def __enter__(self) -> "RayBuilder":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
