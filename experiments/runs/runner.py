@@ -204,15 +204,21 @@ def plan_work(
     samples: int = 1,
     retry_failed: bool = False,
     asked: dict[AnswerKey, int] | None = None,
+    options: AnswerOptions | None = None,
 ) -> list[WorkUnit]:
-    """The pending units: for each agent, every (instrument, question, sample) not stored as ok."""
+    """The pending units: for each agent, every (instrument, question, sample) not stored as ok, each
+    instrument's questions in the agent's context-group order (a k-fold composite agent's folds one after
+    another, so consecutive batches share one prompt prefix)."""
     asked = asked or {}
     units = []
     for agent in order_agents(agents):
         items = []
         for sample in range(samples):
             for instrument in instruments:
-                for question in instrument.questions:
+                questions = instrument.questions
+                if options is not None:
+                    questions = [q for group in agent.context_groups(questions, options) for q in group]
+                for question in questions:
                     item = pending_item(WorkItem(instrument.id, question, sample), agent.id, stored, asked, retry_failed)
                     if item is not None:
                         items.append(item)
@@ -487,7 +493,7 @@ class BatchRunner(Runner):
         store = self.folder.store
         stored = store.statuses()
         units = plan_work(agents, instruments, stored, samples=self.samples, retry_failed=self.retry_failed,
-                          asked=store.asked_counts())
+                          asked=store.asked_counts(), options=self.options)
         already = sum(1 for status in stored.values() if status == "ok")
         return units, already
 

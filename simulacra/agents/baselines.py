@@ -6,15 +6,17 @@
   context that predicts it:
   - `leave_out="item"` (default): questions are answered in groups of `group_size` and each group's
     context lists every known answer except those of the group;
-  - `leave_out="kfold"`: the predicted items, sorted by question id, are split into `folds` contiguous
-    folds and each fold is answered from a context without that fold (k prompt prefixes per person
-    instead of one per item);
+  - `leave_out="kfold"`: the person's known items are dealt into `folds` folds (twins together, in an
+    order fixed by a hash of the item, so a fold never depends on which questions a batch holds) and each
+    predicted item is answered from the context without its whole fold: k prompt prefixes per person
+    instead of one per item, whatever the batching, at the price of hiding 1/k of the known answers;
   in both, the twin wordings of a left-out item (GSS "natspac"/"natspacy": same `meta.paper_item` or
   `meta.item`) and every id in `exclude` (targets, near-duplicates; set by the benchmark) never appear.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -95,17 +97,15 @@ def format_known_answer(question: Question, value: Any) -> str:
     return f"- {question.text.strip()}\n  My answer: {shown}"
 
 
-def kfold_groups(questions: Sequence[Question], folds: int) -> list[list[Question]]:
-    """Questions sorted by id, split into min(folds, n) contiguous folds whose sizes differ by at most one."""
-    ordered = sorted(questions, key=lambda q: q.id)
-    k = max(1, min(folds, len(ordered)))
-    size, extra = divmod(len(ordered), k)
-    groups, start = [], 0
-    for i in range(k):
-        end = start + size + (1 if i < extra else 0)
-        groups.append(ordered[start:end])
-        start = end
-    return [g for g in groups if g]
+def _stable_rank(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
+def fold_assignment(questions: Sequence[Question], folds: int) -> dict[str, int]:
+    """Twin key -> fold: the distinct items dealt round-robin into `folds` folds in the order of a hash of their
+    key (balanced within one, the same for any subset of questions asked, any batch size, any resume)."""
+    keys = sorted({twin_key(q) for q in questions}, key=lambda k: (_stable_rank(k), k))
+    return {key: i % max(1, folds) for i, key in enumerate(keys)}
 
 
 class KnownAnswers(BaseModel):
@@ -132,10 +132,25 @@ class KnownAnswers(BaseModel):
     def known_answers_text(self, leave_out: Sequence[Question]) -> str:
         return render_text("context_composite.txt", answers="\n".join(self.known_answers_lines(leave_out)) or "(none)")
 
+    def fold_of(self, question: Question, folds: int) -> int:
+        """The fold of `question` among this person's known items (an item they have no answer to: by hash)."""
+        key = twin_key(question)
+        return fold_assignment(self.questions, folds).get(key, _stable_rank(key) % max(1, folds))
+
+    def left_out(self, group: Sequence[Question], options: AnswerOptions | None) -> list[Question]:
+        """What the context answering `group` hides: the group, and under k-fold every known item of its folds."""
+        if options is None or options.leave_out != "kfold":
+            return list(group)
+        folds = {self.fold_of(q, options.folds) for q in group}
+        return list(group) + [q for q in self.questions if self.fold_of(q, options.folds) in folds]
+
     def leave_out_groups(self, questions: Sequence[Question], options: AnswerOptions) -> list[list[Question]]:
         questions = list(questions)
-        if options.leave_out == "kfold":
-            return kfold_groups(questions, options.folds)
+        if options.leave_out == "kfold":  # one group per fold, folds in order, questions in asked order
+            by_fold: dict[int, list[Question]] = {}
+            for question in questions:
+                by_fold.setdefault(self.fold_of(question, options.folds), []).append(question)
+            return [by_fold[f] for f in sorted(by_fold)]
         return [questions[i : i + self.group_size] for i in range(0, len(questions), self.group_size)]
 
 
@@ -149,8 +164,8 @@ class CompositeAgent(KnownAnswers, Agent):
         return self.leave_out_groups(questions, options)
 
     async def prepare(self, questions: Sequence[Question], *, llm: LLM, options: AnswerOptions) -> ContextFn:
-        return self.context
+        return lambda group: self.context(self.left_out(group, options))
 
-    def context_preview(self, questions: Sequence[Question], **_: Any) -> str:
-        """The context for answering `questions` together (all of them left out)."""
-        return self.context(questions)
+    def context_preview(self, questions: Sequence[Question], *, options: AnswerOptions | None = None, **_: Any) -> str:
+        """The context for answering `questions` together (all of them, and under k-fold their folds, left out)."""
+        return self.context(self.left_out(questions, options))

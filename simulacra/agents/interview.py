@@ -272,12 +272,13 @@ class CombinedAgent(KnownAnswers, InterviewAgent):
 
     async def prepare(self, questions: Sequence[Question], *, llm: LLM, options: AnswerOptions) -> ContextFn:
         interview = await super().prepare(questions, llm=llm, options=options.model_copy(update={"per_question_context": False}))
-        return lambda group: interview(group) + "\n\n" + self.known_answers_text(group)
+        return lambda group: interview(group) + "\n\n" + self.known_answers_text(self.left_out(group, options))
 
     def context_preview(
         self, questions: Sequence[Question], *, llm: LLM | None = None, options: AnswerOptions | None = None
     ) -> str:
-        return super().context_preview(questions, llm=llm, options=options) + "\n\n" + self.known_answers_text(questions)
+        shown = self.known_answers_text(self.left_out(questions, options))
+        return super().context_preview(questions, llm=llm, options=options) + "\n\n" + shown
 
     @classmethod
     def combine(

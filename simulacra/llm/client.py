@@ -337,9 +337,14 @@ class LLM:
         raise AssertionError("unreachable")
 
     async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
-        """Next-token log-probabilities of each option label after `messages` (one forward pass)."""
+        """Next-token log-probabilities of each option label after `messages` (one forward pass), counted in
+        `usage` as a call with its tokens, cost and time (never cached: a pass is as cheap as a cache read)."""
         async with self._semaphore:
-            return await self.backend.option_logprobs(list(messages), list(options))
+            started = time.perf_counter()
+            scores = await self.backend.option_logprobs(list(messages), list(options))
+            seconds = time.perf_counter() - started
+        self.usage.add(ChatResult("", scores.usage, self.cost(scores.usage), False, self.model, "length", seconds))
+        return scores.logprobs
 
     async def aclose(self) -> None:
         await self.backend.aclose()

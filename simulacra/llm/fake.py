@@ -13,7 +13,7 @@ from collections import deque
 from typing import Callable, Iterable
 
 from simulacra.errors import LogprobsUnsupportedError
-from simulacra.llm.types import BackendReply, ChatRequest, Message, Usage
+from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores, Usage
 
 Reply = str | Callable[[ChatRequest], str]
 
@@ -57,10 +57,11 @@ class FakeBackend:
         prompt = sum(approx_tokens(m["content"]) for m in request.messages)
         return BackendReply(text=text, usage=Usage(prompt, approx_tokens(text), prompt), finish_reason="stop")
 
-    async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
+    async def option_logprobs(self, messages: list[Message], options: list[str]) -> OptionScores:
         if self._logprobs is None:  # like an endpoint that gives none: the clear error, never silent generation
             raise LogprobsUnsupportedError("the fake model has no log-probabilities (FakeBackend(logprobs=...) not set)")
-        return self._logprobs(messages, options)
+        prompt = sum(approx_tokens(m["content"]) for m in messages)
+        return OptionScores(self._logprobs(messages, options), Usage(prompt, 1, prompt))
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)

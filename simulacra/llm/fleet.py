@@ -35,7 +35,7 @@ from typing import Any, Iterator, Sequence
 from simulacra.config import LLMSettings
 from simulacra.errors import ConfigError, EndpointError
 from simulacra.llm.fake import approx_tokens
-from simulacra.llm.types import BackendReply, ChatRequest, Message
+from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class FleetBackend:
     async def complete(self, request: ChatRequest) -> BackendReply:
         return await self._route(request.messages, lambda backend: backend.complete(request))
 
-    async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
+    async def option_logprobs(self, messages: list[Message], options: list[str]) -> OptionScores:
         return await self._route(messages, lambda backend: backend.option_logprobs(messages, options))
 
     def count_tokens(self, text: str) -> int:

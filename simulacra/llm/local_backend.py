@@ -26,7 +26,7 @@ import numpy as np
 from simulacra.config import LLMSettings
 from simulacra.errors import ConfigError
 from simulacra.llm.models import resolve_local_model
-from simulacra.llm.types import BackendReply, ChatRequest, Message, Usage
+from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores, Usage
 from simulacra.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class LocalLlamaBackend:
     async def complete(self, request: ChatRequest) -> BackendReply:
         return await asyncio.to_thread(self._complete_sync, request)
 
-    def _option_logprobs_sync(self, messages: list[Message], options: list[str]) -> dict[str, float]:
+    def _option_logprobs_sync(self, messages: list[Message], options: list[str]) -> OptionScores:
         first: dict[str, int] = {}
         for option in options:
             ids = self._llm.tokenize(option.encode("utf-8"), add_bos=False, special=False)
@@ -159,18 +159,23 @@ class LocalLlamaBackend:
             return scores
 
         with self._lock:
+            p_before, e_before = self._perf()
             self._llm.create_completion(
                 prompt=tokens,
                 max_tokens=1,
                 temperature=0.0,
                 logits_processor=self._llama_cpp.LogitsProcessorList([grab]),
             )
+            p_after, e_after = self._perf()
+        # one token is sampled and never evaluated (max_tokens=1): every token llama.cpp evaluated was prompt
+        evaluated = min(len(tokens), (p_after - p_before) + (e_after - e_before))
         scores = captured["scores"]
         shifted = scores - scores.max()
         log_norm = np.log(np.exp(shifted).sum())
-        return {option: float(shifted[token] - log_norm) for option, token in first.items()}
+        logprobs = {option: float(shifted[token] - log_norm) for option, token in first.items()}
+        return OptionScores(logprobs, Usage(len(tokens), 1, evaluated))
 
-    async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
+    async def option_logprobs(self, messages: list[Message], options: list[str]) -> OptionScores:
         return await asyncio.to_thread(self._option_logprobs_sync, messages, options)
 
     async def aclose(self) -> None:  # the shared model stays loaded for the life of the process

@@ -28,7 +28,7 @@ from simulacra.config import LLMSettings
 from simulacra.errors import EndpointError, LogprobsUnsupportedError, RequestRejectedError
 from simulacra.llm.endpoints import STRUCTURED_MODES, EndpointMemory
 from simulacra.llm.fake import approx_tokens
-from simulacra.llm.types import BackendReply, ChatRequest, Message, Usage
+from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores, Usage
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class OpenAIBackend:
         assert rejected is not None
         raise rejected
 
-    async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
+    async def option_logprobs(self, messages: list[Message], options: list[str]) -> OptionScores:
         """Log-probabilities of the option labels as the first token of the reply (chat logprobs, one token).
 
         Variants of a label among the top 20 tokens (" A", "A", "A)") are summed. A label outside the top 20
@@ -273,7 +273,9 @@ class OpenAIBackend:
             self._logprobs_known = True
             self.memory.remember(self.base_url, self.model, logprobs=True)
         floor = min(top.logprob for top in tops) - 1.0
-        return {option: found.get(option, floor) for option in options}
+        usage = response.usage
+        return OptionScores({option: found.get(option, floor) for option in options},
+                            Usage(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0, None))
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)

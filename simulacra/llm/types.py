@@ -70,6 +70,15 @@ class BackendReply:
 
 
 @dataclass
+class OptionScores:
+    """What a backend's option scoring returns: each label's log-probability and the tokens the pass cost
+    (so option scoring is counted in usage like any other call)."""
+
+    logprobs: dict[str, float]
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
 class ChatResult:
     """What callers get back from `LLM.chat`."""
 
@@ -96,8 +105,9 @@ class ChatBackend(Protocol):
 
     async def complete(self, request: ChatRequest) -> BackendReply: ...
 
-    async def option_logprobs(self, messages: list[Message], options: list[str]) -> dict[str, float]:
-        """Log-probability of each option label as the next token after the prompt (one forward pass)."""
+    async def option_logprobs(self, messages: list[Message], options: list[str]) -> OptionScores:
+        """Log-probability of each option label as the next token after the prompt (one forward pass), with
+        the pass's token usage."""
         ...
 
     def count_tokens(self, text: str) -> int: ...

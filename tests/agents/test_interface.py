@@ -10,7 +10,7 @@ import pytest
 from agent_helpers import schema_responder
 
 from simulacra.agent import Agent, AnswerOptions
-from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent, kfold_groups
+from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent, fold_assignment
 from simulacra.agents.interview import CombinedAgent, InterviewAgent
 from simulacra.agents.memory import MemoryStore
 from simulacra.errors import EndpointError
@@ -238,10 +238,41 @@ async def test_context_preview_changes_nothing_and_matches_what_is_read(tmp_path
 
 
 # -- leave-out ----------------------------------------------------------------------------------------------
-def test_kfold_groups_are_deterministic_contiguous_by_id():
-    groups = kfold_groups(list(reversed(SURVEY)), 3)
-    assert [[q.id for q in g] for g in groups] == [["item0", "item1", "item2"], ["item3", "item3y", "item4"], ["item5", "item6"]]
-    assert len(kfold_groups(SURVEY[:2], 5)) == 2
+def test_folds_are_balanced_keep_twins_together_and_ignore_which_questions_are_asked():
+    folds = fold_assignment(SURVEY, 3)
+    assert sorted(folds) == [f"item{i}" for i in range(7)]  # item3y is item3's twin: one key, one fold
+    sizes = [list(folds.values()).count(f) for f in range(3)]
+    assert sorted(sizes) == [2, 2, 3]  # 7 items into 3 folds, sizes within one
+    assert fold_assignment(list(reversed(SURVEY)), 3) == folds  # order of the instrument does not matter
+    agent = CompositeAgent(id="c1", known_answers=KNOWN, questions=SURVEY)
+    options = AnswerOptions(leave_out="kfold", folds=3)
+    whole = agent.leave_out_groups(SURVEY, options)
+    assert len(whole) == 3 and all(len({agent.fold_of(q, 3) for q in g}) == 1 for g in whole)
+    for batch in (SURVEY[:2], SURVEY[2:5], SURVEY[5:]):  # any batch is split along the same folds
+        for group in agent.leave_out_groups(batch, options):
+            assert any({q.id for q in group} <= {q.id for q in g} for g in whole)
+
+
+async def test_a_kfold_context_is_the_same_whatever_the_batch():
+    agent = CompositeAgent(id="c1", known_answers=KNOWN, questions=SURVEY)
+    options = AnswerOptions(leave_out="kfold", folds=3, batch_size=1, use_router=False)
+
+    async def contexts(batch) -> dict[str, str]:
+        backend = FakeBackend(default=schema_responder())
+        await agent.answer(batch, llm=LLM(backend), options=options)
+        prompts = [r.messages[-1]["content"] for r in backend.requests]
+        return {q.id: p[: p.index("Task:")] for p in prompts for q in batch if f". {q.text}" in p}
+
+    together = await contexts(SURVEY[:6])
+    alone = {}
+    for question in SURVEY[:6]:
+        alone.update(await contexts([question]))
+    assert together == alone
+    assert len(set(together.values())) == 3  # k prefixes per person, not one per item
+    for question in SURVEY[:6]:  # the whole fold is hidden: no item of it, and the others are there
+        hidden = {q.id for q in SURVEY if agent.fold_of(q, 3) == agent.fold_of(question, 3)}
+        for other in SURVEY:
+            assert (f"beta{other.id[4:]}" in together[question.id]) == (other.id not in hidden), (question.id, other.id)
 
 
 @pytest.mark.parametrize("leave_out", ["item", "kfold"])
@@ -263,8 +294,10 @@ async def test_no_predicted_twin_or_excluded_value_reaches_a_context(tmp_path, l
         asked = [q for q in SURVEY if f". {q.text}" in prompt]
         for q in asked + [SURVEY[5]] + ([SURVEY[7]] if SURVEY[3] in asked else []):
             assert f"beta{q.id[4:]}" not in context, (q.id, context)
-        assert "beta6" in context  # known answers outside the left-out set are there
-    assert len(backend.requests) == (2 if leave_out == "kfold" else 4)  # k prefixes instead of one per item
+        if leave_out == "item":
+            assert "beta6" in context  # known answers outside the left-out set are there
+    folds = {agent.fold_of(q, 2) for q in targets}
+    assert len(backend.requests) == (len(folds) if leave_out == "kfold" else 4)  # k prefixes, not one per item
     for group in ([q] for q in targets):
         preview = agent.context_preview(group)
         assert f"beta{group[0].id[4:]}" not in preview and "beta5" not in preview

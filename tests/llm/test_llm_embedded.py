@@ -65,6 +65,13 @@ async def test_option_logprobs_form_a_distribution_over_labels():
     assert all(s < 0 for s in scores.values())
     total = sum(math.exp(s) for s in scores.values())
     assert 0.0 < total <= 1.0 + 1e-6
+    prompt = len(llm.backend.prompt_tokens(messages))
+    assert (llm.usage.calls, llm.usage.prompt_tokens) == (1, prompt)
+    first = llm.usage.prompt_tokens_evaluated
+    assert 0 < first <= prompt
+    await llm.option_logprobs(messages, ["A", "B", "C"])  # same prompt again: the warm prefix is not re-read
+    assert llm.usage.calls == 2 and llm.usage.prompt_tokens == 2 * prompt
+    assert llm.usage.prompt_tokens_evaluated - first < prompt / 2
 
 
 def test_cli_chat_and_doctor_work_offline():

@@ -219,6 +219,8 @@ async def test_option_logprobs_from_an_endpoint(tmp_path):
         assert scores["C"] == pytest.approx(-5.0)  # "C)" counts as C
         assert scores["E"] < -6.0  # not listed: below everything listed
         assert EndpointMemory.for_workspace(workspace).get(f"{url}/v1", "m")["logprobs"] is True
+        # the scoring pass is a call in usage, with the tokens the endpoint reported (5 prompt, 3 completion)
+        assert (llm.usage.calls, llm.usage.prompt_tokens, llm.usage.completion_tokens) == (1, 5, 3)
         await llm.aclose()
 
 
