@@ -6,7 +6,8 @@ Agents: demographic agents of real GSS 2016-2020 panel respondents; items: real 
 - runner: `experiments.runs.runner` as `simulacra run` uses it on the embedded model: agent-major (each agent's
   prefix stays warm in llama.cpp's KV cache), batches of `--batch-size` questions per agent call and
   transaction, one question per model call (the runner's default on a warm-prefix model);
-- runner-batched: the same, with all of a batch's questions in one model call (the default on endpoints).
+- runner-batched: the same, with all of a batch's questions in one model call (the default on endpoints);
+- runner-logprobs: the runner with `--scoring logprobs` (one forward pass an answer, no generation).
 The response cache is off, so both really compute. Prints answers per minute for both, prompt tokens
 actually evaluated, and the ratios. Beside each measurement: the prefill+decode bound, i.e. the time the model
 itself needs for that mode's work (prompt tokens evaluated / prefill tok/s + completion tokens / decode tok/s,
@@ -78,10 +79,13 @@ async def naive(agents, questions, llm) -> tuple[int, int]:
     return answered, failed
 
 
-async def with_runner(agents, instrument, llm, batch_size: int, root: Path, per_call: int | None, label: str) -> tuple[int, int]:
+async def with_runner(agents, instrument, llm, batch_size: int, root: Path, per_call: int | None, label: str,
+                      scoring: str | None = None) -> tuple[int, int]:
+    from experiments.runs.options import answer_options
     from experiments.runs.runner import BatchRunner, open_run
 
-    folder = open_run(root / "runs", agents, [instrument], model={"model": llm.model}, label=label)
+    options = answer_options(scoring, None, None, None) if scoring else None
+    folder = open_run(root / "runs", agents, [instrument], model={"model": llm.model}, label=label, options=options)
     outcome = await BatchRunner(folder, llm, batch_size=batch_size, questions_per_call=per_call).run(agents, [instrument])
     return outcome.written, outcome.failed
 
@@ -108,7 +112,7 @@ def main() -> None:
         asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=2))  # load and warm up
 
         results = {}
-        modes = {"naive": None, "runner": None, "runner-batched": args.batch_size}
+        modes = {"naive": None, "runner": None, "runner-batched": args.batch_size, "runner-logprobs": None}
         for name in modes:
             # calibrated right before each mode: on a shared machine the rates drift with the load
             prefill_rate, decode_rate = asyncio.run(calibrate(llm))
@@ -118,8 +122,9 @@ def main() -> None:
             if name == "naive":
                 answered, failed = asyncio.run(naive(plan.agents, plan.instrument.questions, llm))
             else:
-                answered, failed = asyncio.run(
-                    with_runner(plan.agents, plan.instrument, llm, args.batch_size, root, modes[name], name))
+                answered, failed = asyncio.run(with_runner(
+                    plan.agents, plan.instrument, llm, args.batch_size, root, modes[name], name,
+                    scoring="logprobs" if name == "runner-logprobs" else None))
             seconds = time.perf_counter() - started
             after = llm.usage.snapshot()
             results[name] = {
@@ -138,7 +143,7 @@ def main() -> None:
                   f"bound from prefill {prefill_rate:.0f} tok/s + decode {decode_rate:.0f} tok/s: {r['bound']:.1f}s, measured/bound {r['seconds'] / r['bound']:.2f}x, "
                   f"overhead {(r['seconds'] - r['bound']) / max(1, r['calls']) * 1000:.0f} ms/call")
         naive_r = results["naive"]
-        for name in ("runner", "runner-batched"):
+        for name in ("runner", "runner-batched", "runner-logprobs"):
             r = results[name]
             print(f"speed-up of {name} (answers per minute vs naive): {r['per_minute'] / naive_r['per_minute']:.2f}x; "
                   f"prompt tokens evaluated naive / {name}: {naive_r['evaluated'] / max(1, r['evaluated']):.2f}x")

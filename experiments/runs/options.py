@@ -10,7 +10,7 @@ from simulacra.errors import SimulacraError
 
 SCORING_HELP = "generate (default) or logprobs: choice items scored over the option letters in one forward pass (the answer keeps its distribution)."
 DEBIAS_HELP = "With --scoring logprobs: none (default), permute (average over cyclic option orders) or calibrate (divide by a content-free prompt's distribution)."
-LEAVE_OUT_HELP = "Composite/combined agents: item (each predicted item left out of its own context, default) or kfold (k folds of items, k prefixes per person)."
+LEAVE_OUT_HELP = "Composite/combined agents: item (each predicted item left out of its own context, default) or kfold (the person's known items dealt into k folds; each item answered without its whole fold: k prefixes per person)."
 
 
 def answer_options(
