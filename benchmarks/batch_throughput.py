@@ -11,7 +11,7 @@ Agents: demographic agents of real GSS 2016-2020 panel respondents; items: real 
 The response cache is off, so both really compute. Prints answers per minute for both, prompt tokens
 actually evaluated, and the ratios. Beside each measurement: the prefill+decode bound, i.e. the time the model
 itself needs for that mode's work (prompt tokens evaluated / prefill tok/s + completion tokens / decode tok/s,
-with both rates calibrated on this model in this process right before each mode), and measured / bound.
+with both rates calibrated on this model in this process right before and right after each mode), and measured / bound.
 
     python benchmarks/batch_throughput.py                 # 5 agents x 30 items (the issue's setting)
     python benchmarks/batch_throughput.py --agents 2 --items 6
@@ -30,7 +30,7 @@ WORDS = ("family work school church neighborhood garden music city river winter 
          "kitchen brother sister teacher job retirement travel dog cat book movie truck farm bank union").split()
 
 
-async def calibrate(llm, prompt_tokens: int = 400, decode_tokens: int = 64, rounds: int = 2) -> tuple[float, float]:
+async def calibrate(llm, prompt_tokens: int = 400, decode_tokens: int = 128, rounds: int = 2) -> tuple[float, float]:
     """(prefill tok/s, decode tok/s) of the model: cold prompts of about `prompt_tokens` (fresh random text, so
     no cached prefix), one token out; then short prompts generating `decode_tokens` (their prefill removed)."""
     import random
@@ -114,8 +114,9 @@ def main() -> None:
         results = {}
         modes = {"naive": None, "runner": None, "runner-batched": args.batch_size, "runner-logprobs": None}
         for name in modes:
-            # calibrated right before each mode: on a shared machine the rates drift with the load
-            prefill_rate, decode_rate = asyncio.run(calibrate(llm))
+            # calibrated right before and right after each mode (the bound uses the mean time per token of the
+            # two): on this machine the rates drift by up to 2x within minutes, even with nothing else running
+            before_rates = asyncio.run(calibrate(llm))
             fresh_model_state(llm)
             before = llm.usage.snapshot()
             started = time.perf_counter()
@@ -127,6 +128,8 @@ def main() -> None:
                     scoring="logprobs" if name == "runner-logprobs" else None))
             seconds = time.perf_counter() - started
             after = llm.usage.snapshot()
+            after_rates = asyncio.run(calibrate(llm))
+            prefill_rate, decode_rate = (2 / (1 / b + 1 / a) for b, a in zip(before_rates, after_rates))
             results[name] = {
                 "answers": answered,
                 "failed": failed,
@@ -140,7 +143,8 @@ def main() -> None:
             r["bound"] = r["evaluated"] / prefill_rate + r["generated"] / decode_rate
             print(f"{name:>14}: {r['answers']} answers ({r['failed']} failed) in {r['seconds']:.1f}s = {r['per_minute']:.1f} answers/min; "
                   f"{r['calls']} calls, {r['evaluated']} prompt tokens evaluated, {r['generated']} generated; "
-                  f"bound from prefill {prefill_rate:.0f} tok/s + decode {decode_rate:.0f} tok/s: {r['bound']:.1f}s, measured/bound {r['seconds'] / r['bound']:.2f}x, "
+                  f"bound from prefill {prefill_rate:.0f} tok/s + decode {decode_rate:.0f} tok/s (before {before_rates[0]:.0f}/"
+                  f"{before_rates[1]:.0f}, after {after_rates[0]:.0f}/{after_rates[1]:.0f}): {r['bound']:.1f}s, measured/bound {r['seconds'] / r['bound']:.2f}x, "
                   f"overhead {(r['seconds'] - r['bound']) / max(1, r['calls']) * 1000:.0f} ms/call")
         naive_r = results["naive"]
         for name in ("runner", "runner-batched", "runner-logprobs"):
