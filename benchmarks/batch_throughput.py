@@ -30,12 +30,17 @@ WORDS = ("family work school church neighborhood garden music city river winter 
          "kitchen brother sister teacher job retirement travel dog cat book movie truck farm bank union").split()
 
 
+_CALIBRATIONS = 0
+
+
 async def calibrate(llm, prompt_tokens: int = 400, decode_tokens: int = 128, rounds: int = 2) -> tuple[float, float]:
     """(prefill tok/s, decode tok/s) of the model: cold prompts of about `prompt_tokens` (fresh random text, so
     no cached prefix), one token out; then short prompts generating `decode_tokens` (their prefill removed)."""
     import random
 
-    rng = random.Random(12345)
+    global _CALIBRATIONS
+    _CALIBRATIONS += 1  # new text each time: a repeated prompt would come from llama.cpp's state cache for free
+    rng = random.Random(12345 + _CALIBRATIONS)
     evaluated = prefill_s = 0.0
     for _ in range(rounds):
         text = " ".join(rng.choice(WORDS) for _ in range(int(prompt_tokens * 0.9)))
