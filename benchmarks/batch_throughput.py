@@ -8,6 +8,8 @@ Agents: demographic agents of real GSS 2016-2020 panel respondents; items: real 
   transaction, one question per model call (the runner's default on a warm-prefix model);
 - runner-batched: the same, with all of a batch's questions in one model call (the default on endpoints);
 - runner-logprobs: the runner with `--scoring logprobs` (one forward pass an answer, no generation).
+Generated JSON answers are grammar-constrained with the lazy one-token check (`simulacra/llm/lazy_grammar.py`);
+`--library-grammar` uses llama-cpp-python's whole-vocabulary grammar instead, to reproduce the earlier figures.
 The response cache is off, so both really compute. Prints answers per minute for both, prompt tokens
 actually evaluated, and the ratios. Beside each measurement: the prefill+decode bound, i.e. the time the model
 itself needs for that mode's work (prompt tokens evaluated / prefill tok/s + completion tokens / decode tok/s,
@@ -101,6 +103,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--modes", default="naive,runner,runner-batched,runner-logprobs",
+                        help="comma-separated subset of naive, runner, runner-batched, runner-logprobs")
+    parser.add_argument("--library-grammar", action="store_true",
+                        help="JSON grammar applied to the whole vocabulary every token (llama-cpp-python's own "
+                             "sampler), instead of the lazy one-token check: reproduces the measurement before it")
     args = parser.parse_args()
 
     from simulacra.config import load_settings
@@ -113,17 +120,27 @@ def main() -> None:
         root = Path(tmp)
         plan = plan_gss_benchmark(people=args.agents, items=args.items, seed=args.seed, conditions=["demographic"], context_items=0)
         llm = open_llm(load_settings(), Workspace(root), cache=False)
-        print(f"model {llm.model}; {len(plan.agents)} agents x {len(plan.items)} GSS items; batch size {args.batch_size}")
+        model = getattr(llm.backend, "_llm", None)
+        if args.library_grammar and model is not None:
+            model.lazy_grammar = False
+        grammar = "library (whole vocabulary)" if args.library_grammar else "lazy (one token, vocabulary on rejection)"
+        print(f"model {llm.model}; {len(plan.agents)} agents x {len(plan.items)} GSS items; batch size {args.batch_size}; "
+              f"JSON grammar: {grammar}")
         asyncio.run(llm.chat([{"role": "user", "content": "Say OK."}], max_tokens=2))  # load and warm up
 
         results = {}
         modes = {"naive": None, "runner": None, "runner-batched": args.batch_size, "runner-logprobs": None}
-        for name in modes:
+        chosen = args.modes.split(",")
+        if unknown := set(chosen) - set(modes):
+            parser.error(f"--modes: unknown {sorted(unknown)}; choose from {list(modes)}")
+        stats = getattr(model, "grammar_stats", None)
+        for name in chosen:
             # calibrated right before and right after each mode (the bound uses the mean time per token of the
             # two): on this machine the rates drift by up to 2x within minutes, even with nothing else running
             before_rates = asyncio.run(calibrate(llm))
             fresh_model_state(llm)
             before = llm.usage.snapshot()
+            checks = (stats.checked, stats.fallbacks) if stats else (0, 0)
             started = time.perf_counter()
             if name == "naive":
                 answered, failed = asyncio.run(naive(plan.agents, plan.instrument.questions, llm))
@@ -151,8 +168,12 @@ def main() -> None:
                   f"bound from prefill {prefill_rate:.0f} tok/s + decode {decode_rate:.0f} tok/s (before {before_rates[0]:.0f}/"
                   f"{before_rates[1]:.0f}, after {after_rates[0]:.0f}/{after_rates[1]:.0f}): {r['bound']:.1f}s, measured/bound {r['seconds'] / r['bound']:.2f}x, "
                   f"overhead {(r['seconds'] - r['bound']) / max(1, r['calls']) * 1000:.0f} ms/call")
-        naive_r = results["naive"]
-        for name in ("runner", "runner-batched", "runner-logprobs"):
+            if stats and stats.checked > checks[0]:
+                checked, fallbacks = stats.checked - checks[0], stats.fallbacks - checks[1]
+                print(f"{'':>14}  lazy grammar: {checked} tokens checked one at a time, {fallbacks} "
+                      f"({fallbacks / checked:.0%}) rejected and filtered against the shortlist or vocabulary")
+        naive_r = results.get("naive")
+        for name in [m for m in chosen if m != "naive"] if naive_r else []:
             r = results[name]
             print(f"speed-up of {name} (answers per minute vs naive): {r['per_minute'] / naive_r['per_minute']:.2f}x; "
                   f"prompt tokens evaluated naive / {name}: {naive_r['evaluated'] / max(1, r['evaluated']):.2f}x")

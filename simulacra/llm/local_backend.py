@@ -9,6 +9,7 @@ Facts this follows (measured on the 2-core project machines):
 
 Prompts are rendered with the model's own chat template (from the GGUF metadata) and tokenized here, so
 the same token prefix serves generation, grammar-constrained JSON, and option log-probabilities.
+Greedy JSON generation checks the grammar one token at a time (`lazy_grammar.py`), not over the vocabulary.
 Calls are serialized by a lock (one model, one context) and run in a worker thread.
 """
 
@@ -44,13 +45,15 @@ class LocalLlamaBackend:
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            from simulacra.llm.embedded_llama import EmbeddedLlama
         except ImportError as exc:  # pragma: no cover - install problem
             raise ConfigError("llama-cpp-python is not installed: run scripts/setup.sh") from exc
         self._llama_cpp = llama_cpp
         self.model_path = Path(model_path)
         self.model = f"local:{self.model_path.name}"
         self._lock = threading.Lock()
-        llm = llama_cpp.Llama(
+        llm = EmbeddedLlama(
             model_path=str(self.model_path),
             n_ctx=n_ctx or DEFAULT_CONTEXT,
             n_threads=n_threads,
