@@ -14,6 +14,8 @@ The response cache is off, so both really compute. Prints answers per minute for
 actually evaluated, and the ratios. Beside each measurement: the prefill+decode bound, i.e. the time the model
 itself needs for that mode's work (prompt tokens evaluated / prefill tok/s + completion tokens / decode tok/s,
 with both rates calibrated on this model in this process right before and right after each mode), and measured / bound.
+Beside it, llama.cpp's own clock for the mode (its prompt and decode time, timed during the mode itself) and measured /
+model time: what the runner and the library add outside the model, immune to the machine's drift between calibrations.
 
     python benchmarks/batch_throughput.py                 # 5 agents x 30 items (the issue's setting)
     python benchmarks/batch_throughput.py --agents 2 --items 6
@@ -74,6 +76,24 @@ def fresh_model_state(llm) -> None:
 
     model.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=getattr(model.cache, "capacity_bytes", 1 << 30)))
     model.reset()  # the context's own prefix too (next call re-evaluates from the first token)
+
+
+def model_clock(model) -> tuple[float, float, int, int]:
+    """llama.cpp's own timing (prompt ms, decode ms, prompt tokens, decoded tokens): the model's time for a
+    mode, measured during that mode, so it does not drift away from the mode the way a calibration can."""
+    import llama_cpp
+
+    data = llama_cpp.llama_perf_context(model._ctx.ctx)
+    return float(data.t_p_eval_ms), float(data.t_eval_ms), int(data.n_p_eval), int(data.n_eval)
+
+
+def cpu_jiffies() -> tuple[int, int]:
+    """(stolen, total) CPU time of this machine so far: a VM whose host takes cycles runs everything slower."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
 
 async def naive(agents, questions, llm) -> tuple[int, int]:
@@ -141,6 +161,7 @@ def main() -> None:
             fresh_model_state(llm)
             before = llm.usage.snapshot()
             checks = (stats.checked, stats.fallbacks) if stats else (0, 0)
+            clock, jiffies = (model_clock(model) if model is not None else None), cpu_jiffies()
             started = time.perf_counter()
             if name == "naive":
                 answered, failed = asyncio.run(naive(plan.agents, plan.instrument.questions, llm))
@@ -150,6 +171,7 @@ def main() -> None:
                     scoring="logprobs" if name == "runner-logprobs" else None))
             seconds = time.perf_counter() - started
             after = llm.usage.snapshot()
+            clock_after, jiffies_after = (model_clock(model) if model is not None else None), cpu_jiffies()
             after_rates = asyncio.run(calibrate(llm))
             prefill_rate, decode_rate = (2 / (1 / b + 1 / a) for b, a in zip(before_rates, after_rates))
             results[name] = {
@@ -168,6 +190,16 @@ def main() -> None:
                   f"bound from prefill {prefill_rate:.0f} tok/s + decode {decode_rate:.0f} tok/s (before {before_rates[0]:.0f}/"
                   f"{before_rates[1]:.0f}, after {after_rates[0]:.0f}/{after_rates[1]:.0f}): {r['bound']:.1f}s, measured/bound {r['seconds'] / r['bound']:.2f}x, "
                   f"overhead {(r['seconds'] - r['bound']) / max(1, r['calls']) * 1000:.0f} ms/call")
+            if clock is not None:
+                p_ms, d_ms, p_n, d_n = (a - b for a, b in zip(clock_after, clock))
+                model_s = (p_ms + d_ms) / 1000
+                stolen, total = (a - b for a, b in zip(jiffies_after, jiffies))
+                r["model_seconds"] = model_s
+                print(f"{'':>14}  llama.cpp's own clock during the mode: prompt {p_ms / 1000:.1f}s ({p_n} tok, "
+                      f"{p_n / max(p_ms, 1e-9) * 1000:.0f} tok/s), decode {d_ms / 1000:.1f}s ({d_n} tok, "
+                      f"{d_n / max(d_ms, 1e-9) * 1000:.0f} tok/s); measured / model time {r['seconds'] / model_s:.2f}x "
+                      f"(outside the model: {(r['seconds'] - model_s) / max(1, r['calls']) * 1000:.0f} ms/call); "
+                      f"CPU stolen by the host: {stolen / max(1, total):.1%}")
             if stats and stats.checked > checks[0]:
                 checked, fallbacks = stats.checked - checks[0], stats.fallbacks - checks[1]
                 print(f"{'':>14}  lazy grammar: {checked} tokens checked one at a time, {fallbacks} "

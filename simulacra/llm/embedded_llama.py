@@ -11,7 +11,8 @@
    longer one (SmolLM2: logits up to 0.53 apart, enough to flip a greedy answer), and the library re-reads
    only the last prompt token when the whole prompt is already in the KV cache or a restored state. So a
    repeated or restored prompt could be answered differently from a cold one. At least two prompt tokens
-   are always evaluated, which gives the cold logits exactly (tests/llm/test_embedded_llama.py).
+   are always evaluated, and no prompt ends in a one-token chunk, which gives the same logits whatever ran
+   before (tests/llm/test_embedded_llama.py).
 """
 
 from __future__ import annotations
@@ -44,14 +45,23 @@ class EmbeddedLlama(llama_cpp.Llama):
             return LazyGreedyGrammarSampler(self._model, grammar, self._n_vocab, self.grammar_stats)
         return super()._init_sampler(**kwargs)
 
+    def eval(self, tokens) -> None:
+        tokens = list(tokens)
+        if len(tokens) > self.n_batch and len(tokens) % self.n_batch == 1:  # else the last chunk is one token
+            super().eval(tokens[: self.n_batch - 1])
+            tokens = tokens[self.n_batch - 1 :]
+        super().eval(tokens)
+
     def generate(self, tokens, *args, **kwargs):
         tokens = list(tokens)
         if kwargs.get("reset", True) and len(tokens) >= 2 and self.n_tokens >= len(tokens) - 1:
             if list(self._input_ids[: len(tokens) - 1]) == tokens[:-1]:
                 keep = len(tokens) - 2
-                self._ctx.kv_cache_seq_rm(-1, keep, -1)
-                self.n_tokens = keep
-                self._requires_eval = True
+                if self._ctx.kv_cache_seq_rm(-1, keep, -1):
+                    self.n_tokens = keep
+                    self._requires_eval = True
+                else:  # this context cannot drop a tail: start over rather than keep stale cells
+                    self.reset()
         return super().generate(tokens, *args, **kwargs)
 
     def save_state(self) -> llama_cpp.LlamaState:

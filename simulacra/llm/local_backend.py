@@ -10,7 +10,10 @@ Facts this follows (measured on the 2-core project machines):
 Prompts are rendered with the model's own chat template (from the GGUF metadata) and tokenized here, so
 the same token prefix serves generation, grammar-constrained JSON, and option log-probabilities.
 Greedy JSON generation checks the grammar one token at a time (`lazy_grammar.py`), not over the vocabulary.
-Calls are serialized by a lock (one model, one context) and run in a worker thread.
+Calls are serialized by a lock (one model, one context) and all run on one dedicated thread: llama.cpp's
+OpenMP runtime keeps a team of worker threads per calling thread, and an idle team's workers keep spinning,
+so a model called from the event loop's changing pool threads ran 2-3x slower once a second thread had called
+it (measured: decode 36 ms/token against 14; `benchmarks/batch_throughput.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,7 @@ class LocalLlamaBackend:
         self.model_path = Path(model_path)
         self.model = f"local:{self.model_path.name}"
         self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
         llm = EmbeddedLlama(
             model_path=str(self.model_path),
             n_ctx=n_ctx or DEFAULT_CONTEXT,
@@ -143,7 +148,7 @@ class LocalLlamaBackend:
         )
 
     async def complete(self, request: ChatRequest) -> BackendReply:
-        return await asyncio.to_thread(self._complete_sync, request)
+        return await self._on_model_thread(self._complete_sync, request)
 
     def _option_logprobs_sync(self, messages: list[Message], options: list[str]) -> OptionScores:
         first: dict[str, int] = {}
@@ -179,7 +184,15 @@ class LocalLlamaBackend:
         return OptionScores(logprobs, Usage(len(tokens), 1, evaluated))
 
     async def option_logprobs(self, messages: list[Message], options: list[str]) -> OptionScores:
-        return await asyncio.to_thread(self._option_logprobs_sync, messages, options)
+        return await self._on_model_thread(self._option_logprobs_sync, messages, options)
+
+    async def _on_model_thread(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+    def run_sync(self, function, *args):
+        """Run `function(*args)` on the model's thread and wait: for synchronous callers (tests, benchmarks)
+        that touch the model directly, so they do not start another OpenMP team."""
+        return self._thread.submit(function, *args).result()
 
     async def aclose(self) -> None:  # the shared model stays loaded for the life of the process
         return None

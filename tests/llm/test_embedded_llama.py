@@ -47,7 +47,7 @@ def backend():
 
 def _generate(backend, lazy: bool, temperature: float = 0.0) -> list[str]:
     backend._llm.lazy_grammar = lazy
-    return [backend._complete_sync(_request(topic, temperature)).text for topic in TOPICS]
+    return [backend.run_sync(backend._complete_sync, _request(topic, temperature)).text for topic in TOPICS]
 
 
 def test_lazy_and_full_grammar_write_the_same_json_at_temperature_zero(backend):
@@ -65,7 +65,7 @@ def test_lazy_and_full_grammar_write_the_same_json_at_temperature_zero(backend):
 def test_sampling_above_temperature_zero_keeps_the_library_sampler(backend):
     stats = backend._llm.grammar_stats
     before = stats.checked
-    backend._complete_sync(_request(TOPICS[0], temperature=0.7))
+    backend.run_sync(backend._complete_sync, _request(TOPICS[0], temperature=0.7))
     assert stats.checked == before
 
 
@@ -129,16 +129,64 @@ def test_saved_states_are_compact_and_restore_the_same_answers(backend):
     for request in prompts:
         llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=1 << 30))
         llm.reset()
-        cold.append(backend._complete_sync(request).text)
+        cold.append(backend.run_sync(backend._complete_sync, request).text)
     llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=1 << 30))
     llm.reset()
-    warm = [backend._complete_sync(prompts[i % 2]).text for i in range(4)]  # A, B, A (restored), B (restored)
+    warm = [backend.run_sync(backend._complete_sync, prompts[i % 2]).text for i in range(4)]  # A, B, A (restored), B (restored)
     assert warm == cold + cold
     states = list(llm.cache.cache_state.values())
     assert len(states) == 2 and all(state.n_tokens > 400 for state in states)
     assert all(state.scores.nbytes <= llm._n_vocab * 4 for state in states)  # one row, not n_batch rows
     assert all(len(state.input_ids) == state.n_tokens for state in states)
-    assert backend._complete_sync(prompts[1]).text == cold[1]  # the same prompt again, straight from the KV cache
+    assert backend.run_sync(backend._complete_sync, prompts[1]).text == cold[1]  # the same prompt again, straight from the KV cache
     options = prompts[0].messages[:1] + [{"role": "user", "content": "Near a river? Reply with one letter: A) yes B) no"}]
-    first = backend._option_logprobs_sync(options, ["A", "B"]).logprobs
-    assert backend._option_logprobs_sync(options, ["A", "B"]).logprobs == first  # exactly, not approximately
+    first = backend.run_sync(backend._option_logprobs_sync, options, ["A", "B"]).logprobs
+    assert backend.run_sync(backend._option_logprobs_sync, options, ["A", "B"]).logprobs == first  # exactly, not approximately
+
+
+def test_a_prompt_one_token_past_a_chunk_gets_the_same_logits_as_any_other_split(backend):
+    llm = backend._llm
+    text = " ".join(f"Fact {i}: they like item {i}." for i in range(200))
+    tokens = llm.tokenize(text.encode(), add_bos=False, special=False)[: llm.n_batch + 1]
+    assert len(tokens) == llm.n_batch + 1  # llama-cpp-python would evaluate the last token as a chunk of its own
+
+    def last_logits(*parts):
+        llm.reset()
+        for part in parts:
+            llm.eval(part)
+        pointer = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(llm._n_vocab,)).copy()
+
+    whole = backend.run_sync(last_logits, tokens)
+    assert np.array_equal(whole, backend.run_sync(last_logits, tokens[:300], tokens[300:]))
+    assert np.array_equal(whole, backend.run_sync(last_logits, tokens[:-2], tokens[-2:]))
+
+
+def test_every_model_call_runs_on_one_thread(backend, monkeypatch):
+    """llama.cpp keeps an OpenMP team per calling thread and idle teams spin: calls from a changing pool of
+    threads ran 2-3x slower. Concurrent calls, and calls from separate event loops, all land on one thread."""
+    import asyncio
+    import threading
+
+    from simulacra.llm import open_llm
+
+    seen: set[str] = set()
+    llama = backend._llm
+    original = type(llama).eval
+
+    def recording_eval(self, tokens):
+        seen.add(threading.current_thread().name)
+        return original(self, tokens)
+
+    monkeypatch.setattr(type(llama), "eval", recording_eval)
+    llm = open_llm(cache=False)
+    assert llm.backend is backend
+
+    async def several():
+        questions = [[{"role": "user", "content": f"Name a colour ({i})."}] for i in range(4)]
+        await asyncio.gather(*(llm.chat(q, max_tokens=3) for q in questions))
+        await llm.option_logprobs([{"role": "user", "content": "Pick A or B."}], ["A", "B"])
+
+    asyncio.run(several())
+    asyncio.run(several())
+    assert len(seen) == 1 and threading.current_thread().name not in seen
