@@ -334,8 +334,9 @@ class Runner:
         default = int(executor.slots) if executor is not None else 1 if warm else int(llm.settings.max_concurrency)
         self.concurrency = max(1, concurrency or default)
         # How many of a batch's questions go in one model call. On the embedded model one question a call is
-        # fastest: the agent's prefix is warm anyway, and a grammar for several answers slows generation
-        # (measured: 5 questions one at a time 27 s, in one call 41 s).
+        # fastest: the agent's prefix is warm anyway, and one answer's JSON is shorter than a share of a
+        # five-answer object (benchmarks/batch_throughput.py, 5 agents x 30 items, idle: 59.5 answers/min one
+        # a call, 46.3 five a call, each within 1.04x of llama.cpp's own time); each answer is also independent.
         if options is None:  # what the run was opened with (open_run(options=...)), else the defaults
             options = AnswerOptions(**folder.manifest.settings.get("answer_options", {}))
             per_call = questions_per_call or (1 if warm else batch_size)
