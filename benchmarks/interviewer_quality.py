@@ -9,8 +9,9 @@ prints:
   fallback (every proposal, and first proposals only), and the share of follow-ups actually said that pass
   after it (regenerated once, else a curated probe, else move on) -- the latter must be 100%;
 - what the decisions came to (the model's follow-up, regenerated, probe, moved on, rephrase...);
-- the share of agent answers that are not answers (empty, repeat, off topic, meta, third person, loops) on the
-  first try and after the one regeneration;
+- the share of agent answers that are not answers (empty, repeat, off topic, acknowledgement, too short, echo,
+  same short reply, meta, third person, loops) on the first try and after the one regeneration, the share judged
+  adequate (`Turn.adequacy`), and how many interviews stopped because most answers were non-answers;
 - the time per interviewer decision and per agent answer, and the wall time per simulated interview minute
   (speaking-rate clock).
 
@@ -137,7 +138,7 @@ async def interview_one(agent: Any, tier: str, turns: int, root: Path, similarit
         await agent_llm.aclose()
     wall = time.perf_counter() - started
     return {"agent": agent.id, "source": agent.source, "turns": session.turns, "wall_s": wall,
-            "simulated_s": session.elapsed(), "script": script, "name": session.name}
+            "simulated_s": session.elapsed(), "script": script, "name": session.name, "unusable": session.unusable_reason}
 
 
 def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
@@ -154,6 +155,7 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
     first_any = final_any = 0
     agent_s: list[float] = []
     wall = simulated = 0.0
+    judged = adequate = 0
     for run in runs:
         turns = run["turns"]
         wall += run["wall_s"]
@@ -161,6 +163,8 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
         items = {q.id: (b, q) for b, q in run["script"].items()}
         for index, turn in enumerate(turns):
             if turn.speaker == "respondent":
+                judged += turn.adequacy is not None
+                adequate += turn.adequacy == "adequate"
                 check = turn.meta.get("agent_check")
                 if check is None:
                     continue
@@ -215,6 +219,8 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
         "answer_final_bad": final_any / answers if answers else None,
         "answer_first_by": {k: first_bad[k] / answers for k in ANSWER_CHECKS if answers},
         "answer_final_by": {k: final_bad[k] / answers for k in ANSWER_CHECKS if answers},
+        "adequate": adequate / judged if judged else None,
+        "unusable": sum(1 for run in runs if run.get("unusable")),
         "decision_s_mean": statistics.mean(decision_s) if decision_s else None,
         "decision_s_median": statistics.median(decision_s) if decision_s else None,
         "agent_s_mean": statistics.mean(agent_s) if agent_s else None,
@@ -265,6 +271,8 @@ def print_tables(results: dict[str, dict[str, Any]]) -> None:
     table.add_row("agent answers", *[str(results[t]["answers"]) for t in tiers])
     table.add_row("not an answer, first try", *[pct(results[t]["answer_first_bad"]) for t in tiers])
     table.add_row("not an answer, after one retry", *[pct(results[t]["answer_final_bad"]) for t in tiers])
+    table.add_row("adequate answers (Turn.adequacy)", *[pct(results[t].get("adequate")) for t in tiers])
+    table.add_row("interviews stopped: mostly non-answers", *[str(results[t].get("unusable", 0)) for t in tiers])
     for check in ANSWER_CHECKS:
         table.add_row(f"  {check} (first / final)", *[
             f"{pct(results[t]['answer_first_by'].get(check))} / {pct(results[t]['answer_final_by'].get(check))}" for t in tiers

@@ -13,7 +13,15 @@ from typing import Any, List, Optional, Sequence
 import typer
 from rich.console import Console
 
-from experiments.runs.options import DEBIAS_HELP, LEAVE_OUT_HELP, SCORING_HELP, answer_options
+from experiments.runs.options import (
+    DEBIAS_HELP,
+    EXECUTOR_HELP,
+    LEAVE_OUT_HELP,
+    RAY_ADDRESS_HELP,
+    SCORING_HELP,
+    WORKERS_HELP,
+    answer_options,
+)
 
 console = Console()
 benchmark_app = typer.Typer(no_args_is_help=True, help="Real-data benchmarks (GSS panels).")
@@ -21,10 +29,6 @@ runs_app = typer.Typer(no_args_is_help=True, help="The run folders of this works
 
 
 # -- shared helpers ------------------------------------------------------------------------------------
-def _settings_summary(settings: Any) -> dict[str, Any]:
-    return {"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens}
-
-
 def _say(text: str, style: str | None = None) -> None:
     """Plain text (no markup), never broken inside a word or path: readable piped, narrow or wide."""
     console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
@@ -71,36 +75,12 @@ def _finish_message(folder: Any) -> None:
         _say("some answers failed (invalid model output); rerun with --retry-failed to ask them again", "yellow")
 
 
-def check_truth(folder: Any, truth: Any) -> None:
-    """Refuse human answers that cannot score this run (empty, other people, other questions), before anything
-    is written: a wrong `--truth` must never replace a good metrics.json or report.html."""
-    from simulacra.errors import SimulacraError
+def _report(folder: Any, truth: Optional[str] = None, settings: Any = None, as_json: bool = False) -> Any:
+    """Score the run (pipeline.report: metrics.json + report.html) and print the summary."""
+    from experiments.pipeline import report as write_report
+    from experiments.reports.report import print_summary
 
-    name = getattr(truth, "name", "the truth file")
-    data = truth.data
-    if data is None or len(data) == 0:
-        raise SimulacraError(f"human answers {name!r} hold no answers; the run's metrics.json and report.html are kept as they were")
-    manifest = folder.manifest
-    people = {a.respondent or a.id for a in manifest.agents}
-    questions = {q for i in manifest.instruments for q in i.questions}
-    shared_people = people & set(data["respondent"].astype(str))
-    shared_questions = questions & set(data["question"].astype(str))
-    if not shared_people or not shared_questions:
-        what = "none of the run's people" if not shared_people else "none of the run's questions"
-        raise SimulacraError(
-            f"human answers {name!r} hold {what} ({len(people)} people, {len(questions)} questions in run {manifest.id}); "
-            "wrong --truth? The run's metrics.json and report.html are kept as they were"
-        )
-
-
-def _report(folder: Any, truth_spec: Optional[str], bootstrap: int, seed: int, parity_fields: Optional[List[str]] = None,
-            as_json: bool = False, min_items: Optional[int] = None) -> Any:
-    from experiments.reports.report import load_truth, print_summary, write_report
-    from experiments.scoring.evaluate import EvalSettings
-
-    truth = load_truth(truth_spec, folder)
-    check_truth(folder, truth)
-    result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, seed=seed, parity_fields=parity_fields or None, min_items=min_items))
+    result = write_report(folder, truth, settings)
     if as_json:
         _echo_json({"run_id": folder.path.name, "kind": "batch", "report": str(result.html_path),
                     "metrics_path": str(result.metrics_path), "metrics": result.metrics})
@@ -108,6 +88,31 @@ def _report(folder: Any, truth_spec: Optional[str], bootstrap: int, seed: int, p
     print_summary(result.metrics, console)
     _say(f"report: {result.html_path}\nmetrics: {result.metrics_path}")
     return result
+
+
+def _answer(spec: Any, executor: str, ray_address: Optional[str], workers: Optional[int], *, new_run: bool,
+            retry_failed: bool, dry_run: bool, as_json: bool) -> Any:
+    """The common tail of every answering command: --dry-run estimate, or run the spec on the chosen executor
+    (resumable); returns the run folder, or None after a dry run."""
+    from simulacra.config import load_settings
+    from simulacra.workspace import Workspace
+
+    from experiments.pipeline import estimate, open_folder, run_async
+    from experiments.runs.executors import answering
+
+    workspace = Workspace.default()
+    settings = load_settings()
+    if dry_run:
+        found, folder = estimate(spec, settings.llm, workspace=workspace, new_run=new_run, retry_failed=retry_failed)
+        _print_estimate(found, settings, folder, as_json)
+        return None
+    folder = open_folder(spec, workspace=workspace, new_run=new_run)
+    try:
+        with answering(executor, settings, workspace, address=ray_address, workers=workers) as (_llm, runs_on):
+            asyncio.run(run_async(spec, runs_on, workspace=workspace, retry_failed=retry_failed, console=console))
+    finally:
+        _finish_message(folder)
+    return folder
 
 
 # -- simulacra run -------------------------------------------------------------------------------------
@@ -127,9 +132,9 @@ def run(
     debias: Optional[str] = typer.Option(None, help=DEBIAS_HELP),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help=LEAVE_OUT_HELP),
     folds: Optional[int] = typer.Option(None, help="With --leave-out kfold: the number of folds (default 5)."),
-    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra\\[ray]'; see experiments/runs/executors/README.md)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: start a local one sized to this machine."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors, each holding one model client (default: the cluster's CPUs)."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the number of calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON (for scripts)."),
 ) -> None:
@@ -138,15 +143,14 @@ def run(
     from simulacra.config import load_settings
     from simulacra.errors import SimulacraError
     from simulacra.llm import describe_backend
-    from simulacra.workspace import Workspace
     from surveys.instruments import load_instrument
 
     from experiments.runs.identity import check_run_id
-    from experiments.runs.runner import estimate_run, execute_run, open_run, select_questions
+    from experiments.runs.spec import RunSpec, select_questions
+    from experiments.scoring.leakage import exclusions_for
 
     if run_id:
-        check_run_id(run_id)
-    workspace = Workspace.default()
+        check_run_id(run_id)  # before anything is read: a bad name is the first thing said
     settings = load_settings()
     bank = AgentBank(agents_dir)
     ids = list(agent_ids or bank.ids())
@@ -156,26 +160,17 @@ def run(
     loaded = [load_instrument(i) for i in (instruments or ["gss"])]
     wanted = [q.strip() for q in questions.split(",") if q.strip()] if questions else None
     chosen = select_questions(loaded, wanted, limit)
-    options = answer_options(scoring, debias, leave_out, folds)
-    folder = open_run(
-        workspace.runs, agents, chosen, model=describe_backend(settings),
-        settings={**_settings_summary(settings), "samples": samples, "batch_size": batch_size, "bank": str(bank.root)},
-        run_id=run_id, truth=truth, new_run=new_run, options=options,
+    targets = [q.id for i in chosen for q in i.questions]
+    fields = sorted({f for agent in agents for f in agent.demographics})
+    spec = RunSpec.build(
+        agents, chosen, model=describe_backend(settings), options=answer_options(scoring, debias, leave_out, folds),
+        samples=samples, batch_size=batch_size, temperature=settings.llm.temperature, max_tokens=settings.llm.max_tokens,
+        truth=truth, exclusions=exclusions_for(targets, fields), run_id=run_id, extra={"bank": str(bank.root)},
     )
-    if dry_run:
-        estimate = estimate_run(folder, agents, chosen, settings.llm, batch_size=batch_size, retry_failed=retry_failed)
-        _print_estimate(estimate, settings, folder, as_json)
-        return
-    from experiments.runs.executors import answering
-
-    try:
-        with answering(executor, settings, workspace, address=ray_address, workers=workers) as (llm, runs_on):
-            asyncio.run(execute_run(folder, agents, chosen, llm, batch_size=batch_size, retry_failed=retry_failed,
-                                    console=console, executor=runs_on))
-    finally:
-        _finish_message(folder)
-    if truth:
-        _report(folder, truth, 1000, 0)
+    folder = _answer(spec, executor, ray_address, workers, new_run=new_run, retry_failed=retry_failed, dry_run=dry_run,
+                     as_json=as_json)
+    if folder is not None and truth:
+        _report(folder)
 
 
 # -- simulacra report ------------------------------------------------------------------------------------
@@ -201,7 +196,9 @@ def report(
                                  "published results, not a --truth file")
         write_experiment_report([folder], as_json=as_json, console=console)
         return
-    _report(folder, truth, bootstrap, seed, parity_field, as_json=as_json)
+    from experiments.pipeline import EvalSettings
+
+    _report(folder, truth, EvalSettings(bootstrap=bootstrap, seed=seed, parity_fields=parity_field or None), as_json=as_json)
 
 
 # -- simulacra compare -----------------------------------------------------------------------------------
@@ -251,7 +248,7 @@ def compare(
         write_experiment_report(folders, out=target / "compare.html", as_json=as_json, console=console)
         return
     from experiments.reports.compare import compare_runs, print_comparison
-    from experiments.scoring.evaluate import EvalSettings
+    from experiments.pipeline import EvalSettings
 
     result, json_path, html_path = compare_runs(folders, truth, target, EvalSettings(bootstrap=bootstrap))
     if as_json:
@@ -284,9 +281,9 @@ def gss_panel(
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the existing one was made with other agents, settings or prompts."),
-    executor: str = typer.Option("local", "--executor", help="local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra\\[ray]'; see experiments/runs/executors/README.md)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: join a cluster (auto, or ray://host:port); default: start a local one sized to this machine."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: Ray actors, each holding one model client (default: the cluster's CPUs)."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals."),
@@ -294,12 +291,10 @@ def gss_panel(
     """Demographic and composite agents of real GSS panel respondents, scored against their wave 1, normalized by their wave 2."""
     from simulacra.config import load_settings
     from simulacra.llm import describe_backend
-    from simulacra.workspace import Workspace
 
     from experiments.faithfulness.gss_benchmark import CONDITIONS, plan_gss_benchmark
-    from experiments.runs.folder import TRUTH_IN_RUN, save_truth
     from experiments.runs.identity import check_run_id
-    from experiments.runs.runner import estimate_run, execute_run, open_run
+    from experiments.pipeline import EvalSettings
 
     if run_id:
         check_run_id(run_id)
@@ -319,7 +314,6 @@ def gss_panel(
             markdown.write_text(to_markdown(table), encoding="utf-8")
         return
 
-    workspace = Workspace.default()
     settings = load_settings()
     if not as_json:
         console.print(f"loading the GSS {panel_file or panel} panel ...")
@@ -328,27 +322,13 @@ def gss_panel(
                               panel_file=str(panel_file) if panel_file else None)
     if not as_json:
         console.print(f"{len(plan.people)} people x {len(plan.items)} items, {len(plan.agents)} agents")
-    folder = open_run(
-        workspace.runs, plan.agents, [plan.instrument], model=describe_backend(settings),
-        settings={**_settings_summary(settings), "samples": 1, "batch_size": batch_size},
-        run_id=run_id, truth=TRUTH_IN_RUN, label=f"gss-panel-{panel}", respondents=plan.respondents, extra=plan.describe(),
-        new_run=new_run, options=answer_options(scoring, debias, leave_out, folds),
-    )
-    if not (folder.path / "truth" / "responses.csv").is_file():
-        save_truth(folder, plan.truth)
-    if dry_run:
-        estimate = estimate_run(folder, plan.agents, [plan.instrument], settings.llm, batch_size=batch_size, retry_failed=retry_failed)
-        _print_estimate(estimate, settings, folder, as_json)
-        return
-    from experiments.runs.executors import answering
-
-    try:
-        with answering(executor, settings, workspace, address=ray_address, workers=workers) as (llm, runs_on):
-            asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=batch_size,
-                                    retry_failed=retry_failed, console=console, executor=runs_on))
-    finally:
-        _finish_message(folder)
-    _report(folder, None, bootstrap, seed, min_items=min_items)
+    spec = plan.spec(model=describe_backend(settings), options=answer_options(scoring, debias, leave_out, folds),
+                     batch_size=batch_size, temperature=settings.llm.temperature, max_tokens=settings.llm.max_tokens,
+                     run_id=run_id)
+    folder = _answer(spec, executor, ray_address, workers, new_run=new_run, retry_failed=retry_failed, dry_run=dry_run,
+                     as_json=as_json)
+    if folder is not None:
+        _report(folder, None, EvalSettings(bootstrap=bootstrap, seed=seed, min_items=min_items))
 
 
 # -- simulacra demo ----------------------------------------------------------------------------------------
@@ -358,11 +338,15 @@ def demo(
     interview: bool = typer.Option(True, "--interview/--no-interview", help="Include the real sample interview agent (genagents sample)."),
     reflections: bool = typer.Option(False, "--reflections/--no-reflections", help="Generate the sample agent's expert reflections (slower)."),
     seed: int = typer.Option(0, help="Seed for choosing people and items."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
 ) -> None:
     """The main job in a few minutes: real people as agents answer a GSS battery; a report is written."""
     from experiments.demo import DemoOptions, run_demo
 
-    result = run_demo(DemoOptions(people=people, items=items, interview=interview, reflections=reflections, seed=seed), console=console)
+    result = run_demo(DemoOptions(people=people, items=items, interview=interview, reflections=reflections, seed=seed),
+                      console=console, executor=executor, ray_address=ray_address, workers=workers)
     console.print(f"\n[bold green]demo report:[/bold green] {result.html_path}")
 
 

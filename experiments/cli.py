@@ -2,7 +2,8 @@
 
 Each package owns its commands (`simulacra/cli.py`, `surveys/cli.py`, `interviewer/cli.py`,
 `experiments/commands.py`) and exposes `register(app)`. Heavy libraries are imported inside commands so
-`simulacra --help` stays instant. User errors (`SimulacraError`) print one red line and exit 1.
+`simulacra --help` stays instant. User errors (`SimulacraError`) print one red line and exit 1; a run
+interrupted by an outage (`RunInterrupted`, resumable with the same command) exits 75 (EX_TEMPFAIL).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from experiments.wiring import cli_objects
+from experiments.runs.runner import RunInterrupted
 from simulacra.errors import SimulacraError
+
+EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: the run stopped on an outage, everything is saved; the same command resumes
 
 app = typer.Typer(
     name="simulacra",
@@ -26,12 +31,23 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        import simulacra
+
+        typer.echo(f"simulacra {simulacra.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at info level (debug with SIMULACRA_DEBUG=1)."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     level = logging.DEBUG if os.environ.get("SIMULACRA_DEBUG") else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = cli_objects()  # explicit wiring: what lower layers' commands need from the top (serve: withdraw)
 
 
 def _register_all() -> None:
@@ -51,6 +67,9 @@ def main() -> None:
     err = Console(stderr=True)
     try:
         app(standalone_mode=False)
+    except RunInterrupted as exc:  # resumable: its own exit code (README), so a script can retry later
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        sys.exit(EXIT_INTERRUPTED)
     except SimulacraError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         sys.exit(1)
@@ -64,7 +83,10 @@ def main() -> None:
     except Exception as exc:  # click usage errors
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer >= 0.2x raises its own vendored copy of click's exceptions: same shape, other classes
+        if isinstance(exc, click.exceptions.ClickException) or (
+            hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
+        ):
             exc.show()
             sys.exit(exc.exit_code)
         raise

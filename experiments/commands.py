@@ -9,15 +9,10 @@ import typer
 def register(app: typer.Typer) -> None:
     from experiments import batch_cli, interview_yield, study_cli
     from experiments import withdraw as withdraw_cli
-    from experiments.behavioral import cli as behavioral_cli
+    from experiments import experiment_cli as behavioral_cli
 
     batch_cli.register(app)
     behavioral_cli.register(app)
     withdraw_cli.register(app)  # `simulacra withdraw`
     study_cli.register(app)  # `simulacra study ...`
     interview_yield.register(app)  # `simulacra interview-yield`
-
-    from experiments.runs.executors import build_agents
-    from simulacra.agents.cli import register_build_executor
-
-    register_build_executor("ray", build_agents)  # `simulacra agents build --executor ray` (Ray imported on use)

@@ -95,18 +95,20 @@ class DemoResult:
     metrics: dict[str, Any]
 
 
-def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None = None, llm: Any = None, console: Any = None) -> DemoResult:
-    """Build the agents, run the battery (resumable), write the report; returns where it is."""
+def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None = None, llm: Any = None, console: Any = None,
+             executor: str = "local", ray_address: str | None = None, workers: int | None = None) -> DemoResult:
+    """Build the agents, run the battery through the pipeline (resumable), write the report; returns where it is.
+    `llm` (tests) answers locally; otherwise `executor` (local, or ray) answers on the configured model."""
     from rich.console import Console
 
     from simulacra.config import load_settings
     from simulacra.llm import describe_backend, open_llm
 
-    from experiments.scoring.evaluate import EvalSettings
     from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
-    from experiments.reports.report import print_summary, write_report
-    from experiments.runs.folder import TRUTH_IN_RUN, load_saved_truth, save_truth
-    from experiments.runs.runner import open_run
+    from experiments.pipeline import report, run_async
+    from experiments.reports.report import print_summary
+    from experiments.runs.executors import LocalExecutor, answering
+    from experiments.pipeline import EvalSettings
 
     options = options or DemoOptions()
     console = console or Console()
@@ -118,34 +120,27 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
         options.panel, people=options.people, items=options.items, seed=options.seed,
         context_items=options.context_items, group_size=1,
     )
-    llm = llm or open_llm(settings, workspace)
-    model = describe_backend(settings)
-    agents = list(plan.agents)
-    respondents = dict(plan.respondents)
 
-    async def main() -> Any:
-        from experiments.runs.runner import execute_run
-
+    async def main(builder: Any, runs_on: Any) -> Any:
         if options.interview:
             console.print("· importing the real sample interview agent (genagents sample transcript)")
             agent = await sample_interview_agent(
-                workspace, llm, reflections=options.reflections, progress=lambda m: console.print(f"  [dim]{m}[/dim]")
+                workspace, builder, reflections=options.reflections, progress=lambda m: console.print(f"  [dim]{m}[/dim]")
             )
-            agents.append(agent)
-            respondents[agent.id] = agent.id
-        folder = open_run(
-            workspace.runs, agents, [plan.instrument], model=model,
-            settings={"temperature": settings.llm.temperature, "samples": 1, "batch_size": options.batch_size},
-            truth=TRUTH_IN_RUN, label="demo", respondents=respondents, extra={**plan.describe(), "demo": True},
-        )
-        if not (folder.path / "truth" / "responses.csv").is_file():
-            save_truth(folder, plan.truth)
-        console.print(f"· {len(agents)} agents answer {len(plan.items)} GSS items on {llm.model} (run {folder.path.name})")
-        await execute_run(folder, agents, [plan.instrument], llm, batch_size=options.batch_size, retry_failed=False, console=console)
-        return folder
+            plan.agents.append(agent)
+            plan.respondents[agent.id] = agent.id
+        spec = plan.spec(model=describe_backend(settings), temperature=settings.llm.temperature,
+                         batch_size=options.batch_size, label="demo", extra={"demo": True})
+        console.print(f"· {len(plan.agents)} agents answer {len(plan.items)} GSS items on {builder.model}")
+        outcome = await run_async(spec, runs_on, workspace=workspace, console=console)
+        return outcome.folder
 
-    folder = asyncio.run(main())
-    result = write_report(folder, load_saved_truth(folder), EvalSettings(bootstrap=options.bootstrap, seed=options.seed))
+    if llm is not None:
+        folder = asyncio.run(main(llm, LocalExecutor(llm)))
+    else:
+        with answering(executor, settings, workspace, address=ray_address, workers=workers) as (local, runs_on):
+            folder = asyncio.run(main(local or open_llm(settings, workspace), runs_on))
+    result = report(folder, None, EvalSettings(bootstrap=options.bootstrap, seed=options.seed))
     print_summary(result.metrics, console)
     if options.interview:
         _print_unscored_answers(folder, result.metrics, console)

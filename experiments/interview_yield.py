@@ -8,13 +8,16 @@ For real GSS panel respondents (seeded choice of people and of held-out *target*
 2. the AI interviewer interviews the twin with the script (`--blocks`, a fixed number of answers);
 3. **interview agents** are built from that transcript (no reflections): from the whole interview, from its
    first N answers for each `--lengths` N, and from each script block alone;
-4. the twin, the interview agents and the statistical reference conditions (`experiments.scoring.references`:
-   majority and composite kNN) predict the targets, scored against the person's wave-1 answers.
+4. the twin and the interview agents answer the targets through the one pipeline (a RunSpec, `run`, a run folder
+   with the people's answers as its truth and the exclusions computed once; `--executor ray` answers on Ray); the
+   run is scored like any run (`score`: the statistical reference conditions beside every condition) and the
+   yield is computed from the same run folder.
 
 The **yield** is interview-agent accuracy / twin accuracy over the same person-items: the share of what the
 interviewee could say about the targets that the interview carried (the paper's transcript-ablation curve,
-measured for any script). Its interval is a percentile bootstrap over person-items. Nothing here needs a
-particular model: the interviewer uses the "interviewer" role's model, the agents the "agents" role's.
+measured for any script). Its interval is a two-way percentile bootstrap (people and items resampled
+independently); replicates whose twin accuracy is 0 have no ratio and are counted, not hidden. Nothing here needs
+a particular model: the interviewer uses the "interviewer" role's model, the agents the "agents" role's.
 """
 
 from __future__ import annotations
@@ -24,14 +27,17 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from simulacra.errors import SimulacraError
 
+from experiments.runs.spec import RunSpec
+
 log = logging.getLogger(__name__)
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+YIELD_REPORT = "yield.json"
 
 
 @dataclass
@@ -106,67 +112,104 @@ def cut_transcript(transcript: Any, *, answers: int | None = None, block: str | 
     return transcript.model_copy(update={"turns": kept})
 
 
-async def answer_targets(agent: Any, questions: Sequence[Any], llm: Any, person: str) -> dict[tuple[str, str], str | None]:
-    from simulacra.agent import AnswerOptions
-    from surveys.model import AnswerStatus
-
-    answers = await agent.answer(list(questions), llm=llm, options=AnswerOptions(batch_size=5, reasoning=False))
-    return {(person, a.question_id): (str(a.value) if a.status == AnswerStatus.ok and a.value is not None else None) for a in answers}
-
-
-def reference_predictions(plan: YieldPlan, names: Sequence[str] = ("majority", "composite_knn")) -> tuple[list[Condition], str]:
-    """The statistical references on the same person-items (H4's predictors; majority alone when they fail)."""
-    from experiments.scoring.panel import PanelMatrix
-    from experiments.scoring.references import reference_predictors
-
-    source = plan.plan.panel_data if getattr(plan.plan, "panel_data", None) is not None else plan.plan.truth
-    questions = list(plan.questions)
-    if source is not plan.plan.truth:
-        from surveys.instruments import load_instrument
-
-        gss = load_instrument("gss")
-        ids = set(plan.targets) | set(plan.plan.context_items)
-        questions = [q for q in gss.questions if q.id in ids]
-    matrix = PanelMatrix.from_responses(source, questions)
-    index = matrix.person_index()
-    rows = np.array([index[p] for p in plan.people if p in index], dtype=int)
-    people = [p for p in plan.people if p in index]
-    conditions: list[Condition] = []
-    note = ""
-    for predictor in reference_predictors(names):
-        try:
-            predicted = predictor.predict(matrix, plan.targets, rows=rows)
-        except Exception as exc:  # a reference that cannot run at this scale is reported, not fatal
-            note += f"{predictor.label}: not computed ({exc}); "
+def predictions_from_run(folder: Any) -> dict[str, Condition]:
+    """Each condition's answers in the run folder: {condition: (person, item) -> option code or None (failed)}."""
+    manifest = folder.manifest
+    entries = manifest.agents_by_id
+    out: dict[str, Condition] = {}
+    for row in folder.answers().itertuples(index=False):
+        entry = entries.get(row.agent)
+        if entry is None:
             continue
-        condition = Condition(name=f"ref:{getattr(predictor, 'name', type(predictor).__name__.lower())}")
-        for r, person in enumerate(people):
-            for j, item in enumerate(plan.targets):
-                code = matrix.code(item, int(predicted[r, j])) if int(predicted[r, j]) >= 0 else None
-                condition.predictions[(person, item)] = code
-        conditions.append(condition)
-    return conditions, note
+        value = str(row.value) if row.status == "ok" and row.value is not None else None
+        out.setdefault(entry.source, Condition(entry.source)).predictions[(entry.respondent, row.question)] = value
+    return out
 
 
 def accuracy(condition: Condition, truth: dict[tuple[str, str], str], keys: Sequence[tuple[str, str]]) -> float:
     return float(np.mean([condition.predictions.get(k) == truth[k] for k in keys])) if keys else float("nan")
 
 
-def bootstrap_ratio(a: Condition, b: Condition, truth: dict, keys: Sequence[tuple[str, str]], *, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """accuracy(a) / accuracy(b) on the same person-items, with a 95% percentile bootstrap interval."""
-    hits_a = np.array([a.predictions.get(k) == truth[k] for k in keys], dtype=float)
-    hits_b = np.array([b.predictions.get(k) == truth[k] for k in keys], dtype=float)
-    if not len(keys) or hits_b.mean() == 0:
-        return float("nan"), float("nan"), float("nan")
-    ratio = hits_a.mean() / hits_b.mean()
+def bootstrap_ratio(a: Condition, b: Condition, truth: dict, keys: Sequence[tuple[str, str]], *, draws: int = 2000,
+                    seed: int = 0) -> tuple[float, float, float, int]:
+    """accuracy(a) / accuracy(b) on the same person-items, with a 95% two-way percentile bootstrap interval (people
+    and items resampled independently, each replicate the ratio over its cells). Returns (ratio, low, high, dropped):
+    `dropped` replicates had a denominator of 0 (no ratio); the interval is over the others."""
+    people = sorted({p for p, _ in keys})
+    items = sorted({i for _, i in keys})
+    hits_a = np.full((len(people), len(items)), np.nan)
+    hits_b = np.full_like(hits_a, np.nan)
+    for (person, item) in keys:
+        r, c = people.index(person), items.index(item)
+        hits_a[r, c] = float(a.predictions.get((person, item)) == truth[(person, item)])
+        hits_b[r, c] = float(b.predictions.get((person, item)) == truth[(person, item)])
+    present = ~np.isnan(hits_a)
+    if not present.any() or np.nansum(hits_b) == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    ratio = float(np.nansum(hits_a) / np.nansum(hits_b))
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(keys), size=(draws, len(keys)))
-    num, den = hits_a[picks].mean(axis=1), hits_b[picks].mean(axis=1)
-    valid = den > 0
-    if not valid.any():
-        return ratio, float("nan"), float("nan")
-    samples = num[valid] / den[valid]
-    return float(ratio), float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
+    samples, dropped = [], 0
+    a0, b0, n0 = np.nan_to_num(hits_a), np.nan_to_num(hits_b), present.astype(float)
+    for _ in range(draws):
+        rows = rng.integers(0, len(people), len(people))
+        cols = rng.integers(0, len(items), len(items))
+        den = b0[np.ix_(rows, cols)].sum()
+        if n0[np.ix_(rows, cols)].sum() == 0 or den == 0:
+            dropped += 1
+            continue
+        samples.append(a0[np.ix_(rows, cols)].sum() / den)
+    if not samples:
+        return ratio, float("nan"), float("nan"), dropped
+    return ratio, float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5)), dropped
+
+
+def yield_rows(folder: Any, truth: dict[tuple[str, str], str], *, seed: int = 0) -> list[dict[str, Any]]:
+    """Accuracy and ratio to the twin per condition, from the run folder."""
+    conditions = predictions_from_run(folder)
+    keys = sorted(truth)
+    twin = conditions.get("twin", Condition("twin"))
+    rows = []
+    for name, condition in conditions.items():
+        ratio, low, high, dropped = bootstrap_ratio(condition, twin, truth, keys, seed=seed)
+        rows.append({"condition": name, "accuracy": accuracy(condition, truth, keys), "ratio_to_twin": ratio,
+                     "ci95": [low, high], "replicates_without_ratio": dropped,
+                     "answered": sum(condition.predictions.get(k) is not None for k in keys)})
+    return rows
+
+
+async def interview_and_build(plan: YieldPlan, script: Any, blocks: Sequence[str], store: Any, bank: Any, *,
+                              interviewer_llm: Any, agent_llm: Any, turns: int, lengths: Sequence[int],
+                              similarity_fn: Any = None, say: Any = print) -> tuple[list[Any], dict[str, str], dict[str, str]]:
+    """Interview each twin, build interview agents from the transcript and its cuts. Returns (agents, agent id ->
+    person, agent id -> condition); the twins are among the agents (condition `twin`)."""
+    from simulacra.agents.build import build_agent_from_transcript
+
+    agents: list[Any] = []
+    respondents: dict[str, str] = {}
+    conditions: dict[str, str] = {}
+    for person in plan.people:
+        twin = plan.twins[person]
+        agents.append(twin)
+        respondents[twin.id], conditions[twin.id] = person, "twin"
+        say(f"{person}: interviewing the twin ({turns} answers)")
+        transcript = await interview_twin(twin, script, store, interviewer_llm=interviewer_llm, agent_llm=agent_llm,
+                                          turns=turns, similarity_fn=similarity_fn)
+        cuts: dict[str, Any] = {"interview": transcript}
+        for n in lengths:
+            cuts[f"interview:first-{n}"] = cut_transcript(transcript, answers=n)
+        for block in script.blocks:
+            if block.id in blocks:
+                cuts[f"interview:block:{block.id}"] = cut_transcript(transcript, block=block.id)
+        for name, cut in cuts.items():
+            if cut is None:
+                say(f"{person}: {name}: no answers in this cut (no agent)")
+                continue
+            say(f"{person}: building the {name} agent")
+            agent = await build_agent_from_transcript(cut, agent_llm, bank=bank, reflections=False, score=False,
+                                                      agent_id=f"yield-{person}-{name.replace(':', '-')}")
+            agents.append(agent)
+            respondents[agent.id], conditions[agent.id] = person, name
+    return agents, respondents, conditions
 
 
 async def run_interview_yield(
@@ -180,17 +223,22 @@ async def run_interview_yield(
     turns: int = 4,
     lengths: Sequence[int] = (),
     seed: int = 0,
-    out_dir: Path | None = None,
     embeddings: bool = False,
     progress: Any = None,
+    executor: Any = None,
+    workspace: Any = None,
+    bootstrap: int = 1000,
 ) -> dict[str, Any]:
-    """Run the whole measure; returns the report (also written to `out_dir/report.json` and `report.md`)."""
+    """Run the whole measure through the pipeline; returns the yield report (also written into the run folder as
+    yield.json and yield.md, beside the run's metrics.json and report.html)."""
     from interviewer.script import load_script, select_blocks
     from interviewer.storage import TranscriptStore
+    from simulacra.agent import AnswerOptions
     from simulacra.agents.bank import AgentBank
-    from simulacra.agents.build import build_agent_from_transcript
     from simulacra.llm import open_llm
-    from simulacra.workspace import Workspace
+    from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
+
+    from experiments.pipeline import EvalSettings, report, run_async
 
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -199,11 +247,10 @@ async def run_interview_yield(
     script = load_script(script_name)
     if blocks:
         script = select_blocks(script, list(blocks))
-    workspace = Workspace.default()
-    out_dir = out_dir or workspace.root / "runs" / f"interview-yield-{panel}-s{seed}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = TranscriptStore(out_dir / "transcripts")
-    bank = AgentBank(out_dir / "agents")
+    workspace = workspace or Workspace.default()
+    work = private_dir(workspace.root / "interview-yield" / f"{panel}-s{seed}")  # transcripts and agents of the twins
+    store = TranscriptStore(work / "transcripts")
+    bank = AgentBank(work / "agents")
     similarity_fn = None
     if embeddings:
         from interviewer.validation import embedding_similarity
@@ -211,61 +258,40 @@ async def run_interview_yield(
         similarity_fn = embedding_similarity()
     interviewer_llm = open_llm(role="interviewer")
     agent_llm = open_llm(role="agents")
-    conditions: dict[str, Condition] = {}
-
-    def add(name: str, predictions: dict) -> None:
-        conditions.setdefault(name, Condition(name=name)).predictions.update(predictions)
-
     lengths = sorted({n for n in lengths if 0 < n < turns})
     try:
-        for person in plan.people:
-            twin = plan.twins[person]
-            say(f"{person}: the twin answers the {len(plan.targets)} targets")
-            add("twin", await answer_targets(twin, plan.questions, agent_llm, person))
-            say(f"{person}: interviewing the twin ({turns} answers)")
-            transcript = await interview_twin(twin, script, store, interviewer_llm=interviewer_llm, agent_llm=agent_llm,
-                                              turns=turns, similarity_fn=similarity_fn)
-            cuts: dict[str, Any] = {"interview": transcript}
-            for n in lengths:
-                cuts[f"interview:first-{n}"] = cut_transcript(transcript, answers=n)
-            for block in script.blocks:
-                if block.id in blocks:
-                    cuts[f"interview:block:{block.id}"] = cut_transcript(transcript, block=block.id)
-            for name, cut in cuts.items():
-                if cut is None:
-                    add(name, {(person, item): None for item in plan.targets})
-                    continue
-                say(f"{person}: {name} agent answers the targets")
-                agent = await build_agent_from_transcript(
-                    cut, agent_llm, bank=bank, reflections=False, score=False,
-                    agent_id=f"yield-{person}-{name.replace(':', '-')}",
-                )
-                add(name, await answer_targets(agent, plan.questions, agent_llm, person))
+        agents, respondents, conditions = await interview_and_build(
+            plan, script, blocks, store, bank, interviewer_llm=interviewer_llm, agent_llm=agent_llm, turns=turns,
+            lengths=lengths, similarity_fn=similarity_fn, say=say)
+        inner = plan.plan
+        spec = RunSpec.build(agents, [inner.instrument], model={"model": agent_llm.model}, truth=inner.truth,
+                             exclusions=inner.exclusions, respondents=respondents, conditions=conditions,
+                             options=AnswerOptions(reasoning=False), batch_size=5, label=f"interview-yield-{panel}",
+                             extra={**inner.describe(), "interview_yield": {"script": script.id, "blocks": list(blocks),
+                                                                           "turns": turns, "lengths": lengths}})
+        say(f"{len(agents)} agents answer the {len(plan.targets)} targets")
+        outcome = await run_async(spec, executor, llm=agent_llm, workspace=workspace)
     finally:
         await interviewer_llm.aclose()
         await agent_llm.aclose()
-    references, note = reference_predictions(plan)
-    for condition in references:
-        conditions[condition.name] = condition
+    folder = outcome.folder
+    scored = report(folder, None, EvalSettings(bootstrap=bootstrap, seed=seed, min_items=1))
     keys = sorted(plan.truth)
-    twin = conditions["twin"]
-    rows = []
-    for name, condition in conditions.items():
-        ratio, low, high = bootstrap_ratio(condition, twin, plan.truth, keys, seed=seed)
-        rows.append({"condition": name, "accuracy": accuracy(condition, plan.truth, keys), "ratio_to_twin": ratio,
-                     "ci95": [low, high], "answered": sum(condition.predictions.get(k) is not None for k in keys)})
-    report = {
-        "report": "interview-yield", "version": REPORT_VERSION, "panel": panel, "seed": seed, "people": plan.people,
-        "targets": plan.targets, "person_items": len(keys), "script": script.id, "blocks": list(blocks), "turns": turns,
-        "lengths": lengths, "interviewer_model": interviewer_llm.model, "agent_model": agent_llm.model,
-        "references_note": note or "majority and composite kNN from experiments.scoring.references",
-        "wall_s": round(time.perf_counter() - started, 1), "conditions": rows,
+    result = {
+        "report": "interview-yield", "version": REPORT_VERSION, "run": folder.path.name, "panel": panel, "seed": seed,
+        "people": plan.people, "targets": plan.targets, "person_items": len(keys), "script": script.id,
+        "blocks": list(blocks), "turns": turns, "lengths": lengths, "interviewer_model": interviewer_llm.model,
+        "agent_model": agent_llm.model, "wall_s": round(time.perf_counter() - started, 1),
+        "conditions": yield_rows(folder, plan.truth, seed=seed),
+        "references": {name: (by.get(inner.instrument.id, {}).get("accuracy") or {}).get("mean")
+                       for name, by in scored.metrics["conditions"].items() if by.get(inner.instrument.id, {}).get("kind") in ("reference", "floor")},
         "what": "accuracy on held-out GSS items vs the person's wave-1 answers; ratio = accuracy / the twin's on the same "
-                "person-items, 95% percentile bootstrap over person-items",
+                "person-items, 95% two-way percentile bootstrap (people and items); the reference conditions are the "
+                "run's (metrics.json)",
     }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-    (out_dir / "report.md").write_text(markdown(report), encoding="utf-8")
-    return report
+    atomic_write_json(folder.path / YIELD_REPORT, result)
+    atomic_write_text(folder.path / "yield.md", markdown(result))
+    return result
 
 
 def _num(value: float) -> str:
@@ -278,16 +304,18 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"{len(report['people'])} GSS panel {report['panel']} people x {len(report['targets'])} held-out items "
         f"({report['person_items']} person-items). Interviewer model {report['interviewer_model']}, agents {report['agent_model']}.",
-        f"{report['what']}. References: {report['references_note']}.",
+        f"{report['what']}. Run folder: {report['run']}.",
         "",
-        "| condition | accuracy | ratio to twin | 95% interval | answered |",
-        "|---|---|---|---|---|",
+        "| condition | accuracy | ratio to twin | 95% interval | replicates without a ratio | answered |",
+        "|---|---|---|---|---|---|",
     ]
     for row in report["conditions"]:
         low, high = row["ci95"]
         interval = f"{_num(low)}-{_num(high)}" if low == low else "n/a"
         lines.append(f"| {row['condition']} | {_num(row['accuracy'])} | {_num(row['ratio_to_twin'])} | "
-                     f"{interval} | {row['answered']} |")
+                     f"{interval} | {row.get('replicates_without_ratio', 0)} | {row['answered']} |")
+    for name, value in sorted(report.get("references", {}).items()):
+        lines.append(f"| {name} (reference) | {_num(value if value is not None else float('nan'))} | | | | |")
     twin = next((r for r in report["conditions"] if r["condition"] == "twin"), None)
     if twin is not None and not twin["accuracy"]:
         lines += ["", "The twin got none of the held-out items right, so no ratio is defined: use more people and items."]
@@ -305,24 +333,35 @@ def interview_yield(
     lengths: str = "2,4",
     seed: int = 0,
     embeddings: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int | None = None,
 ) -> None:
     """Measure how much of what an interviewee knows reaches an agent built from the interview."""
     import asyncio
 
     from rich.console import Console
 
+    from experiments.runs.executors import answering
+    from simulacra.config import load_settings
+    from simulacra.workspace import Workspace
+
     console = Console()
-    report = asyncio.run(run_interview_yield(
-        panel=panel, people=people, targets=targets, context_items=context_items, script_name=script,
-        blocks=[b.strip() for b in blocks.split(",") if b.strip()], turns=turns,
-        lengths=[int(n) for n in lengths.split(",") if n.strip()], seed=seed, embeddings=embeddings,
-        progress=lambda message: console.print(f"[dim]{message}[/dim]"),
-    ))
-    console.print(markdown(report))
+    workspace = Workspace.default()
+    with answering(executor, load_settings(), workspace, address=ray_address, workers=workers) as (_llm, runs_on):
+        result = asyncio.run(run_interview_yield(
+            panel=panel, people=people, targets=targets, context_items=context_items, script_name=script,
+            blocks=[b.strip() for b in blocks.split(",") if b.strip()], turns=turns,
+            lengths=[int(n) for n in lengths.split(",") if n.strip()], seed=seed, embeddings=embeddings,
+            progress=lambda message: console.print(f"[dim]{message}[/dim]"), executor=runs_on, workspace=workspace,
+        ))
+    console.print(markdown(result), markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: Any) -> None:
     import typer
+
+    from experiments.runs.options import EXECUTOR_HELP, RAY_ADDRESS_HELP, WORKERS_HELP
 
     def command(
         panel: str = typer.Option("2016-2020", help="GSS panel: 2016-2020 or 2006-2010."),
@@ -335,8 +374,13 @@ def register(app: Any) -> None:
         lengths: str = typer.Option("2,4", help="Also build agents from the first N answers, for each N."),
         seed: int = typer.Option(0),
         embeddings: bool = typer.Option(False, "--embeddings/--no-embeddings", help="Embedding topic checks in the interview."),
+        executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     ) -> None:
-        """Information yield: interview GSS twins, build agents from the transcripts, score on held-out items."""
-        interview_yield(panel, people, targets, context_items, script, blocks, turns, lengths, seed, embeddings)
+        """Information yield: interview GSS twins, build agents from the transcripts, answer and score held-out
+        items through the pipeline (a run folder with yield.json, metrics.json and report.html)."""
+        interview_yield(panel, people, targets, context_items, script, blocks, turns, lengths, seed, embeddings,
+                        executor, ray_address, workers)
 
     app.command("interview-yield")(command)

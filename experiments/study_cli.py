@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from experiments.runs.options import EXECUTOR_HELP, RAY_ADDRESS_HELP, WORKERS_HELP
+
 console = Console()
 study_app = typer.Typer(help="Studies: interview, surveys and a retest for your own participants; export and evaluate.",
                         no_args_is_help=True)
@@ -158,53 +160,36 @@ def study_responses(study_id: str, *, workspace: Any = None):
     return ResponseSet.from_records(f"study-{study_id}", store.response_records(study), source=str(store.folder(study_id)))
 
 
-def export_study(study_id: str, out: Path | None = None, *, workspace: Any = None) -> list[Path]:
-    """responses.csv (every instrument, long format: respondent, question, wave, value), one
-    responses-<instrument>.csv per instrument (what `simulacra report --truth FILE` reads) and the instruments
-    as asked (instruments/<id>.yaml). Files are 0600 (personal data)."""
-    from simulacra.workspace import atomic_write_text, private_dir
-    from surveys.instruments import save_instrument
+def export_study(study_id: str, out: Path | None = None, *, workspace: Any = None,
+                 with_external_ids: bool = False) -> list[Path]:
+    """The study's export (interviewer/study/export.py): long CSVs of both waves (responses.csv and one
+    responses-<instrument>.csv each, what `simulacra report --truth FILE` reads), answers.csv with answer
+    times and item positions, item_order.csv, participants.csv (wave completion times, retest interval), the
+    instruments as asked; external_ids.csv only with `with_external_ids`. Files are 0600 (personal data)."""
+    from interviewer.study.export import export_study as write_export
+    from interviewer.web.tokens import SessionRegistry
 
     store = _store(workspace)
-    study = store.load(study_id)
-    target = private_dir(Path(out) if out else store.folder(study_id) / "export")
-    responses = study_responses(study_id, workspace=store.workspace)
-    data = responses.data
-    written = []
-    path = target / "responses.csv"
-    atomic_write_text(path, data.to_csv(index=False))
-    written.append(path)
-    if study.experiments:
-        rows = [(p.respondent, e, c) for p in store.participants(study_id) for e, c in sorted(p.conditions.items())]
-        path = target / "conditions.csv"
-        import pandas as pd
-
-        atomic_write_text(path, pd.DataFrame(rows, columns=["respondent", "experiment", "condition"]).to_csv(index=False))
-        written.append(path)
-    for instrument in study.instruments:
-        ids = {q.id for q in instrument.questions}
-        path = target / f"responses-{instrument.id}.csv"
-        atomic_write_text(path, data[data["question"].isin(ids)].to_csv(index=False))
-        written.append(path)
-        folder = private_dir(target / "instruments")
-        saved = save_instrument(instrument, folder / f"{instrument.id}.yaml")
-        Path(saved).chmod(0o600)
-        written.append(Path(saved))
-    return written
+    return write_export(store, study_id, Path(out) if out else None, with_external_ids=with_external_ids,
+                        registry=SessionRegistry(store.workspace.sessions / "web"))
 
 
 async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, conditions: Sequence[str] = CONDITIONS,
-                             reflections: bool = True, progress: Any = None) -> tuple[list[Any], dict[str, str], list[str]]:
+                             reflections: bool = True, progress: Any = None,
+                             exclusions: Any = None) -> tuple[list[Any], dict[str, str], list[str]]:
     """The study's agents: per participant with wave-1 answers, an interview agent from their transcript (built
     once and kept in the workspace's agent bank), a combined agent (interview + their other answers to scored
     items), a composite agent (their answers to scored items, each left out in turn), a demographic agent
     (their "about you" answers, else the transcript's demographics; fields repeating a scored item are left
     out) and a persona agent (their "about you" paragraph). Unscored answers (about_you) never enter a
     combined or composite context, and no scored answer enters a demographic or persona context.
+    The run's exclusions (`exclusions_for` the scored items; computed here when not given) apply to every kind:
+    a composite or combined agent predicting an item never sees its near-duplicates, a demographic agent never
+    gets a field that is or maps to a scored item (the fields dropped are recorded in `exclusions`).
     Returns (agents, agent id -> respondent, notes on what could not be built)."""
     from interviewer.storage import TranscriptStore
     from simulacra.agents.bank import AgentBank
-    from experiments.scoring.leakage import allowed_demographic_fields
+    from experiments.scoring.leakage import exclusions_for, field_item
     from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
     from simulacra.agents.build import build_agent_from_transcript
     from simulacra.agents.interview import CombinedAgent
@@ -213,6 +198,8 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
     study = store.load(study_id)
     questions = [q for i in scored_instruments(study) for q in i.questions]
     scored_ids = {q.id for q in questions}
+    exclusions = exclusions if exclusions is not None else exclusions_for(scored_ids)
+    closed = exclusions.closed()
     transcripts = TranscriptStore(store.workspace.transcripts)
     bank = AgentBank(store.workspace.agents)
     unknown = [c for c in conditions if c not in CONDITIONS]
@@ -249,14 +236,17 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
         if interview is not None and "interview" in conditions:
             agents.append(interview)
         if interview is not None and "combined" in conditions:
-            agents.append(CombinedAgent.combine(interview, known, questions, agent_id=f"{study_id}.{person}.combined"))
+            agents.append(CombinedAgent.combine(interview, known, questions, agent_id=f"{study_id}.{person}.combined",
+                                                hidden_with=_hidden_with(exclusions, known)))
         if "composite" in conditions:
             agents.append(CompositeAgent(id=f"{study_id}.{person}.composite", respondent=person, known_answers=known,
-                                         questions=[q.model_copy() for q in questions]))
+                                         questions=[q.model_copy() for q in questions],
+                                         hidden_with=_hidden_with(exclusions, known)))
         if "demographic" in conditions:
             found = {**(dict(interview.demographics) if interview is not None else {}), **about}
-            allowed = set(allowed_demographic_fields(found, scored_ids))
-            dropped = sorted(set(found) - allowed)
+            dropped = sorted(f for f in found if field_item(f) in closed)
+            exclusions.dropped_fields.update({f: field_item(f) for f in dropped})
+            allowed = set(found) - set(dropped)
             if dropped:
                 notes.append(f"{person}: demographic field(s) {', '.join(dropped)} left out (they repeat a scored item)")
             demographics = {k: v for k, v in found.items() if k in allowed}
@@ -277,15 +267,23 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
     return agents, respondents, notes
 
 
+def _hidden_with(exclusions: Any, known: dict[str, Any]) -> dict[str, list[str]]:
+    """Per predicted item, the known items it must not be shown with (its near-duplicates among them)."""
+    out = {target: [i for i in items if i in known] for target, items in exclusions.hidden.items()}
+    return {target: items for target, items in out.items() if items}
+
+
 async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, model: dict[str, Any] | None = None,
                          conditions: Sequence[str] = CONDITIONS, reflections: bool = True, bootstrap: int = 1000,
-                         min_items: int = 20, batch_size: int = 5, run_id: str | None = None, new_run: bool = False,
-                         show_progress: bool = False, progress: Any = None):
-    """Build the study's agents, run them on the study's instruments (a run folder like any batch, with the
-    study's answers saved as its truth) and write the report. Returns (run folder, ReportResult, notes)."""
-    from experiments.reports.report import write_report
-    from experiments.runs import TRUTH_IN_RUN, execute_run, open_run, save_truth
-    from experiments.scoring.evaluate import EvalSettings
+                         min_items: int | None = None, batch_size: int = 5, run_id: str | None = None, new_run: bool = False,
+                         show_progress: bool = False, progress: Any = None, executor: Any = None):
+    """Build the study's agents, plan them as a RunSpec on the study's scored instruments (the study's answers as
+    its truth, the exclusions computed once), run it through the pipeline and write the report.
+    Returns (run folder, ReportResult, notes). `executor`: where answers are made (default: locally on `llm`)."""
+    from experiments.pipeline import report, run_async
+    from experiments.runs.spec import RunSpec
+    from experiments.pipeline import EvalSettings
+    from experiments.scoring.leakage import exclusions_for
     from interviewer.study.model import StudyError
 
     store = _store(workspace)
@@ -298,21 +296,20 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
     truth.data = truth.data[truth.data["question"].isin(scored_ids)].reset_index(drop=True)  # the targets only
     if truth.data.empty:
         raise StudyError(f"study {study_id} has no answers yet; nothing to evaluate")
+    exclusions = exclusions_for([q.id for i in instruments for q in i.questions])
     agents, respondents, notes = await build_study_agents(study_id, llm, workspace=store.workspace, conditions=conditions,
-                                                          reflections=reflections, progress=progress)
+                                                          reflections=reflections, progress=progress, exclusions=exclusions)
     if not agents:
         raise StudyError(f"study {study_id}: no agent could be built ({'; '.join(notes) or 'no participants'})")
     if study.experiments:
         notes.append(f"experiments ({', '.join(study.experiments)}) are not scored here: run them with `simulacra experiment`")
-    folder = open_run(store.workspace.runs, agents, instruments, model=model or {"model": getattr(llm, "model", "")},
-                      settings={"batch_size": batch_size, "study": study_id}, run_id=run_id, truth=TRUTH_IN_RUN,
-                      label=f"study {study_id}", respondents=respondents, new_run=new_run,
-                      extra={"study": study_id, "retest_days": study.spec.retest_days})
-    save_truth(folder, truth)
-    await execute_run(folder, agents, instruments, llm, batch_size=batch_size, show_progress=show_progress,
-                      console=console if show_progress else None)
-    result = write_report(folder, truth, EvalSettings(bootstrap=bootstrap, min_items=min_items))
-    return folder, result, notes
+    spec = RunSpec.build(agents, instruments, model=model or {"model": getattr(llm, "model", "")}, batch_size=batch_size,
+                         truth=truth, exclusions=exclusions, respondents=respondents, label=f"study {study_id}",
+                         run_id=run_id, extra={"study": study_id, "retest_days": study.spec.retest_days})
+    outcome = await run_async(spec, executor, llm=llm, workspace=store.workspace, new_run=new_run,
+                              console=console if show_progress else None)
+    result = report(outcome.folder, None, EvalSettings(bootstrap=bootstrap, min_items=min_items))
+    return outcome.folder, result, notes
 
 
 # -- commands ---------------------------------------------------------------------------------------------
@@ -354,7 +351,8 @@ def status_cmd(
     study: Optional[str] = typer.Argument(None, help="Study id (default: every study)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Each participant's progress: interview, round 1, waiting, round 2 (the retest), done or stopped."""
+    """Each participant's progress: invited, consented, interview, survey, waiting for retest, retest, done,
+    stopped or full (quota)."""
     from interviewer.study.web import overview
     from interviewer.web.tokens import SessionRegistry
 
@@ -376,8 +374,10 @@ def status_cmd(
             table.add_column(column, overflow="fold")
         for p in item["participants"]:
             interview = "finished" if p["interview_finished"] else ("-" if not item["interview"]["required"] else "not finished")
-            table.add_row(p["respondent"], p["phase"], interview, f"{p['answered']['1']}/{p['total']}",
-                          f"{p['answered']['2']}/{p['total']}", p["retest_at"] or "")
+            totals = p.get("totals") or {"1": p["total"], "2": p["total"]}
+            opens = f"{p['retest_at'] or ''}{' (opened early)' if p.get('retest_opened_at') else ''}"
+            table.add_row(p["respondent"], p.get("status", p["phase"]), interview, f"{p['answered']['1']}/{totals['1']}",
+                          f"{p['answered']['2']}/{totals['2']}", opens)
         console.print(table)
 
 
@@ -385,11 +385,31 @@ def status_cmd(
 def export_cmd(
     study: str = typer.Argument(..., help="Study id."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder (default: studies/<id>/export/)."),
+    with_external_ids: bool = typer.Option(False, "--with-external-ids",
+                                           help="Also write external_ids.csv (participant-platform ids; personal data)."),
 ) -> None:
-    """Write the human answers (waves 1 and 2) as long CSV: all instruments, and one file per instrument
-    (`simulacra report RUN --truth <that file>`)."""
-    for path in export_study(study, out):
+    """Write the human answers (waves 1 and 2) as long CSV (all instruments, and one file per instrument for
+    `simulacra report RUN --truth <that file>`), with answer times, item order, wave completion times and
+    retest intervals."""
+    for path in export_study(study, out, with_external_ids=with_external_ids):
         _say(str(path))
+
+
+@study_app.command("open-retest")
+def open_retest_cmd(
+    study: str = typer.Argument(..., help="Study id."),
+    participant: Optional[str] = typer.Argument(None, help="Respondent id (default: everyone waiting for the retest)."),
+) -> None:
+    """Open the retest now (before the study's retest delay), logged in studies/<id>/log.jsonl."""
+    from interviewer.study.web import open_retest
+
+    opened = open_retest(_store(), study, participant, by="cli")
+    if not opened:
+        _say(f"study {study}: nobody is waiting for the retest" if participant is None
+             else f"study {study}: the retest of {participant} is already open")
+        return
+    for respondent in opened:
+        _say(f"retest open for {respondent} (their study link now opens round 2)", "green")
 
 
 @study_app.command("evaluate")
@@ -398,7 +418,10 @@ def evaluate_cmd(
     condition: Optional[List[str]] = typer.Option(None, "--condition", help=f"Agent condition(s): {', '.join(CONDITIONS)} (default: all)."),
     reflections: bool = typer.Option(True, "--reflections/--no-reflections", help="Expert reflections for interview agents."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for intervals."),
-    min_items: int = typer.Option(20, min=1, help="People with fewer scored items are left out of the averages."),
+    min_items: Optional[int] = typer.Option(None, min=1, help="People with fewer scored items are left out of the averages (default, as for every run: 20, or half the items asked when fewer than 40 were asked)."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the agents or settings changed."),
 ) -> None:
@@ -409,13 +432,16 @@ def evaluate_cmd(
     from simulacra.llm import describe_backend, open_llm
     from simulacra.workspace import Workspace
 
+    from experiments.runs.executors import answering
+
     workspace = Workspace.default()
     settings = load_settings()
-    llm = open_llm(settings, workspace)
-    folder, result, notes = asyncio.run(evaluate_study(
-        study, llm, workspace=workspace, model=describe_backend(settings), conditions=condition or CONDITIONS,
-        reflections=reflections, bootstrap=bootstrap, min_items=min_items, run_id=run_id, new_run=new_run,
-        show_progress=True, progress=lambda message: _say(message, "dim")))
+    with answering(executor, settings, workspace, address=ray_address, workers=workers) as (local, runs_on):
+        llm = local or open_llm(settings, workspace)  # builds interview agents here; answers on `runs_on`
+        folder, result, notes = asyncio.run(evaluate_study(
+            study, llm, workspace=workspace, model=describe_backend(settings), conditions=condition or CONDITIONS,
+            reflections=reflections, bootstrap=bootstrap, min_items=min_items, run_id=run_id, new_run=new_run,
+            show_progress=True, progress=lambda message: _say(message, "dim"), executor=runs_on))
     for note in notes:
         _say(note, "yellow")
     print_summary(result.metrics, console)
@@ -423,6 +449,5 @@ def evaluate_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    import interviewer.study.store  # noqa: F401 - registers the study step of `simulacra withdraw`
 
     app.add_typer(study_app, name="study")

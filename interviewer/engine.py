@@ -24,6 +24,7 @@ conversation since the last refresh; notes are capped, so prompts stay bounded h
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -34,16 +35,17 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from simulacra.errors import EndpointError, StructuredOutputError
-from simulacra.llm import LLM
+from simulacra.llm import LLM, provenance
 from simulacra.prompts import render_prompt
 from simulacra.transcript import InterviewNotes, Transcript, Turn
+from simulacra.workspace import append_line
 from interviewer.clock import Clock, SpeechClock, WallClock
 from interviewer.errors import SessionStateError
 from interviewer.script import Block, Script, ScriptQuestion
 from interviewer.storage import TranscriptStore, now_iso, validate_respondent
 from interviewer.validation import (
     SCHEMA_VERSION as CHECKS_VERSION, Similarity, ValidatorSettings, Verdict, check_answer, check_follow_up, pick_probe,
-    similarity,
+    question_kind, similarity,
 )
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,8 @@ class Decision(BaseModel):
     """What the interviewer decided after an answer, and why (stored in the `meta["decision"]` of the
     interviewer turn it leads to).
 
-    reason: no_budget | declined | time | follow_up_limit | skipped (no model asked); model (a follow-up that
+    reason: no_budget | declined | time | follow_up_limit | closed_answered (an adequate answer to a yes/no
+    question) | skipped (no model asked); model (a follow-up that
     passed the checks, first time or regenerated: see `proposals`); objective_met (the model chose to move
     on); probe (the model's follow-ups failed the checks: a curated neutral probe instead); failed_checks (they
     failed and no probe was left: move on); model_error (no valid reply); answer_<problem> (the answer was
@@ -278,6 +281,10 @@ class InterviewSession:
         self._paused_at: float | None = None
         self._skip: dict[str, Any] | None = None  # the last skip request: {"turn": index it came after}
         self._lock = asyncio.Lock()
+        budgets = [q.budget_s for _, q in self._items if q.kind == "question" and q.budget_s > 0]
+        self._mean_budget = sum(budgets) / len(budgets) if budgets else 0.0  # a question's budget share is over this
+        self._judged: tuple[int, str, Verdict | None] | None = None  # (turn, answer text, verdict) last judged
+        self._unusable: str | None = None  # why the transcript was marked unusable (closed loop of non-answers)
 
     # -- opening and resuming ---------------------------------------------------------------------------
     @classmethod
@@ -323,6 +330,8 @@ class InterviewSession:
     def _restore(self, transcript: Transcript, state: dict[str, Any]) -> None:
         self._turns = list(transcript.turns)
         self._notes = transcript.notes
+        if transcript.meta.get("unusable"):
+            self._unusable = str(transcript.meta.get("unusable_reason") or "marked unusable")
         last_time = 0.0
         for turn in self._turns:
             last_time = max(last_time, turn.ended_at or 0.0, turn.started_at or 0.0)
@@ -443,9 +452,55 @@ class InterviewSession:
             self._finished, self._ended, self._pending = True, reason, None
             self._save_state()
 
+    @property
+    def unusable_reason(self) -> str | None:
+        """Why the transcript was marked unusable (`mark_unusable`), or None."""
+        return self._unusable
+
+    def mark_unusable(self, reason: str) -> None:
+        """End the session and mark its transcript unusable: a `{"type": "status", "unusable": true}` line that
+        `simulacra agents build` refuses without --force (`simulacra.transcript.check_usable`)."""
+        record = {"type": "status", "unusable": True, "unusable_reason": reason, "unusable_at": now_iso()}
+        append_line(self.store.path(self._respondent), json.dumps(record, ensure_ascii=False))
+        self._unusable = reason
+        self.end("unusable")
+
+    def judge_answer(self, text: str, *, agent: bool = False) -> Verdict | None:
+        """The answer checks (`validation.check_answer`, adequacy included) on `text` as the answer to the line
+        now waiting; None when that line is not judged (the intro or closing, a line with no budget, or
+        `EngineSettings.check_answers` off). `submit_answer` stores the outcome in the turn's `adequacy`."""
+        pending = self._pending
+        text = (text or "").strip()
+        if pending is None or self._pos < 0 or not self.settings.check_answers:
+            return None
+        block, question = self._items[self._pos]
+        if question.kind != "question" or question.budget_s <= 0:
+            return None
+        if self._judged is not None and self._judged[:2] == (pending.turn_index, text):
+            return self._judged[2]
+        # the question's share of the script's time (1 for a follow-up): kept by `shorten`, which scales every budget
+        share = question.budget_s / self._mean_budget if pending.kind == "scripted" and self._mean_budget > 0 else 1.0
+        verdict = check_answer(
+            text,
+            question=question.text.replace("{name}", self.name),
+            objective=question.objective or "",
+            block=block.label or block.id,
+            earlier_answers=[t.text for t in self._turns if t.speaker == "respondent" and t.text],
+            asked=[t.text for t in self._question_turns()],
+            agent=agent,
+            name=self.name,
+            settings=self.settings.validation,
+            similarity_fn=self.similarity_fn,
+            line=pending.text,
+            budget_share=share,
+            interviewer_lines=self._interviewer_lines(),
+        )
+        self._judged = (pending.turn_index, text, verdict)
+        return verdict
+
     async def next_utterance(self) -> Utterance | None:
         """The interviewer's next line, saved before it is returned; the same one again until answered."""
-        async with self._lock:
+        async with self._lock, provenance.about(self._respondent):  # model calls here are made from their words
             if self._finished:
                 return None
             if self._pending is not None:
@@ -477,7 +532,7 @@ class InterviewSession:
 
     async def submit_answer(self, text: str, duration_s: float | None = None, meta: dict[str, Any] | None = None) -> None:
         """Save the respondent's answer (flushed), then refresh notes if due and decide what comes next."""
-        async with self._lock:
+        async with self._lock, provenance.about(self._respondent):  # model calls here are made from their words
             if self._finished:
                 raise SessionStateError(f"the interview of {self._respondent} is finished")
             pending = self._pending
@@ -493,9 +548,13 @@ class InterviewSession:
             if duration_s is not None:
                 info["duration_s"] = duration_s
             info.update(meta or {})
+            verdict = self.judge_answer(text, agent=bool(info.get("respondent_agent")))
+            if verdict is not None and not verdict.ok:
+                info["answer_check"] = {"problems": verdict.problems, "detail": verdict.explain()[:300]}
             turn = Turn(
                 index=len(self._turns), speaker="respondent", text=text, question_id=pending.question_id,
                 block=pending.block, kind="answer", started_at=started, ended_at=after, meta=info,
+                adequacy=None if verdict is None else "adequate" if verdict.ok else "non_answer",
             )
             self.store.append(self._respondent, turn)
             self._turns.append(turn)
@@ -661,17 +720,20 @@ class InterviewSession:
             "block_left_s": round(block_left, 1),
         }
         s = self.settings
-        verdict = self._check_answer(answer) if s.check_answers and question.kind == "question" and question.budget_s > 0 else None
         answer_info: dict[str, Any] = {}
-        if verdict is not None and not verdict.ok:
-            answer_info = {"answer_problems": verdict.problems, "answer_detail": verdict.explain()[:300]}
+        if answer.adequacy == "non_answer" and s.check_answers:  # judged when it was submitted (`judge_answer`)
+            check = answer.meta.get("answer_check") or {}
+            answer_info = {"answer_problems": list(check.get("problems") or ["other"]), "answer_detail": str(check.get("detail") or "")}
         if question.kind != "question" or question.budget_s <= 0:
             decision = Decision(**base, action="move_on", reason="no_budget")
         elif is_decline(answer.text):
             decision = Decision(**base, action="move_on", reason="declined",
                                 assessment="The interviewee declined to answer; not pressing them.")
+        elif answer_info and (answer.meta.get("agent_check") or {}).get("regenerated"):  # an agent, asked twice
+            decision = Decision(**base, **answer_info, action="move_on", reason="not_answered",
+                                assessment="The agent was asked again once and still gave no answer; moving on.")
         elif answer_info and not self._rephrased():
-            decision = Decision(**base, **answer_info, **await self._rephrase(block, question, verdict))
+            decision = Decision(**base, **answer_info, **await self._rephrase(block, question, answer_info))
         elif answer_info:
             decision = Decision(**base, **answer_info, action="move_on", reason="not_answered",
                                 assessment="Still no answer after a rephrase; moving on.")
@@ -680,6 +742,9 @@ class InterviewSession:
                                 assessment=f"This question's time is used up ({left:.0f} s of its allowance left).")
         elif self._follow_ups >= s.max_follow_ups:
             decision = Decision(**base, action="move_on", reason="follow_up_limit")
+        elif answer.adequacy == "adequate" and question_kind(self._question_turns()[-1].text) == "closed":
+            decision = Decision(**base, action="move_on", reason="closed_answered",
+                                assessment="A yes/no question, answered; moving on without asking the model.")
         else:
             decision = Decision(**base, **await self._ask_model(block, question, left, block_left))
         if (self._skip or {}).get("turn") == answer.index:  # skipped while the model was thinking
@@ -696,29 +761,13 @@ class InterviewSession:
     def _rephrased(self) -> bool:
         return any((t.meta.get("decision") or {}).get("action") == "rephrase" for t in self._question_turns())
 
-    def _check_answer(self, answer: Turn) -> Verdict:
-        block, question = self._items[self._pos]
-        earlier = [t.text for t in self._turns if t.speaker == "respondent" and t.index < answer.index and t.text]
-        return check_answer(
-            answer.text,
-            question=question.text.replace("{name}", self.name),
-            objective=question.objective or "",
-            block=block.label or block.id,
-            earlier_answers=earlier,
-            asked=[t.text for t in self._question_turns()],
-            agent=bool(answer.meta.get("respondent_agent")),
-            name=self.name,
-            settings=self.settings.validation,
-            similarity_fn=self.similarity_fn,
-        )
-
     def _interviewer_lines(self) -> list[str]:
         return [t.text for t in self._turns if t.speaker == "interviewer"]
 
-    async def _rephrase(self, block: Block, question: ScriptQuestion, verdict: Verdict) -> dict[str, Any]:
+    async def _rephrase(self, block: Block, question: ScriptQuestion, answer_info: dict[str, Any]) -> dict[str, Any]:
         """Ask the last line again in other words (once per question), after an answer that was not one."""
         target = self._question_turns()[-1].text
-        problem = verdict.problems[0]
+        problem = answer_info["answer_problems"][0]
         out: dict[str, Any] = {"action": "rephrase", "reason": f"answer_{problem}"}
         proposals: list[Proposal] = []
         started = time.perf_counter()
@@ -752,7 +801,7 @@ class InterviewSession:
         if "follow_up" not in out:
             out.update(follow_up=_CURATED_REPHRASE.get(problem, _CURATED_REPHRASE["other"]) + " " + target, source="curated")
         out["proposals"] = proposals
-        out["assessment"] = f"The answer was not an answer to the question ({verdict.explain()[:200]}); asking it again once."
+        out["assessment"] = f"The answer was not an answer to the question ({answer_info['answer_detail'][:200]}); asking it again once."
         out["model_s"] = round(time.perf_counter() - started, 3)
         return out
 
@@ -837,6 +886,10 @@ _REGENERATE = (
 )
 _ANSWER_PROBLEM_WORDS = {
     "empty": "the interviewee said nothing",
+    "acknowledgement": "the interviewee only acknowledged the question and did not answer it",
+    "too_short": "the answer was too short for what the question asks",
+    "echo": "the interviewee repeated the question's own words instead of answering",
+    "same_short": "the interviewee gave the same short reply as to earlier questions",
     "repeat": "the interviewee repeated an earlier answer",
     "off_topic": "the interviewee talked about something else",
     "meta": "the interviewee talked about the interview instead of answering",

@@ -16,10 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simulacra.errors import DataFileError
+from surveys.errors import number_too_long
+from surveys.instruments import refuse_alias_bombs
+from surveys.names import check_name
 
 DATA_DIR = Path(__file__).parent / "data"
 QuestionKind = Literal["intro", "question", "closing"]
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _DURATION = re.compile(r"^\s*(?:(?P<h>\d+(?:\.\d+)?)\s*h)?\s*(?:(?P<m>\d+(?:\.\d+)?)\s*m(?:in)?)?\s*(?:(?P<s>\d+(?:\.\d+)?)\s*s?)?\s*$")
 
 
@@ -54,9 +56,7 @@ class ScriptQuestion(BaseModel):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError(f"question id {value!r} may use only letters, digits, '_', '-', '.'")
-        return value
+        return check_name(value, kind="question")
 
     @property
     def expects_answer(self) -> bool:
@@ -148,12 +148,14 @@ def _fill_defaults(data: dict[str, Any], path: Path) -> None:
     """Ids an author may leave out: the script's from the file name, a question's from its block and position."""
     data.setdefault("id", path.stem.removesuffix("_script"))
     data.setdefault("title", data["id"])
-    for block in data.get("blocks") or []:
+    blocks = data.get("blocks")
+    for block in blocks if isinstance(blocks, list) else []:  # anything else is reported by validation
         if not isinstance(block, dict):
             continue
         if "id" in block and "label" not in block:
             block["label"] = str(block["id"]).replace("_", " ").capitalize()
-        for number, question in enumerate(block.get("questions") or [], start=1):
+        questions = block.get("questions")
+        for number, question in enumerate(questions if isinstance(questions, list) else [], start=1):
             if isinstance(question, dict) and "id" not in question and "id" in block:
                 question["id"] = f"{block['id']}-{number}"
 
@@ -161,11 +163,17 @@ def _fill_defaults(data: dict[str, Any], path: Path) -> None:
 def parse_script(text: str, path: Path) -> Script:
     """Parse and check a script's YAML text; errors name `path` and the line."""
     try:
+        refuse_alias_bombs(text, path)  # before any loader expands the aliases
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise DataFileError(path, f"not valid YAML: {exc.problem}", line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:  # a ReaderError (a control character): no mark, two lines of text
+        raise DataFileError(path, f"not valid YAML: {str(exc).split(chr(10))[0]}",
+                            line=text.count("\n", 0, getattr(exc, "position", 0) or 0) + 1) from None
+    except ValueError as exc:  # an integer past Python's int-from-text limit
+        raise number_too_long(path, text, exc) from None
     if not isinstance(data, dict) or root is None:
         raise DataFileError(path, "a script is a mapping with 'id', 'title' and 'blocks'", line=1)
     _fill_defaults(data, path)

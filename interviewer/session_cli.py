@@ -146,6 +146,11 @@ async def _run_agent(script, respondent_id, agent_id, store, clock, name, agents
         finally:
             await llm.aclose()
             await agent_llm.aclose()
+    if session.unusable_reason:  # the closed loop refused garbage (interviewer/agent_loop.py): one line, exit 1
+        from interviewer.agent_loop import AgentNotInterviewable
+
+        raise AgentNotInterviewable(f"interview stopped: {session.unusable_reason}; {store.path(respondent_id)} is "
+                                    "marked unusable (simulacra agents build refuses it without --force)")
     follow_ups = sum(1 for t in session.turns if t.kind == "follow_up")
     calls = llm.usage.calls + agent_llm.usage.calls
     cached = llm.usage.cached_calls + agent_llm.usage.cached_calls

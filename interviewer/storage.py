@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,18 @@ from simulacra.transcript import InterviewNotes, Transcript, Turn, read_transcri
 from simulacra.workspace import PRIVATE_FILE, Workspace, append_line, atomic_write_json, private_dir
 from simulacra.errors import DataFileError
 from interviewer.errors import RespondentIdError
+from surveys.errors import InvalidNameError
+from surveys.names import check_name
 
 log = logging.getLogger(__name__)
-_RESPONDENT = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
-def validate_respondent(respondent: str) -> str:
-    """Respondent ids become file names: letters, digits, '-' and '_' only (1-100 characters)."""
-    if not isinstance(respondent, str) or not _RESPONDENT.match(respondent):
-        raise RespondentIdError(
-            f"respondent id {respondent!r} is not allowed: use 1-100 letters, digits, '-' or '_' "
-            "(it becomes the transcript's file name)"
-        )
-    return respondent
+def validate_respondent(respondent: str, where: str | None = None) -> str:
+    """Respondent ids become file names: the one name rule of `surveys.names`."""
+    try:
+        return check_name(respondent, kind="respondent", where=where)
+    except InvalidNameError as exc:
+        raise RespondentIdError(str(exc)) from None
 
 
 def now_iso() -> str:

@@ -9,7 +9,11 @@ Two kinds of utterance are checked, with plain lexical rules (no model call, mic
   interviewer, not as an assistant waiting for questions (`right_party`).
 - **Answers** (`check_answer`), from a person or an agent: an answer that is empty (`empty`), repeats an
   earlier answer (`repeat`), talks about something else (`off_topic`), or (agents only) talks about the
-  interview or as an assistant (`meta`), is not in the first person (`first_person`) or loops (`loop`).
+  interview or as an assistant (`meta`), is not in the first person (`first_person`) or loops (`loop`). And
+  whether it is adequate to what the line asked (`question_kind`: closed, short or open): a bare
+  acknowledgement ("ok", "saved", "sure", "no comment"; "yes" answers only a yes/no question), too few words
+  for an open question and its budget (`too_short`), the interviewer's own words said back (`echo`), the
+  same short answer given to other questions (`same_short`).
 
 Every check returns a `CheckResult` with a short reason; a `Verdict` lists them all, so a decision can record
 why an utterance was refused. The thresholds live in `ValidatorSettings`; the defaults pass the real
@@ -29,7 +33,8 @@ from pydantic import BaseModel
 
 SCHEMA_VERSION = 1
 FOLLOW_UP_CHECKS = ("question_shape", "on_topic", "not_repeat", "no_loop", "no_prompt_text", "right_party")
-ANSWER_CHECKS = ("empty", "repeat", "off_topic", "meta", "first_person", "loop")
+ANSWER_CHECKS = ("empty", "repeat", "off_topic", "acknowledgement", "too_short", "echo", "same_short", "meta", "first_person", "loop")
+ADEQUACY_CHECKS = ("acknowledgement", "too_short", "echo", "same_short")
 
 # Neutral probes a good interviewer can always say: the safe move when the model's follow-up is refused.
 NEUTRAL_PROBES = (
@@ -164,6 +169,15 @@ class ValidatorSettings:
     min_repeat_words: int = 6  # "I don't know." twice is not a repeated answer worth a rephrase
     min_answer_words_for_topic: int = 8  # shorter answers ("Yes, two daughters.") are never called off topic
     min_words_for_person: int = 60  # an agent's answer this long with no "I"/"my"/"we" is not in the first person
+    # adequacy. An open question ("tell me about...", "how would you describe...") needs at least 2 words once its
+    # budget is the script's average question budget or more (budget_share >= 1), 3 words at 3x the average (the
+    # life story, family, political views); a negative ("None, fortunately.") answers any but those big ones.
+    open_min_words: tuple[tuple[float, int], ...] = ((1.0, 2), (3.0, 3))
+    negative_answers_up_to_share: float = 3.0
+    echo_min_run: int = 3  # an answer whose words are mostly a run of the interviewer's own words (this many or more)
+    echo_share: float = 0.6  # ... covering this share of the answer's words
+    same_short_open: int = 1  # the same short answer (under min_repeat_words) given this many times before to an open question
+    same_short_other: int = 2  # ... to a question that asks for a fact ("What city were you born in?")
     # with an embedder: below this cosine (and no shared word) is off topic. all-MiniLM-L6-v2 puts the sample
     # person's real answers at 0.07-0.6 from their questions, unrelated text at ~0.05
     embedding_topic_threshold: float = 0.1
@@ -356,6 +370,148 @@ _META = re.compile(
 _EMPTY = re.compile(r"^[\W_]*(?:(?:um+|uh+|hmm+|er+|ah+|null)[\W_]*)*$", re.I)  # "None." is an answer
 
 
+# -- adequacy ------------------------------------------------------------------------------------------------------
+# What a line asks for. Open: a story or a view ("tell me about...", "how would you describe...", "how about you?").
+# Closed: yes or no ("Do you vote?", "Any babies or small children?"). Short: a fact ("What city were you born in?").
+_NARRATIVE = re.compile(
+    r"\b(?:tell (?:me|us)|describe|talk(?:ing)? (?:about|more)|story|stories|explain|elaborate|walk (?:me|us) through"
+    r"|share (?:with|more|about|your|a)|what (?:was|is|has been|were|would be) (?:it|that|this|life) like|imagine"
+    r"|how (?:would|do|did|does|have|has|had|is|was|are|were|can|could) (?:you|it|they|that|this|things|your|people|life)"
+    r"|how'?s|why|in what ways?|how about|what about (?:you|for you|people)|what do you (?:think|value|feel|mean|like)"
+    r"|what (?:stands out|matters|makes)|what (?:else|other)|anything else|give (?:me|us) an example|looks? like)\b",
+    re.I,
+)
+_CLOSED = re.compile(
+    r"^(?:[^,?]{1,40},\s*)?(?:and |so |but |now,? |also,? )?(?:do|does|did|are|is|was|were|have|has|had|can|could"
+    r"|would|will|should|may|might|any|anyone|anybody|anything|is there|are there)\b",
+    re.I,
+)
+_ASKS_FOR = re.compile(r"\b(?:could|can|would|will) you (?:please )?(?:provide|give|say|list|name|spell)\b", re.I)
+_REQUEST = re.compile(r"\b(?:tell (?:me|us)|describe|talk about|walk (?:me|us) through|explain|imagine)\b", re.I)
+_SPLIT = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z])")
+
+
+def question_kind(line: str) -> str:
+    """What an interviewer line asks for: "open" (a story or a view), "closed" (yes or no) or "short" (a fact).
+    Judged on its questions (sentences ending in "?") and requests ("Tell me about..."), so a preamble ("That
+    sounds like a hard story.") does not change it; a line with neither is judged whole."""
+    parts = [p.strip() for p in _SPLIT.split(" ".join(line.split())) if p.strip()]
+    questions = [p for p in parts if p.rstrip("\"')] ").endswith("?")]
+    asked = questions + [p for p in parts if p not in questions and _REQUEST.search(p)] or [line]
+    if any(_NARRATIVE.search(p) for p in asked):
+        return "open"
+    if questions and all(_CLOSED.match(p) and not _ASKS_FOR.search(p) for p in questions):
+        return "closed"
+    return "short"
+
+
+# Bare replies. An acknowledgement answers nothing; "yes" (or "fine", "good") answers only a yes/no question, not a
+# question asking for a fact or a story. A negative ("No.", "None.", "Nothing much.") is an answer.
+_ACK = ("ok", "okay", "k", "kk", "saved", "save", "got it", "noted", "understood", "i understand", "understand",
+        "thanks", "thank you", "thank you so much", "sounds good", "sounds great", "cool", "continue", "next",
+        "next question", "no comment", "i see", "mhm", "mm", "uh huh", "will do", "ready", "i'm ready", "let's go",
+        "let's start", "let's begin", "let's get started", "get started", "alright", "all right", "done", "perfect",
+        "agreed", "hello", "hi", "hey", "same", "same here", "same as before", "as i said", "likewise", "ditto",
+        "whatever", "go ahead", "proceed", "acknowledged", "roger", "check", "nice", "wow", "interesting")
+_AFFIRM = ("yes", "yeah", "yep", "yup", "ya", "sure", "of course", "absolutely", "certainly", "definitely", "right",
+           "correct", "indeed", "true", "exactly", "i do", "i did", "i am", "i have", "i was", "i will", "i would",
+           "i can", "it is", "it was", "there is", "there are", "we do", "we did", "we are", "we have")
+_MILD = ("fine", "good", "great", "not bad", "pretty good", "very good", "i'm fine", "i'm good", "i'm great",
+         "i am fine", "i am good", "all good", "doing well", "doing good", "very well")
+_FILLER = frozenset("um uh oh er ah hmm well so and then that's it's that is very all really just sir ma'am again".split())
+_BARE_PHRASES = sorted(
+    [(tuple(p.split()), "ack") for p in _ACK] + [(tuple(p.split()), "affirm") for p in _AFFIRM]
+    + [(tuple(p.split()), "mild") for p in _MILD],
+    key=lambda item: -len(item[0]),
+)
+_NEGATIVE = frozenset("no nope nah none nothing never not nobody neither nowhere".split())
+_DONT_KNOW = re.compile(r"\b(?:(?:i )?(?:don'?t|do not) know|not sure|no idea|can'?t (?:say|remember|recall)|(?:i )?(?:don'?t|do not) remember)\b", re.I)
+
+
+def bare_reply(text: str) -> set[str] | None:
+    """The kinds of bare reply ("ack", "affirm", "mild") `text` is made of, or None when it says more than that."""
+    ws = words(text)
+    kinds: set[str] = set()
+    i = 0
+    while i < len(ws):
+        for phrase, kind in _BARE_PHRASES:
+            if tuple(ws[i : i + len(phrase)]) == phrase:
+                kinds.add(kind)
+                i += len(phrase)
+                break
+        else:
+            if ws[i] not in _FILLER:
+                return None
+            i += 1
+    return kinds or None
+
+
+def is_negative(text: str) -> bool:
+    return any(w in _NEGATIVE or w.endswith("n't") for w in words(text)) or bool(_DONT_KNOW.search(text))
+
+
+def _acknowledgement(text: str, kind: str) -> str | None:
+    kinds = bare_reply(text)
+    if not kinds:
+        return None
+    if kind == "closed" and kinds & {"affirm", "mild"}:
+        return None
+    asked = {"open": "an open question", "short": "a question asking for a fact", "closed": "a yes/no question"}[kind]
+    return f"a bare '{' '.join(words(text))[:40]}' to {asked}"
+
+
+def open_min_words(budget_share: float, s: ValidatorSettings) -> int:
+    """The fewest words that can answer an open question with this budget (its budget / the script's average)."""
+    need = 1
+    for share, count in s.open_min_words:
+        if budget_share >= share:
+            need = count
+    return need
+
+
+def _too_short(text: str, kind: str, budget_share: float, s: ValidatorSettings) -> str | None:
+    if kind != "open":
+        return None
+    n = len(words(text))
+    need = open_min_words(budget_share, s)
+    if n >= need or (is_negative(text) and budget_share < s.negative_answers_up_to_share):
+        return None
+    return f"{n} word{'s' if n != 1 else ''} to an open question that asks for more (at least {need} for its time budget)"
+
+
+def _echo(text: str, lines: Sequence[str], earlier_answers: Sequence[str], s: ValidatorSettings) -> str | None:
+    """Mostly a run of the interviewer's own words, with no content word of its own ("tell me the story of your
+    life"); "Not so much for me." to "...for others not so much" says no content word at all and is an answer,
+    and words the interviewer quoted from the respondent ("You said you moved to Boston...") are the respondent's."""
+    ws = words(text)
+    own = content_stems(text)
+    if len(ws) < s.echo_min_run or not own:
+        return None
+    theirs = [" " + " ".join(words(a)) + " " for a in earlier_answers]
+    for line in lines:
+        lw = words(line)
+        if not lw or not own <= content_stems(line):
+            continue
+        match = SequenceMatcher(None, ws, lw, autojunk=False).find_longest_match(0, len(ws), 0, len(lw))
+        run = match.size
+        if run >= s.echo_min_run and run >= s.echo_share * len(ws):
+            quoted = " " + " ".join(ws[match.a : match.a + run]) + " "
+            if any(quoted in answer for answer in theirs):
+                continue
+            return f"says back the interviewer's own words ({run} of its {len(ws)} words: '{line[:60]}')"
+    return None
+
+
+def _same_short(text: str, kind: str, earlier: Sequence[str], s: ValidatorSettings) -> str | None:
+    key = normalise(text)
+    if kind == "closed" or not key or len(key.split()) >= s.min_repeat_words or is_negative(text):
+        return None
+    times = sum(1 for before in earlier if normalise(before) == key)
+    if times >= (s.same_short_open if kind == "open" else s.same_short_other):
+        return f"the same short answer ('{text.strip()[:40]}') was given to {times} other question{'s' if times != 1 else ''}"
+    return None
+
+
 def check_answer(
     text: str,
     *,
@@ -368,13 +524,21 @@ def check_answer(
     name: str | None = None,
     settings: ValidatorSettings | None = None,
     similarity_fn: Similarity | None = None,
+    line: str | None = None,
+    budget_share: float = 1.0,
+    interviewer_lines: Sequence[str] = (),
 ) -> Verdict:
     """Is this an answer to `question`? For a person only `empty`, `repeat` and `off_topic` are judged
     (off topic only with a `similarity_fn`, e.g. an embedding cosine, for a longer answer that shares no word
     with the question, its objective, block or what the interviewer said on it, `asked`, and is far from them
     in meaning: word overlap alone misjudges real answers, "I lived in a dorm" to "Who else did you live
     with?"). An agent (`agent=True`) is also held to the first person (a long answer with no "I", "my",
-    "we"..., or "<name> is ..."), no talk about the interview or as an assistant (`meta`) and no loops."""
+    "we"..., or "<name> is ..."), no talk about the interview or as an assistant (`meta`) and no loops.
+
+    Adequacy, for both: `line` is what the interviewer just said (the question, a follow-up or a rephrase;
+    default `question`), judged by `question_kind`; `budget_share` the question's time budget over the script's
+    average question budget (1.0 for a follow-up or when unknown: shortening a script keeps it); `interviewer_lines`
+    everything the interviewer said (an answer that says it back is an `echo`)."""
     s = settings or ValidatorSettings()
     results: list[CheckResult] = []
 
@@ -400,6 +564,13 @@ def check_answer(
             if score < s.embedding_topic_threshold:
                 off = f"shares no words with the question and is far from it in meaning ({score:.2f})"
     add("off_topic", off)
+    said = line if line is not None else question
+    kind = question_kind(said)
+    adequacy = not empty and not repeat
+    add("acknowledgement", _acknowledgement(stripped, kind) if adequacy else None)
+    add("too_short", _too_short(stripped, kind, budget_share, s) if adequacy else None)
+    add("echo", _echo(stripped, [said, *asked, *interviewer_lines], earlier_answers, s) if adequacy else None)
+    add("same_short", _same_short(stripped, kind, earlier_answers, s) if adequacy else None)
     if agent:
         meta = _META.search(stripped) if not empty else None
         add("meta", f"talks about the interview, not the question: '{meta.group(0)}'" if meta else None)
@@ -442,5 +613,5 @@ def pick_probe(recent: Sequence[str], *, question: str = "", answer: str = "", s
 
 __all__ = [
     "SCHEMA_VERSION", "FOLLOW_UP_CHECKS", "ANSWER_CHECKS", "NEUTRAL_PROBES", "CheckResult", "Verdict",
-    "ValidatorSettings", "check_follow_up", "check_answer", "pick_probe", "embedding_similarity", "similarity", "content_stems", "sentences",
+    "ValidatorSettings", "check_follow_up", "check_answer", "pick_probe", "question_kind", "bare_reply", "ADEQUACY_CHECKS", "embedding_similarity", "similarity", "content_stems", "sentences",
 ]

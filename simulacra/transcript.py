@@ -9,16 +9,15 @@ The first line may be a header record (`{"type": "header", ...}`) with responden
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from simulacra.errors import DataFileError
+from simulacra.errors import DataFileError, SimulacraError
+from surveys.names import RULE as NAME_RULE, is_valid_name
 
 Speaker = Literal["interviewer", "respondent"]
-_RESPONDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")  # it names files: no paths
 
 
 class Turn(BaseModel):
@@ -32,6 +31,9 @@ class Turn(BaseModel):
     ended_at: float | None = None
     wall_time: str | None = None  # ISO timestamp when it was saved
     meta: dict[str, Any] = Field(default_factory=dict)  # e.g. follow-up decision and assessment
+    # an answer the interviewer judged: "adequate", or "non_answer" (a bare "ok", an echo, too short...; see
+    # interviewer/validation.py); None when not judged (the intro, older transcripts)
+    adequacy: Literal["adequate", "non_answer"] | None = None
 
 
 class InterviewNotes(BaseModel):
@@ -67,6 +69,20 @@ class Transcript(BaseModel):
         )
 
 
+class UnusableTranscriptError(SimulacraError):
+    """A transcript marked unusable (e.g. a closed-loop interview of an agent that gave mostly non-answers)."""
+
+
+def check_usable(transcript: Transcript) -> None:
+    """Refuse a transcript marked unusable (a `{"type": "status", "unusable": true, "reason": ...}` line, written
+    when a closed-loop interview stops on non-answers); `simulacra agents build --force` skips this check."""
+    if transcript.meta.get("unusable"):
+        reason = str(transcript.meta.get("unusable_reason") or "no reason recorded")
+        raise UnusableTranscriptError(
+            f"transcript {transcript.respondent!r} is marked unusable ({reason}); build from it anyway with --force"
+        )
+
+
 def read_transcript(path: Path) -> Transcript:
     """Read a JSONL transcript; a broken line is reported with its line number (nothing is guessed)."""
     path = Path(path)
@@ -91,15 +107,24 @@ def read_transcript(path: Path) -> Transcript:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataFileError(path, f"not valid JSON ({exc.msg})", line=number) from None
+        except ValueError:  # an integer longer than Python reads from text (4,300 digits)
+            raise DataFileError(path, "a number is too long (more than 4,300 digits)", line=number) from None
         if not isinstance(record, dict):
             raise DataFileError(path, "each line must be a JSON object", line=number)
         if record.get("type") == "header":
             meta = {k: v for k, v in record.items() if k != "type"}
+            if not isinstance(meta.get("demographics", {}), dict):  # agents read it as field: value
+                raise DataFileError(path, "demographics must be a mapping of field: value", line=number, field="demographics")
+            if meta.get("name") is not None and not (isinstance(meta["name"], str) and meta["name"].strip()):
+                raise DataFileError(path, "name must be a non-empty text", line=number, field="name")
             named = meta.get("respondent", respondent)
-            if not isinstance(named, str) or not _RESPONDENT.match(named) or ".." in named:
-                raise DataFileError(path, f"respondent id {named!r} cannot name a file: use letters, digits, "
-                                    "'.', '_', '@' or '-' (no '/' or '..')", line=number, field="respondent")
+            if not is_valid_name(named):  # it names files: no paths
+                raise DataFileError(path, f"respondent id {named!r} is not a valid respondent name: {NAME_RULE}",
+                                    line=number, field="respondent")
             respondent = named
+            continue
+        if record.get("type") == "status":  # a later mark on the whole transcript (e.g. unusable): into meta
+            meta.update({k: v for k, v in record.items() if k != "type"})
             continue
         record.pop("type", None)
         record.setdefault("index", len(turns))

@@ -1,10 +1,15 @@
 """Withdrawal: remove one respondent's words from every store of a workspace, and keep an audit line.
 
-`withdraw(respondent)` removes:
+`withdraw(respondent, workspace, steps=...)` removes:
 
-- steps registered by higher layers (`register_step`): the web app's invitation and link token
-  (interviewer), runs' answers, manifest entries, saved human answers and exports (experiments);
-- response-cache rows whose request or reply holds any of their text (`cache/*.sqlite`);
+- what the `steps` handed in reach (explicit wiring: the caller says which stores; `experiments.wiring`
+  hands every one, the web app the ones it was given): e.g. the web app's invitation and link token and the
+  study answers (interviewer), runs' answers, manifest entries, saved human answers and exports
+  (experiments). A step may also `collect` the person's texts first (study answers, free text included;
+  the human answers saved beside runs), before anything is removed;
+- response-cache rows tagged with them (`simulacra.llm.provenance`: every entry made while answering,
+  building or interviewing for them, whatever its text) and rows whose request or reply holds any of their
+  text (`cache/*.sqlite`; entries written before tags existed are found this way only);
 - the agents built from them (agent id = the respondent, or `respondent` / `origin.respondent` naming
   them): the agent folder, its memory nodes and reflections, and its chromadb collection (through the
   client API, so a chromadb server forgets it too; for the embedded store, leftover rows and orphaned
@@ -13,34 +18,40 @@
   `.state.json`, a `.torn` tail);
 - then every SQLite file of the workspace's stores is checkpointed (`wal_checkpoint(TRUNCATE)`) and
   VACUUMed with `secure_delete` on, so deleted text survives neither in free pages nor in a -wal file;
-6. one audit line in `withdrawals.jsonl`: the SHA-256 of the respondent id, what was removed (counts), the
-   time. No personal text, no agent ids (they may be the respondent id).
+6. one audit line in `withdrawals.jsonl`: an HMAC-SHA256 of the respondent id keyed by the workspace's
+   random salt (`withdrawals.salt`, 0600; `respondent_digest`), what was removed (counts), the time. No personal text, no agent ids (they may be the respondent id).
 
 The personal text to look for is collected first (the transcript's answers and follow-ups, the notes,
-every memory and reflection of their agents) and never logged.
+every memory and reflection of their agents, and what the steps collect) and never logged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import re
+import secrets
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from simulacra.errors import SimulacraError
-from simulacra.workspace import Workspace, append_line
+from simulacra.llm.cache import delete_entries, delete_tagged
+from simulacra.workspace import PRIVATE_FILE, Workspace, append_line, private_dir
+from surveys.errors import InvalidNameError
+from surveys.names import check_name
 
 log = logging.getLogger(__name__)
 
 AUDIT_FILE = "withdrawals.jsonl"
+AUDIT_SALT_FILE = "withdrawals.salt"  # the audit line's HMAC key (random, per workspace, 0600)
 MIN_NEEDLE = 12  # shorter fragments ("Yes.", "I agree.") would match strangers' cache rows
-_RESPONDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -59,10 +70,16 @@ class Withdrawal:
     transcript_files: list[Path] = field(default_factory=list)
     texts: set[str] = field(default_factory=set)
     removed: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)  # what the steps found before removing (counts)
     sqlite_files: set[Path] = field(default_factory=set)  # to checkpoint and VACUUM at the end
 
     def count(self, what: str, n: int = 1) -> None:
         self.removed[what] = self.removed.get(what, 0) + n
+
+    def add_texts(self, values: Iterable[Any]) -> None:
+        """Their words, to find in other stores (strings anywhere inside; numbers and codes are too short)."""
+        for value in values:
+            self.texts.update(t for t in _strings(value) if t.strip())
 
     def matches(self, haystack: str) -> bool:
         flat = _flat(haystack)
@@ -81,13 +98,17 @@ class Withdrawal:
         return ", ".join(parts) or "nothing"
 
 
-Step = Callable[[Withdrawal], None]
-_STEPS: dict[str, Step] = {}
+@dataclass(frozen=True)
+class Step:
+    """One store's part of a withdrawal, handed to `plan`/`withdraw` by the caller (no registry: the
+    composition root, `experiments.wiring`, lists every store). `collect` (optional) adds the person's texts,
+    agent ids or `held` counts while nothing is changed yet; `remove` deletes their data from the store and
+    counts it (`found.count`). Steps run before the cache, agents and transcript are cleaned (those hold
+    what finds the person again when a withdrawal that stopped part-way is run again)."""
 
-
-def register_step(name: str, step: Step) -> None:
-    """A higher layer's part of a withdrawal (e.g. runs' answers), run first (agents and transcript go last)."""
-    _STEPS[name] = step
+    name: str
+    remove: Callable[[Withdrawal], None]
+    collect: Callable[[Withdrawal], None] | None = None
 
 
 def _flat(text: str) -> str:
@@ -106,9 +127,11 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def check_respondent(respondent: str) -> str:
-    if not isinstance(respondent, str) or not _RESPONDENT.match(respondent) or ".." in respondent:
-        raise WithdrawalError(f"respondent id {respondent!r} is not valid: letters, digits, '.', '_', '@' or '-' only")
-    return respondent
+    """The one name rule of `surveys.names` (a respondent id names files)."""
+    try:
+        return check_name(respondent, kind="respondent")
+    except InvalidNameError as exc:
+        raise WithdrawalError(str(exc)) from None
 
 
 # -- finding what is theirs -------------------------------------------------------------------------------
@@ -173,8 +196,9 @@ def _belongs(agent: dict[str, Any], respondent: str) -> bool:
     return respondent in (agent.get("id"), agent.get("respondent"), origin.get("respondent"))
 
 
-def plan(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None) -> Withdrawal:
-    """Find everything of `respondent` (nothing is changed)."""
+def plan(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None, *,
+         steps: Sequence[Step]) -> Withdrawal:
+    """Find everything of `respondent` (nothing is changed): in the core stores and through `steps`."""
     respondent = check_respondent(respondent)
     workspace = workspace or Workspace.default()
     bank_root = Path(bank_root) if bank_root is not None else workspace.root / "agents"
@@ -200,6 +224,9 @@ def plan(respondent: str, workspace: Workspace | None = None, bank_root: Path | 
                 found.texts.update(_memory_texts(str(memory["text"])))
         if isinstance(agent.get("persona"), str):  # the whole line only: its sentences are common to many
             found.texts.add(agent["persona"])
+    for step in steps:
+        if step.collect is not None:
+            step.collect(found)
     return found
 
 
@@ -282,8 +309,9 @@ def _scrub_chroma_sqlite(path: Path, found: Withdrawal) -> None:
 
 
 def _remove_cache_rows(found: Withdrawal) -> None:
+    """Rows tagged with them (or with one of their agents), then rows holding any of their text."""
     cache_dir = found.workspace.root / "cache"
-    if not cache_dir.is_dir() or not found.texts:
+    if not cache_dir.is_dir():
         return
     for path in sorted(cache_dir.glob("*.sqlite")):
         db = sqlite3.connect(path, timeout=30)
@@ -292,6 +320,11 @@ def _remove_cache_rows(found: Withdrawal) -> None:
             if "responses" not in tables:
                 continue
             db.execute("PRAGMA secure_delete=ON")
+            tagged = sum(delete_tagged(db, who) for who in sorted({found.respondent, *found.agent_ids}))
+            db.commit()
+            found.count("cache_entries", tagged)
+            if not found.texts:
+                continue
             doomed = []
             for key, request, reply in db.execute("SELECT key, request, text FROM responses"):
                 try:
@@ -300,9 +333,8 @@ def _remove_cache_rows(found: Withdrawal) -> None:
                     haystack = request or ""
                 if found.matches(haystack) or found.matches(reply or ""):
                     doomed.append(key)
-            db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k in doomed])
+            found.count("cache_entries", delete_entries(db, doomed))
             db.commit()
-            found.count("cache_entries", len(doomed))
         finally:
             db.close()
         found.sqlite_files.add(path)
@@ -320,16 +352,18 @@ def compact_sqlite(path: Path) -> None:
         db.close()
 
 
-def withdraw(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None) -> Withdrawal:
-    """Remove `respondent` from every store (see the module docstring); returns what was removed.
+def withdraw(respondent: str, workspace: Workspace | None = None, bank_root: Path | None = None, *,
+             steps: Sequence[Step]) -> Withdrawal:
+    """Remove `respondent` from the core stores and from what `steps` reach (see the module docstring; every
+    store of a workspace: `experiments.wiring.withdraw_everywhere`); returns what was removed.
 
     Running it again is safe (and finishes a withdrawal that stopped part-way, e.g. on a locked file)."""
-    found = plan(respondent, workspace, bank_root)
+    found = plan(respondent, workspace, bank_root, steps=steps)
     try:
         # Where their texts and agent ids are found (agents, transcript) goes last, so running the command
         # again after a stop still finds everything that is left.
-        for name, step in list(_STEPS.items()):
-            step(found)
+        for step in steps:
+            step.remove(found)
         _remove_cache_rows(found)
         _remove_agents(found)
         _remove_transcripts(found)
@@ -347,11 +381,37 @@ def withdraw(respondent: str, workspace: Workspace | None = None, bank_root: Pat
     return found
 
 
+def _audit_salt(workspace: Workspace) -> bytes:
+    """The workspace's random audit salt (`withdrawals.salt`, 0600), made on first use."""
+    path = workspace.root / AUDIT_SALT_FILE
+    private_dir(workspace.root)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        pass
+    else:
+        try:
+            os.write(fd, secrets.token_hex(32).encode("ascii") + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    salt = path.read_bytes().strip()
+    if len(salt) < 32:
+        raise WithdrawalError(f"{path} is damaged (the audit salt is too short); move it away to start a new one")
+    return salt
+
+
+def respondent_digest(respondent: str, workspace: Workspace) -> str:
+    """The audit line's `respondent_hmac`: HMAC-SHA256 of the id keyed by the workspace's salt. A plain hash of
+    an id (often a name or an email) is reversed by trying candidates; without the salt file it is not."""
+    return hmac.new(_audit_salt(workspace), respondent.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def audit(found: Withdrawal, incomplete: bool = False) -> None:
-    """One line per withdrawal, without personal text: who (a hash), what was removed, when."""
+    """One line per withdrawal, without personal text: who (a salted hash), what was removed, when."""
     record: dict[str, Any] = {
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "respondent_sha256": hashlib.sha256(found.respondent.encode("utf-8")).hexdigest(),
+        "respondent_hmac": respondent_digest(found.respondent, found.workspace),
         "removed": dict(sorted(found.removed.items())),
     }
     if incomplete:

@@ -1,5 +1,8 @@
 """The workspace folder (default ./simulacra-data or $SIMULACRA_HOME) and safe file writing.
 
+`SIMULACRA_HOME` set but empty is an error (not the current folder, and not silently the default): unset it
+to use ./simulacra-data. A `SIMULACRA_HOME` that is a file, or lies under a file, is an error too.
+
 Interview data is personal: folders are created 0700 and files 0600. Writes are atomic (temporary file,
 fsync, rename) or append-only with flush+fsync, so nothing half-written is ever read back as good.
 """
@@ -15,6 +18,28 @@ from typing import Any
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+DEFAULT_HOME = "simulacra-data"
+
+
+def home_setting() -> str:
+    """`$SIMULACRA_HOME` as given (default `simulacra-data`); set but empty (or blank) is a ConfigError."""
+    from simulacra.errors import ConfigError
+
+    value = os.environ.get("SIMULACRA_HOME")
+    if value is None:
+        return DEFAULT_HOME
+    if not value.strip():
+        raise ConfigError("SIMULACRA_HOME is set but empty: name the workspace folder, or unset it to use "
+                          f"./{DEFAULT_HOME}")
+    return value
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first of `path` and its parents that exists and is not a folder (so `path` cannot be one)."""
+    for probe in [path, *path.parents]:
+        if probe.exists():
+            return None if probe.is_dir() else probe
+    return None
 
 
 def restrict_umask() -> None:
@@ -47,7 +72,14 @@ def private_dir(path: Path, *, within: Path | None = None) -> Path:
     while not probe.exists() and probe != probe.parent:
         missing.append(probe)
         probe = probe.parent
-    path.mkdir(parents=True, exist_ok=True)
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        where = "is a file" if blocker == path else f"is under {blocker}, which is a file"
+        raise SimulacraError(f"{path} cannot be a folder: it {where}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SimulacraError(f"cannot create the folder {path} ({exc.strerror or exc})") from None
     if not path.is_dir():
         raise SimulacraError(f"{path} is not a folder")
     for created in reversed(missing):
@@ -61,7 +93,8 @@ def private_dir(path: Path, *, within: Path | None = None) -> Path:
 def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
     """Write `text` to `path` so that readers see either the old or the new file, never a torn one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        private_dir(path.parent)  # a missing folder (a workspace not made yet) is made 0700, like every other
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -83,7 +116,8 @@ def atomic_write_json(path: Path, data: Any, mode: int = PRIVATE_FILE) -> None:
 def append_line(path: Path, line: str, mode: int = PRIVATE_FILE) -> None:
     """Append one line and make it durable before returning (used for transcripts and logs)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        private_dir(path.parent)  # a missing folder (a workspace not made yet) is made 0700, like every other
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
         os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
@@ -101,7 +135,15 @@ class Workspace:
 
     @classmethod
     def default(cls) -> "Workspace":
-        return cls(Path(os.environ.get("SIMULACRA_HOME", "simulacra-data")).expanduser().resolve())
+        """`$SIMULACRA_HOME` (default ./simulacra-data); empty, a file, or under a file is a ConfigError."""
+        from simulacra.errors import ConfigError
+
+        root = Path(home_setting()).expanduser().resolve()
+        blocker = _file_in_the_way(root)
+        if blocker is not None:
+            raise ConfigError(f"SIMULACRA_HOME={os.environ.get('SIMULACRA_HOME', DEFAULT_HOME)} cannot be the "
+                              f"workspace folder: {blocker} is a file")
+        return cls(root)
 
     def _sub(self, name: str) -> Path:
         private_dir(self.root)

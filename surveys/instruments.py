@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from surveys.errors import DataFileError
+from surveys.errors import DataFileError, number_too_long
 from surveys.model import Instrument, Option, Question
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -121,13 +121,18 @@ def _parse_document(text: str, path: str | Path) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataFileError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+        except ValueError as exc:  # an integer past Python's int-from-text limit
+            raise number_too_long(path, text, exc) from None
     try:
         refuse_alias_bombs(text, path)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DataFileError(path, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]  # a ReaderError (a control character) has no mark
+        line = mark.line + 1 if mark else text.count("\n", 0, exc.position) + 1 if isinstance(getattr(exc, "position", None), int) else None
+        raise DataFileError(path, f"not valid YAML: {problem}", line=line) from None
+    except ValueError as exc:  # an integer past Python's int-from-text limit
+        raise number_too_long(path, text, exc) from None
 
 
 MAX_EXPANDED_NODES = 200_000  # after aliases are expanded; the shipped GSS file has about 30,000
@@ -206,11 +211,12 @@ def _numbers_to_text(document: dict) -> None:
                     mapping[key] = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
     fix(document)
-    for question in document.get("questions") or []:
+    questions = document.get("questions")
+    for question in questions if isinstance(questions, list) else []:  # anything else is reported by validation
         fix(question)
-        if isinstance(question, dict):
-            for option in question.get("options") or []:
-                fix(option)
+        options = question.get("options") if isinstance(question, dict) else None
+        for option in options if isinstance(options, list) else []:
+            fix(option)
 
 
 def _clean_message(error: dict) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import zlib
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -18,6 +19,7 @@ import pandas as pd
 import yaml
 
 from surveys.errors import DataFileError
+from surveys.gss_labels import GssValueMapper
 from surveys.instruments import BUILTIN, DATA_DIR, _builtin, load_instrument
 from surveys.model import AnswerValidationError, Instrument, Question
 from surveys.paths import shared_data_dir
@@ -89,8 +91,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataFileError(path, "no such file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataFileError(path, f"cannot read as CSV: {exc}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise DataFileError(path, f"cannot read as CSV: {' '.join(str(exc).split())}") from None  # pandas ends it with a newline
+    except (zlib.error, EOFError) as exc:  # a damaged or cut-off .csv.gz (gzip.BadGzipFile is an OSError)
+        raise DataFileError(path, f"cannot read the compressed file: damaged or incomplete ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -167,11 +171,12 @@ def load_long_csv(path: str | Path, instrument: Instrument | str, name: str | No
         if empty.any():
             raise DataFileError(path, f"{column} is empty", line=int(lines[empty].iloc[0]), field=column)
     if "wave" in frame.columns:
-        waves = pd.to_numeric(frame["wave"].str.strip().replace("", "1"), errors="coerce")
-        bad = waves.isna() | (waves != waves.round()) | (waves < 1)
+        written = frame["wave"].str.strip().replace("", "1")
+        bad = ~written.str.fullmatch(r"[1-9][0-9]{0,5}")  # digits only: not 1.0, true or 1e0
         if bad.any():
             first = bad.to_numpy().nonzero()[0][0]
-            raise DataFileError(path, f"wave must be a whole number from 1 up, got {frame['wave'].iloc[first]!r}", line=int(first) + 2, field="wave")
+            raise DataFileError(path, f"wave must be a whole number from 1 up written in digits (1, 2), got {frame['wave'].iloc[first]!r}", line=int(first) + 2, field="wave")
+        waves = written.astype(int)
         frame["wave"] = waves.astype(int)
     else:
         frame["wave"] = 1
@@ -263,7 +268,18 @@ def _columns_2016(frame: pd.DataFrame, id_column: str = "yearid") -> _PanelColum
     variables = {c.rsplit("_", 1)[0] for c in people.columns if c.endswith(("_1a", "_1b", "_1", "_2"))}
 
     def numbers(column: str) -> np.ndarray | None:
-        return pd.to_numeric(people[column], errors="coerce").to_numpy(dtype=float) if column in people.columns else None
+        if column not in people.columns:
+            return None
+        values = pd.to_numeric(people[column], errors="coerce")
+        if pd.api.types.is_numeric_dtype(people[column]):
+            return values.to_numpy(dtype=float)
+        text = people[column].astype(str).str.strip()
+        labels = values.isna() & people[column].notna() & (text != "") & (text.str.lower() != "nan")
+        if not labels.any():
+            return values.to_numpy(dtype=float)
+        out = values.to_numpy(dtype=object)  # labels in a wide file are mapped (or listed), never dropped
+        out[labels.to_numpy()] = text[labels].to_numpy()
+        return out
 
     for variable in variables:
         a, b, one = numbers(f"{variable}_1a"), numbers(f"{variable}_1b"), numbers(f"{variable}_1")
@@ -274,7 +290,7 @@ def _columns_2016(frame: pd.DataFrame, id_column: str = "yearid") -> _PanelColum
             if from2016 is not None:
                 columns[(variable, 1)] = np.where(from2016, a_values, b_values)
             else:
-                columns[(variable, 1)] = np.where(np.isnan(a_values), b_values, a_values)
+                columns[(variable, 1)] = np.where(pd.isna(a_values), b_values, a_values)
         elif one is not None:
             columns[(variable, 1)] = one
         if f"{variable}_2" in people.columns:
@@ -306,8 +322,12 @@ def load_gss_panel(
     instrument: Instrument | str | None = None,
     waves: Iterable[int] | None = None,
     y_versions: YVersions = "merge",
+    weights: str | None = None,
 ) -> ResponseSet:
     """The real GSS panel as a ResponseSet on the instrument's question ids and option codes.
+
+    `weights` names a weight column (2016-2020: wtssall, wtssnr, wtss; 2006: wtpan12, wtpannr12, ...):
+    its wave-1 value per person becomes the response set's weight (`ResponseSet.with_weights`).
 
     2016-2020: the people re-interviewed in 2020 (panstat 1); wave 1 = their 2016 (`_1a`) or 2018
     (`_1b`) answer by sample type, wave 2 = the 2020 answer (`_2`). 2006: the 2006/2008/2010 waves as
@@ -331,7 +351,7 @@ def load_gss_panel(
         data, demographics, unmapped, inst_id = _gss_panel_cached(panel, instrument, wave_tuple, y_versions)
     else:
         data, demographics, unmapped, inst_id = _build_gss_panel(panel, _resolve(instrument), wave_tuple, y_versions)
-    return ResponseSet(
+    responses = ResponseSet(
         name=f"gss-panel-{panel}",
         data=data.copy(),
         demographics=demographics.copy(),
@@ -339,6 +359,22 @@ def load_gss_panel(
         unmapped=list(unmapped),
         source=str(shared_data_dir() / PANEL_FILES[panel]),
     )
+    return _with_panel_weights(responses, _panel_columns(panel), weights) if weights else responses
+
+
+def _with_panel_weights(responses: ResponseSet, source: "_PanelColumns", column: str) -> ResponseSet:
+    """The wave-1 value of the panel column `column` as each person's weight (see ResponseSet.with_weights)."""
+    raw = source.get(column.strip().lower(), 1)
+    if raw is None:
+        named = sorted({v for v, _ in source.columns if v.startswith(("wt", "weight"))})
+        raise DataFileError(responses.source, f"no weight column {column!r} in the panel (weight columns: {', '.join(named) or 'none'})", field=column)
+    demographics = responses.demographics.copy()
+    weights = pd.Series(pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=float), index=pd.Index(source.ids, name="respondent").astype(str))
+    demographics[column] = weights.reindex(demographics.index.astype(str)).to_numpy() if not demographics.empty else weights
+    if demographics.index.name != "respondent":
+        demographics.index.name = "respondent"
+    responses.demographics = demographics
+    return responses.with_weights(column)
 
 
 @functools.lru_cache(maxsize=8)
@@ -389,42 +425,21 @@ def _plain(raw: Any) -> Any:
 def _panel_item(panel: str, question: Question, variable: str, raw: np.ndarray | None, maps: dict, wave: int = 1):
     """(values, raw, reasons) arrays for one panel column, or None if the panel lacks the column.
 
-    Each distinct raw value is mapped once: 2006 labels by the generated label table, 2016-2020 codes
-    by the recode table / y-version code map; anything else by code or label (`map_value`).
+    Each distinct raw value is mapped once by `surveys.gss_labels.GssValueMapper`: labels (2006 layout) by
+    option code, the generated 2006 label table and the any-year label table; codes (2016-2020 layout) by
+    the recode table / y-version code map; GSS non-answers (labels, the item's missing codes) are missing.
     """
     if raw is None:
         return None
     entry = maps.get(variable, {})
-    option_codes = {o.code for o in question.options}
-    labels = entry.get("labels_2006", {})
     recode = entry.get("recode_2016_2020", {})
-    if wave == 2 and "recode_2016_2020_wave2" in entry:
+    if wave == 2 and panel != "2006" and "recode_2016_2020_wave2" in entry:  # the 2020 re-interview's codes
         recode = entry["recode_2016_2020_wave2"]
-    y_codes = entry.get("codes", {})
-    missing = set(entry.get("missing_codes", []))
+    mapper = GssValueMapper(question, variable, entry, recode)  # labels of any year, GSS missing codes: surveys/gss_labels.py
     positions, uniques = pd.factorize(raw, use_na_sentinel=True)
     values, reasons = [], []
     for item in uniques:
-        value, reason = None, None
-        if panel == "2006":
-            text = str(item).strip()
-            code = labels.get(text)
-            if text == "":
-                pass
-            elif code is not None:
-                value = code
-            else:
-                value, reason = map_value(question, text)
-        else:
-            code = _as_code(str(item))
-            if code not in missing:
-                code = recode.get(code, y_codes.get(code, code))
-                if code in option_codes:
-                    value = code
-                else:
-                    reason = f"GSS {variable} code {_plain(item)} is not an option of {question.id}"
-        if reason and not reason.startswith("GSS"):
-            reason = f"GSS {variable}: {reason}"
+        value, reason = mapper.map_label(item) if panel == "2006" or isinstance(item, str) else mapper.map_code(item)
         values.append(value)
         reasons.append(reason)
     values_arr = np.array(values + [None], dtype=object)[positions]
@@ -456,18 +471,18 @@ def _panel_demographics(panel: str, source: _PanelColumns) -> pd.DataFrame:
 # -- a panel file of the user's own ------------------------------------------------------------------
 LONG_ID_COLUMNS = ("firstid", "respondent", "id")
 WIDE_ID_COLUMNS = ("yearid", "respondent", "id")
-PANEL_LAYOUTS = """a GSS panel file is either
+PANEL_LAYOUTS = " ".join("""a GSS panel file is either
   long (like the 2006-2008-2010 panels): one row per person and wave; columns `firstid` (or `respondent`),
     `wave` (1, 2, 3), and one column per GSS variable (lower-case mnemonic, e.g. natspac), values as GSS
     labels or numeric codes;
   wide (like the 2016-2020 panel): one row per person; columns `yearid` (or `respondent`), and per GSS
     variable `<var>_1a` / `<var>_1b` (first interview, by sample; `samptype` 2016/2018 says which) or
     `<var>_1`, and `<var>_2` (re-interview), values as numeric GSS codes; `panstat` (1 = re-interviewed)
-    keeps the re-interviewed people when present"""
+    keeps the re-interviewed people when present""".split())  # one line: it ends error messages
 
 
 def load_panel_file(path: str | Path, instrument: Instrument | str | None = None, waves: Iterable[int] = (1, 2),
-                    y_versions: YVersions = "merge") -> ResponseSet:
+                    y_versions: YVersions = "merge", weights: str | None = None) -> ResponseSet:
     """A GSS panel extract of the user's own, long (2006-style) or wide (2016-2020-style) layout.
 
     Mapped onto the instrument (default `gss`) exactly as the shipped panels are. A file that fits neither
@@ -480,7 +495,9 @@ def load_panel_file(path: str | Path, instrument: Instrument | str | None = None
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, low_memory=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
-        raise DataFileError(path, f"cannot read as CSV: {exc}") from None
+        raise DataFileError(path, f"cannot read as CSV: {' '.join(str(exc).split())}") from None  # pandas ends it with a newline
+    except (zlib.error, EOFError) as exc:  # a damaged or cut-off .gz (gzip.BadGzipFile is an OSError)
+        raise DataFileError(path, f"cannot read the compressed file: damaged or incomplete ({exc})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     columns = set(frame.columns)
     variables = {str(q.meta.get("gss_variable", q.id)) for q in inst.questions} | {
@@ -492,7 +509,18 @@ def load_panel_file(path: str | Path, instrument: Instrument | str | None = None
         found = sorted(columns & variables)
         if not found:
             raise DataFileError(path, f"long layout, but no column names a variable of instrument {inst.id} (e.g. {sorted(variables)[0]}); " + PANEL_LAYOUTS)
-        waves_present = sorted(set(pd.to_numeric(frame["wave"], errors="coerce").dropna().astype(int)))
+        numbers = pd.to_numeric(frame["wave"].str.strip(), errors="coerce")  # GSS extracts write 1.0 as often as 1
+        bad = numbers.isna() | (numbers != numbers.round()) | (numbers < 1) | (numbers > 999_999)  # also inf, 1e23
+        if bad.any():
+            first = bad.to_numpy().nonzero()[0][0]
+            raise DataFileError(path, f"wave must be a whole number from 1 up, got {frame['wave'].iloc[first]!r}",
+                                line=int(first) + 2, field="wave")
+        twice = pd.DataFrame({"id": frame[id_column].str.strip(), "wave": numbers}).duplicated()
+        if twice.any():  # one row per person and wave (a second row cannot be matched to the first)
+            first = int(twice.to_numpy().nonzero()[0][0])
+            raise DataFileError(path, f"{id_column} {frame[id_column].iloc[first].strip()!r} appears twice in wave "
+                                f"{int(numbers.iloc[first])}", line=first + 2, field=id_column)
+        waves_present = sorted(set(numbers.astype(int)))
         if 1 not in waves_present or len(waves_present) < 2:
             raise DataFileError(path, f"long layout needs waves 1 and a retest wave in `wave`; found {waves_present}")
         source = _columns_2006(frame, id_column)
@@ -514,8 +542,9 @@ def load_panel_file(path: str | Path, instrument: Instrument | str | None = None
     data, demographics, unmapped, inst_id = _build_gss_panel(kind, inst, wave_tuple, y_versions, source=source)
     if data.empty:
         raise DataFileError(path, f"no answer in the file maps onto instrument {inst.id}'s options (see the layouts: {PANEL_LAYOUTS})")
-    return ResponseSet(name=f"panel-file-{path.stem.split('.')[0]}", data=data, demographics=demographics,
-                       instrument=inst_id, unmapped=list(unmapped), source=str(path))
+    responses = ResponseSet(name=f"panel-file-{path.stem.split('.')[0]}", data=data, demographics=demographics,
+                            instrument=inst_id, unmapped=list(unmapped), source=str(path))
+    return _with_panel_weights(responses, source, weights) if weights else responses  # weights: wave-1 value of the column
 
 
 # -- by name -----------------------------------------------------------------------------------------
@@ -533,13 +562,18 @@ def load_responses(name_or_path: str | Path, instrument: Instrument | str | None
         raise DataFileError(key, f"no such file, and not a known response set ({', '.join(RESPONSE_SETS)})")
     try:
         header = pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataFileError(path, f"cannot read as CSV: {exc}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise DataFileError(path, f"cannot read as CSV: {' '.join(str(exc).split())}") from None  # pandas ends it with a newline
+    except (zlib.error, EOFError) as exc:  # a damaged or cut-off .csv.gz (gzip.BadGzipFile is an OSError)
+        raise DataFileError(path, f"cannot read the compressed file: damaged or incomplete ({exc})") from None
     columns = [str(c).strip() for c in header.columns]
     is_long = "question" in columns and "value" in columns
     if instrument is None:
         if is_long:
-            qids = set(pd.read_csv(path, usecols=lambda c: c.strip() == "question", dtype=str, encoding="utf-8-sig")["question"].str.strip())
+            try:
+                qids = set(pd.read_csv(path, usecols=lambda c: c.strip() == "question", dtype=str, encoding="utf-8-sig")["question"].str.strip())
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:  # a row past the header is broken
+                raise DataFileError(path, f"cannot read as CSV: {' '.join(str(exc).split())}") from None
         else:
             qids = set(columns)
         instrument = _guess_instrument(path, qids)

@@ -13,7 +13,9 @@ import math
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from surveys.names import check_name
 
 
 class QuestionKind(str, Enum):
@@ -54,6 +56,10 @@ class Question(BaseModel):
             codes = [o.code for o in self.options]
             if len(set(codes)) != len(codes):
                 raise ValueError(f"question {self.id}: option codes repeat: {codes}")
+        for name in ("min", "max"):
+            bound = getattr(self, name)
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"question {self.id}: {name} must be a finite number, not {bound}")
         if self.kind == QuestionKind.numeric:
             if self.min is None or self.max is None:
                 raise ValueError(f"question {self.id}: a numeric question needs min and max")
@@ -127,6 +133,11 @@ class Instrument(BaseModel):
     source: str = ""
     questions: list[Question]
     scoring: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return check_name(value, kind="instrument")  # it names files (responses-<id>.csv) and folders
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Instrument":

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 
 import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser_missing() -> str | None:
+    """Why the headless-browser tests cannot run here (None: they can)."""
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does it as root)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install 'simulacra[dev]')"
+    return None
+
 
 _ENDPOINT_VARS = [
     "SIMULACRA_BASE_URL", "SIMULACRA_API_KEY", "SIMULACRA_MODEL", "SIMULACRA_CONFIG",
@@ -17,6 +31,12 @@ _ENDPOINT_VARS = [
 def pytest_collection_modifyitems(config, items):
     """Tests marked `qwen` need the optional Qwen tier (scripts/setup.sh --qwen): they run only when the -m
     expression names the marker (`pytest -m qwen`); otherwise they are deselected (reported as deselected)."""
+    # Browser tests skip with the reason where there is no browser, except in CI (CI set), where they must run.
+    missing = None if os.environ.get("CI") else _browser_missing()
+    if missing:
+        for item in items:
+            if item.get_closest_marker("browser") is not None:
+                item.add_marker(pytest.mark.skip(reason=f"browser test: {missing}"))
     if "qwen" in (config.getoption("markexpr", "") or ""):
         return
     keep = [item for item in items if item.get_closest_marker("qwen") is None]

@@ -23,10 +23,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulacra.errors import DataFileError, SimulacraError
+from surveys.errors import number_too_long
+from surveys.instruments import refuse_alias_bombs
 from surveys.model import Question, QuestionKind
+from surveys.names import check_name
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "studies"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # factor, level and step ids (placeholders, not paths)
 TestName = Literal["chi_square", "t_test", "anova_interaction"]
 
 
@@ -167,7 +170,7 @@ class StudyDefinition(_Strict):
     @field_validator("id")
     @classmethod
     def check_id(cls, value: str) -> str:
-        return _slug(value, "study id")
+        return check_name(value, kind="experiment")  # it names files and folders: the one name rule
 
     @model_validator(mode="after")
     def _check_design(self) -> "StudyDefinition":
@@ -309,11 +312,15 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def parse_study(text: str, path: Path | str = "<study>") -> StudyDefinition:
     try:
+        refuse_alias_bombs(text, path)  # before any loader expands the aliases
         data = yaml.safe_load(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DataFileError(path, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from None
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]  # a ReaderError (a control character) has no mark
+        raise DataFileError(path, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+    except ValueError as exc:  # an integer past Python's int-from-text limit
+        raise number_too_long(path, text, exc) from None
     if not isinstance(data, dict):
         raise DataFileError(path, "a study file must be a YAML mapping (id, title, factors, steps, analysis, ...)", line=1)
     try:
@@ -337,6 +344,8 @@ def load_study_file(path: Path) -> StudyDefinition:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataFileError(path, f"cannot read the study file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, f"not UTF-8 text (byte {exc.start + 1} of the file); save it as UTF-8") from None
     return parse_study(text, path)
 
 

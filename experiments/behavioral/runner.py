@@ -24,21 +24,13 @@ from experiments.behavioral.analysis import StepRecord, StudyResult, analyze_stu
 from experiments.behavioral.assignment import assign_conditions
 from experiments.behavioral.definition import StudyDefinition
 from experiments.behavioral.stats import effect_size_correlation
-from experiments.runs.folder import RunFolder, RunManifest, StudyEntry, default_run_id
-from experiments.runs.identity import check_run_id, options_settings, prompt_template_hashes
-from experiments.runs.runner import (
-    Progress,
-    Runner,
-    RunOutcome,
-    WorkItem,
-    agent_entries,
-    instrument_entries,
-    pending_item,
-)
+from experiments.runs.folder import RunFolder, StudyEntry
+from experiments.runs.runner import Progress, Runner, RunOutcome, WorkItem, pending_item
+from experiments.runs.spec import RunSpec
 from experiments.runs.store import AnswerKey
 from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import DataFileError, SimulacraError
-from simulacra.workspace import Workspace, atomic_write_json
+from simulacra.workspace import atomic_write_json
 from surveys.model import Answer, AnswerStatus, Instrument, Question
 
 log = logging.getLogger(__name__)
@@ -175,8 +167,8 @@ class ExperimentUnit:
 class ExperimentRunner(Runner):
     """Each agent's studies, steps in order: a step sees the earlier steps' stimuli and the agent's own answers."""
 
-    def __init__(self, folder: RunFolder, llm: Any, studies: Sequence[StudyDefinition], **kwargs: Any):
-        super().__init__(folder, llm, **kwargs)
+    def __init__(self, folder: RunFolder, executor: Any, studies: Sequence[StudyDefinition], **kwargs: Any):
+        super().__init__(folder, executor, **kwargs)
         self.studies = list(studies)
         manifest = folder.manifest
         self.assignments = {sid: entry.assignment for sid, entry in manifest.studies.items()}
@@ -216,91 +208,56 @@ class ExperimentRunner(Runner):
                 prior.append(prior_step(stimulus, step.questions, answers))
 
 
-def open_experiment(
-    studies: Sequence[StudyDefinition],
-    agents: Sequence[Agent],
-    *,
-    runs_dir: Any,
-    model: dict[str, Any],
-    settings: dict[str, Any] | None = None,
-    seed: int = 0,
-    run_id: str | None = None,
-    new_run: bool = False,
-    options: AnswerOptions | None = None,
-) -> RunFolder:
-    """Create the experiment's run folder, or reopen it when the same experiment ran before (resume)."""
-    if run_id:
-        check_run_id(run_id)
-    settings = {"samples": 1, **(settings or {})}
-    if options is not None:
-        settings["answer_options"] = options_settings(options)
-    agent_ids = sorted(a.id for a in agents)
-    entries = {}
-    for study in studies:
-        assignment = assign_conditions(agent_ids, [c.id for c in study.conditions], seed=seed, study_id=study.id)
-        entries[study.id] = StudyEntry(digest=study_digest(study), definition=study.model_dump(mode="json"), assignment=assignment)
-    instruments = [study_instrument(s) for s in studies]
-    manifest = RunManifest(
-        id=run_id or "pending",
-        kind="experiment",
-        agents=agent_entries(sorted(agents, key=lambda a: a.id)),
-        instruments=instrument_entries(instruments),
-        model=model,
-        settings=settings,
-        prompt_hashes=prompt_template_hashes(),
-        seed=seed,
-        studies=entries,
-    )
-    if not run_id:
-        manifest.id = default_run_id(manifest)
-    return RunFolder.create(runs_dir, manifest, instruments, explicit_id=bool(run_id), new_run=new_run)
-
-
-async def run_experiment(
+def plan_experiment(
     studies: Sequence[StudyDefinition],
     agents: Sequence[Agent] | AgentSource,
-    llm: Any,
     *,
-    workspace: Workspace | None = None,
-    run_id: str | None = None,
-    seed: int = 0,
-    retry_failed: bool = False,
-    concurrency: int | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
     model: dict[str, Any] | None = None,
-    settings: dict[str, Any] | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    seed: int = 0,
+    run_id: str | None = None,
     options: AnswerOptions | None = None,
-    new_run: bool = False,
-    executor: Any = None,
-) -> RunOutcome:
-    """Run (or resume) `studies` on `agents` and write the run folder; see the module docstring. The outcome's
-    `results` hold the analysis (also written to results.json).
-
-    Raises RunInterrupted when the endpoint goes away and RunStopped (or the original exception) when another
-    fault stops the run; in both cases everything answered so far is saved and the same call resumes."""
-    if isinstance(agents, Sequence):
-        loaded = list(agents)
-    else:
-        loaded = [agents.load(agent_id) for agent_id in sorted(agents.ids())]
-    ids = [a.id for a in loaded]
+) -> RunSpec:
+    """The experiment as a RunSpec (kind `experiment`): the studies with their seeded balanced assignment of
+    conditions to agents; `experiments.pipeline.run` answers it."""
+    loaded = list(agents) if isinstance(agents, Sequence) else [agents.load(i) for i in sorted(agents.ids())]
     if not loaded:
         raise SimulacraError("no agents to run: the agent bank is empty")
+    ids = [a.id for a in loaded]
     if len(set(ids)) != len(ids):
         raise SimulacraError("two agents share an id")
     if not studies:
         raise SimulacraError("no studies to run")
-    workspace = workspace or Workspace.default()
-    folder = open_experiment(
-        studies, loaded, runs_dir=workspace.runs,
-        model=model or {"model": llm.model},
-        settings=settings or {"temperature": llm.settings.temperature},
-        seed=seed, run_id=run_id, new_run=new_run, options=options,
-    )
+    agent_ids = sorted(ids)
+    entries = {}
+    for study in studies:
+        assignment = assign_conditions(agent_ids, [c.id for c in study.conditions], seed=seed, study_id=study.id)
+        entries[study.id] = StudyEntry(digest=study_digest(study), definition=study.model_dump(mode="json"), assignment=assignment)
+    spec = RunSpec.build(sorted(loaded, key=lambda a: a.id), [study_instrument(s) for s in studies], kind="experiment",
+                         model=model, temperature=temperature, max_tokens=max_tokens, seed=seed, run_id=run_id, options=options, studies=entries)
+    spec._definitions = list(studies)
+    return spec
+
+
+async def execute_experiment(
+    folder: RunFolder,
+    spec: RunSpec,
+    executor: Any,
+    *,
+    retry_failed: bool = False,
+    concurrency: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunOutcome:
+    """Answer an experiment's pending steps (the pipeline calls this for a spec of kind `experiment`) and analyse
+    the run. Raises RunInterrupted when the endpoint goes away and RunStopped (or the original exception) when
+    another fault stops the run; in both cases everything answered so far is saved and the same call resumes."""
+    studies = spec._definitions or experiment_studies(folder)
     per_step = max(len(s.questions) for st in studies for s in st.steps)  # a step's questions share one call
-    asked = (options or AnswerOptions()).model_copy(update={"batch_size": per_step})
-    runner = ExperimentRunner(folder, llm, studies, retry_failed=retry_failed, concurrency=concurrency,
-                              options=asked, on_progress=on_progress, executor=executor)
-    units = [ExperimentUnit(agent, runner.pending(agent.id)) for agent in sorted(loaded, key=lambda a: a.id)]
+    asked = spec.answer_options().model_copy(update={"batch_size": per_step})
+    runner = ExperimentRunner(folder, executor, studies, retry_failed=retry_failed, concurrency=concurrency,
+                              options=asked, on_progress=on_progress)
+    units = [ExperimentUnit(agent, runner.pending(agent.id)) for agent in sorted(spec.live_agents, key=lambda a: a.id)]
     units = [u for u in units if u.pending]
     total = sum(u.pending for u in units)
     already = sum(1 for key, status in runner.stored.items() if status == "ok")

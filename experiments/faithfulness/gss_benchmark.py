@@ -27,14 +27,21 @@ from typing import Any, Sequence
 import numpy as np
 
 from simulacra.agent import Agent
+from simulacra.agents.baselines import CompositeAgent, DemographicAgent
 from simulacra.errors import SimulacraError
+from surveys.instruments import load_instrument
+from surveys.loaders import load_gss_panel, load_panel_file
 from surveys.model import Instrument, Question
 from surveys.responses import ResponseSet
+
+from experiments.runs.spec import Exclusions, RunSpec
+from experiments.scoring.leakage import closed_set, exclusions_for, near_duplicates
 
 PANELS = ("2016-2020", "2006")
 DESIGNS = ("same-wave", "cross-wave")
 DEMOGRAPHIC_ITEMS = ("polviews", "partyid", "relig")  # wave-1 answers used as demographics when not predicted
 DEMOGRAPHIC_FIELDS = ("age", "sex", "race", "degree")
+ITEM_FIELDS = {"polviews": "political_views", "partyid": "party", "relig": "religion"}  # DEMOGRAPHIC_ITEMS as fields
 CONDITIONS = ("demographic", "composite")
 
 
@@ -51,6 +58,14 @@ class BenchmarkPlan:
     respondents: dict[str, str] = field(default_factory=dict)  # agent id -> panel respondent
     design: str = "same-wave"
     panel_data: ResponseSet | None = None  # the whole panel (every item), for the reference conditions
+    exclusions: Exclusions = field(default_factory=Exclusions)  # computed once from the targets
+
+    def spec(self, **kwargs: Any) -> RunSpec:
+        """The run of this plan (model, options, batch size, run id ... in `kwargs`; see RunSpec.build)."""
+        return RunSpec.build(self.agents, [self.instrument], truth=self.truth, design=self.design,
+                             exclusions=self.exclusions, respondents=self.respondents,
+                             label=kwargs.pop("label", f"gss-panel-{self.panel}"),
+                             extra={**self.describe(), **kwargs.pop("extra", {})}, **kwargs)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -74,8 +89,6 @@ def choose_items(panel: ResponseSet, instrument: Instrument, k: int, rng: np.ran
 
     Never two near-duplicates (see `leakage`), and nothing in `exclude` nor a near-duplicate of it.
     """
-    from experiments.faithfulness.leakage import closed_set, near_duplicates
-
     counts = _pairs_per_item(panel)
     banned = closed_set(exclude)
     candidates = [q.id for q in instrument.questions if counts.get(q.id, 0) > 0 and q.id not in banned]
@@ -112,26 +125,27 @@ def _label(question: Question, code: Any) -> str:
         return str(code)
 
 
-def demographic_profile(panel: ResponseSet, person: str, gss: Instrument, targets: Sequence[str]) -> dict[str, str]:
+def demographic_profile(panel: ResponseSet, person: str, gss: Instrument, targets: Sequence[str],
+                        exclusions: Exclusions | None = None) -> dict[str, str]:
     """Wave-1 demographics in plain words (fields the panel has), never a target item nor a near-duplicate
-    of one (a target `degree` or `educ` drops the degree field; `sex`, `race` likewise)."""
-    from experiments.faithfulness.leakage import allowed_demographic_fields, closed_set
-
+    of one (a target `degree` or `educ` drops the degree field; `sex`, `race` likewise): the fields the run's
+    exclusions drop."""
+    exclusions = exclusions or exclusions_for(targets, [*DEMOGRAPHIC_FIELDS, *ITEM_FIELDS.values()])
     profile: dict[str, str] = {}
     demo = panel.demographics
-    closed = closed_set(targets)
     if not demo.empty and person in demo.index.astype(str):
         row = demo.loc[demo.index.astype(str) == person].iloc[0]
-        for name in allowed_demographic_fields(DEMOGRAPHIC_FIELDS, targets):
+        for name in DEMOGRAPHIC_FIELDS:
+            if name in exclusions.dropped_fields:
+                continue
             if name in row and row[name] is not None and str(row[name]) not in ("", "nan", "<NA>"):
                 profile[name] = str(row[name])
     ids = {q.id for q in gss.questions}
-    for item in DEMOGRAPHIC_ITEMS:
-        if item in closed or item not in ids:
+    for item, label in ITEM_FIELDS.items():
+        if label in exclusions.dropped_fields or item not in ids:
             continue
         value = panel.value(person, item, 1)
         if value is not None:
-            label = {"polviews": "political_views", "partyid": "party", "relig": "religion"}[item]
             profile[label] = _label(gss.question(item), value)
     return profile
 
@@ -150,11 +164,8 @@ def plan_gss_benchmark(
     design: str = "same-wave",
     panel_file: str | None = None,
 ) -> BenchmarkPlan:
-    """Choose people and items (seeded) and build their agents; nothing is asked of a model here."""
-    from simulacra.agents.baselines import CompositeAgent, DemographicAgent
-    from surveys.instruments import load_instrument
-    from surveys.loaders import load_gss_panel, load_panel_file
-
+    """Choose people and items (seeded) and build their agents; nothing is asked of a model here. The exclusions
+    are computed once from the targets and applied to every agent (and, through the run, every reference)."""
     if design not in DESIGNS:
         raise SimulacraError(f"unknown design {design!r}: choose {' or '.join(DESIGNS)}")
     if panel_file is not None and panel is None:
@@ -185,25 +196,26 @@ def plan_gss_benchmark(
     truth.instrument = gss.id
     first = panel.subset(respondents=chosen_people, questions=[q.id for q in known_questions]).wave(1)
 
-    plan = BenchmarkPlan(panel_name, seed, chosen_people, targets, extra, instrument, truth, design=design, panel_data=panel)
+    excluded = exclusions_for(targets, [*DEMOGRAPHIC_FIELDS, *ITEM_FIELDS.values()])
+    plan = BenchmarkPlan(panel_name, seed, chosen_people, targets, extra, instrument, truth, design=design, panel_data=panel,
+                         exclusions=excluded)
+    known_ids = {q.id for q in known_questions}
+    hidden_with = {t: [i for i in items if i in known_ids] for t, items in excluded.hidden.items()}
+    hidden_with = {t: items for t, items in hidden_with.items() if items}
     for person in chosen_people:
         if "demographic" in conditions:
-            agent = DemographicAgent(id=f"dem-{person}", demographics=demographic_profile(panel, person, gss, targets))
+            agent = DemographicAgent(id=f"dem-{person}", demographics=demographic_profile(panel, person, gss, targets, excluded))
             plan.agents.append(agent)
             plan.respondents[agent.id] = person
         if "composite" in conditions:
             known = first.get(person, {})
-            extra_args = {}
-            if "exclude" in CompositeAgent.model_fields:  # never shown, whatever the context holds (defence in depth)
-                from experiments.faithfulness.leakage import closed_set
-
-                extra_args["exclude"] = sorted(closed_set(targets) - set(targets))
             agent = CompositeAgent(
                 id=f"comp-{person}",
                 known_answers=dict(known),
                 questions=[q for q in known_questions if q.id in known],
                 group_size=group_size,
-                **extra_args,
+                exclude=sorted(excluded.closed() - set(targets)),  # never shown, whatever the context holds
+                hidden_with=hidden_with,
             )
             plan.agents.append(agent)
             plan.respondents[agent.id] = person

@@ -95,9 +95,13 @@ def _fmt(stat: dict[str, Any] | None, ci: bool = False) -> str:
     return text
 
 
-TABLE_COLUMNS = [("accuracy", "accuracy", False), ("normalized_accuracy", "normalized accuracy (mean of ratios)", True),
-                 ("normalized_accuracy_ratio_of_means", "normalized (ratio of means)", False),
-                 ("correlation", "correlation", False), ("normalized_correlation", "normalized corr. (Fisher-z ratio)", False)]
+TABLE_COLUMNS = [("accuracy", "accuracy", False),
+                 ("normalized_accuracy", "norm. by own retest (mean of ratios)", True),
+                 ("normalized_accuracy_ratio_of_means", "norm. by own retest (ratio of means)", False),
+                 ("normalized_accuracy_paper", "norm. (paper 2-wk)", True),
+                 ("correlation", "correlation", False),
+                 ("normalized_correlation", "norm. corr. (mean of per-person ratios)", False),
+                 ("normalized_correlation_ratio_of_means", "norm. corr. (ratio of mean r)", False)]
 
 
 def rows_of(table: ReferenceTable) -> list[list[str]]:
@@ -132,6 +136,17 @@ def by_sample_lines(table: ReferenceTable) -> list[str]:
     return lines
 
 
+def spread_lines(table: ReferenceTable) -> list[str]:
+    """The spread over people of each condition's per-person normalized accuracy (own retest)."""
+    lines = []
+    for name, block in table.conditions.items():
+        s = (block.get("spread") or {}).get("normalized_accuracy") or {}
+        if s.get("sd") is not None:
+            lines.append(f"{LABELS.get(name, name)}: per-person normalized accuracy (own retest) SD {s['sd']:.3f}, "
+                         f"quartiles {s['q25']:.3f} / {s['median']:.3f} / {s['q75']:.3f}, range {s['min']:.3f}-{s['max']:.3f}")
+    return lines
+
+
 def print_reference_table(table: ReferenceTable, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -146,7 +161,7 @@ def print_reference_table(table: ReferenceTable, console: Any = None) -> None:
         rich_table.add_row(*row)
     console.print(rich_table)
     console.print(retest_line(table))
-    for line in by_sample_lines(table):
+    for line in by_sample_lines(table) + spread_lines(table):
         console.print(f"[dim]{line}[/dim]")
 
 
@@ -155,5 +170,5 @@ def markdown(table: ReferenceTable) -> str:
              f"95% intervals from a two-way bootstrap ({table.bootstrap} replicates over people and items); {table.seconds:.0f} s.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in rows_of(table)]
-    lines += ["", retest_line(table), ""] + [f"- {line}" for line in by_sample_lines(table)]
+    lines += ["", retest_line(table), ""] + [f"- {line}" for line in by_sample_lines(table) + spread_lines(table)]
     return "\n".join(lines) + "\n"

@@ -18,8 +18,9 @@ from typing import Any, Sequence
 from simulacra.errors import SimulacraError
 from simulacra.workspace import atomic_write_json, atomic_write_text, private_dir
 
-from experiments.scoring.evaluate import EvalSettings, evaluate
-from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, is_reference, load_truth
+from experiments.scoring.evaluate import EvalSettings
+from experiments.scoring.score import score_folder
+from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, is_reference
 from experiments.runs.folder import RunFolder
 
 PAIRED_METRICS = ["accuracy", "normalized_accuracy", "correlation", "normalized_correlation", "numeric_mae", "mae"]
@@ -36,7 +37,7 @@ def run_metrics(folder: RunFolder, truth_spec: str | None, settings: EvalSetting
         if isinstance(data, dict) and data.get("schema_version", 1) == SCHEMA_VERSION:
             return load_metrics(saved)
         # an older metrics.json: score the run again from its folder (its saved or named human answers)
-    return evaluate(folder, load_truth(truth_spec, folder), settings)
+    return score_folder(folder, truth_spec, settings).as_dict()
 
 
 def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from typing import Any
 from simulacra.errors import SimulacraError
 from simulacra.workspace import atomic_write_json, atomic_write_text
 
-from experiments.scoring.evaluate import CONDITION_ORDER, EvalSettings, evaluate
-from experiments.runs.folder import TRUTH_IN_RUN, RunFolder, load_saved_truth
+from experiments.runs.folder import RunFolder
+from experiments.scoring.evaluate import CONDITION_ORDER, EvalSettings
+from experiments.scoring.score import score_folder
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -52,6 +53,8 @@ CONDITION_LABELS = {
 }
 for _c in ("interview", "combined", "composite", "demographic", "persona"):
     CONDITION_LABELS[f"{_c}+population"] = f"{_c} agents + population (mixed)"
+    CONDITION_LABELS[f"{_c}+placebo"] = f"{_c} agents + population, placebo (another person's agent)"
+    CONDITION_LABELS[f"{_c}+stacked"] = f"{_c} agents stacked on the logistic regression"
 REFERENCE_NAMES = {"majority", "demographic_knn", "composite_knn", "logistic", "majority_floor", "random_floor"}
 
 
@@ -65,25 +68,6 @@ class ReportResult:
     metrics: dict[str, Any]
     metrics_path: Path
     html_path: Path
-
-
-def load_truth(spec: str | None, folder: RunFolder):
-    """The human answers to score against: `--truth`, else what the run names (or saved beside it)."""
-    spec = spec or folder.manifest.truth
-    if not spec:
-        if (folder.path / "truth" / "responses.csv").is_file():
-            return load_saved_truth(folder)
-        raise SimulacraError(
-            f"run {folder.path.name} names no human answers to score against: pass --truth (a response file or a "
-            "set such as gss-panel-2016-2020)"
-        )
-    if spec == TRUTH_IN_RUN:
-        return load_saved_truth(folder)
-    try:
-        from surveys.loaders import load_responses
-    except ImportError as exc:  # pragma: no cover - until surveys.loaders exists
-        raise SimulacraError(f"cannot load response set {spec!r}: surveys.loaders is not available ({exc})") from exc
-    return load_responses(spec)
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -160,7 +144,7 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
             conditions = _ordered({p["condition"] for p in people})
             fig, ax = plt.subplots(figsize=(6.4, 3.0))
             data = [[p[key] for p in people if p["condition"] == c] for c in conditions]
-            ax.boxplot(data, vert=False, tick_labels=[CONDITION_LABELS.get(c, c) for c in conditions])
+            ax.boxplot(data, orientation="horizontal", tick_labels=[CONDITION_LABELS.get(c, c) for c in conditions])
             ax.invert_yaxis()
             ax.set_xlabel(f"{key.replace('_', ' ')} per person")
             ax.set_title(f"{instrument}: spread across people")
@@ -222,13 +206,12 @@ def render_html(metrics: dict[str, Any], plots: list[dict[str, str]], title: str
     )
 
 
-def write_report(folder: RunFolder, truth: Any, settings: EvalSettings | None = None) -> ReportResult:
-    """Score the run and write metrics.json and report.html, atomically and only when everything succeeded.
-
-    A wrong or empty truth file raises a SimulacraError before anything is written, so a good earlier
-    metrics.json / report.html is never overwritten by a failed scoring.
-    """
-    metrics = evaluate(folder, truth, settings)  # raises SimulacraError on a truth that scores nobody
+def write_report(folder: RunFolder, truth: Any = None, settings: EvalSettings | None = None) -> ReportResult:
+    """Score the run (`experiments.scoring.score`) and write metrics.json and report.html, atomically and only
+    when everything succeeded: a wrong or empty truth raises a SimulacraError before anything is written, so a
+    good earlier metrics.json / report.html is never overwritten by a failed scoring. `truth`: a ResponseSet, a
+    response set name or file, or None for the run's own."""
+    metrics = score_folder(folder, truth, settings).as_dict()
     html = render_html(metrics, make_plots(metrics), f"simulacra report · {folder.path.name}")
     metrics_path = folder.path / "metrics.json"
     html_path = folder.path / "report.html"
@@ -272,6 +255,7 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         else:
             _profile_table(console, rows, instrument, family)
     print_verdicts(metrics, console)
+    print_population_checks(metrics, console)
     for instrument, by_condition in metrics["parity"].items():
         worst = []
         for condition, entry in by_condition.items():
@@ -285,6 +269,8 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         if worst:
             console.print(f"[dim]{instrument} largest parity difference (groups >= {metrics['settings'].get('parity_min_group')}): "
                           + "; ".join(worst) + "[/dim]")
+    for note in metrics.get("notes", []):
+        console.print(f"note: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     if metrics["unscored_agents"]:
         names = ", ".join(a["agent"] for a in metrics["unscored_agents"][:5])
         console.print(f"[dim]not scored (no human answers): {names}{' ...' if len(metrics['unscored_agents']) > 5 else ''}[/dim]")
@@ -356,6 +342,42 @@ def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
         valid = f"{cov['valid']}/{cov['asked']}" if cov.get("asked") else "–"
         table.add_row(label, people, *cells, valid, style="dim" if is_reference(condition) else None)
     return table
+
+
+def population_check_lines(metrics: dict[str, Any]) -> list[str]:
+    """Per population-informed condition: its fitted weight (bootstrap interval) and the paired test against its
+    placebo (the same mixture with another person's agent distribution for the item)."""
+    lines = []
+    for condition, by_instrument in metrics["conditions"].items():
+        for instrument, block in by_instrument.items():
+            placebo = block.get("placebo") if isinstance(block, dict) else None
+            if not placebo:
+                continue
+            name = CONDITION_LABELS.get(condition, condition)
+            weight = block.get("weight") or {}
+            wci = weight.get("ci")
+            if weight.get("fit") is not None:
+                lines.append(f"{name} ({instrument}): agent weight {weight['fit']:.2f}"
+                             + (f" [{wci[0]:.2f}, {wci[1]:.2f}]" if wci else "") + " (pooled fit, two-way bootstrap; "
+                             "each person is predicted with a weight fitted on the others)")
+            if placebo.get("difference") is None:
+                lines.append(f"placebo check {name} ({instrument}): {placebo.get('verdict', 'not estimable')}")
+                continue
+            ci = placebo.get("ci")
+            ll = placebo.get("log_loss_difference") or {}
+            ll_text = ""
+            if ll.get("difference") is not None:
+                lci = ll.get("ci")
+                ll_text = f"; log-loss placebo minus real {ll['difference']:+.3f}" + (f" [{lci[0]:+.3f}, {lci[1]:+.3f}]" if lci else "")
+            lines.append(f"placebo check {name} ({instrument}): {placebo['difference']:+.3f}"
+                         + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
+                         + f" normalized accuracy, real mixture minus placebo, paired{ll_text}: {placebo['verdict']}")
+    return lines
+
+
+def print_population_checks(metrics: dict[str, Any], console: Any) -> None:
+    for line in population_check_lines(metrics):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_verdicts(metrics: dict[str, Any], console: Any) -> None:

@@ -1,6 +1,6 @@
-"""Runs: the run folder (manifest, answers store, exports), its identity, and the runner that fills it.
-
-    from experiments.runs import RunFolder, RunManifest, open_run, run_batch, execute_run
+"""Runs: the typed RunSpec, the run folder (manifest, answers store, exports), its identity, and the runner that
+fills it. Commands do not call these directly: they plan a RunSpec and go through `experiments.pipeline`
+(`run(spec, executor)`, then `score(folder)`).
 
 Batches and behavioral experiments are the same kind of run, in the same folder format.
 """
@@ -16,7 +16,6 @@ from experiments.runs.folder import (
     save_truth,
 )
 from experiments.runs.runner import (
-    BatchInterrupted,
     BatchRunner,
     Estimate,
     Progress,
@@ -25,16 +24,14 @@ from experiments.runs.runner import (
     RunOutcome,
     RunStopped,
     estimate_run,
-    execute_run,
-    open_run,
     run_batch,
-    select_questions,
 )
+from experiments.runs.spec import Exclusions, RunSpec, TruthSpec, select_questions
 from experiments.runs.store import AnswerKey, ResponseStore, StoredAnswer
 
 __all__ = [
     "TRUTH_IN_RUN", "AgentEntry", "InstrumentEntry", "RunFolder", "RunManifest", "RunMismatchError",
-    "load_saved_truth", "save_truth", "BatchInterrupted", "BatchRunner", "Estimate", "Progress", "Runner",
-    "RunInterrupted", "RunOutcome", "RunStopped", "estimate_run", "execute_run", "open_run", "run_batch",
-    "select_questions", "AnswerKey", "ResponseStore", "StoredAnswer",
+    "load_saved_truth", "save_truth", "BatchRunner", "Estimate", "Progress", "Runner", "RunInterrupted",
+    "RunOutcome", "RunStopped", "estimate_run", "run_batch", "select_questions", "Exclusions", "RunSpec",
+    "TruthSpec", "AnswerKey", "ResponseStore", "StoredAnswer",
 ]

@@ -91,6 +91,8 @@ class RunManifest(BaseModel):
     usage: dict[str, float] = Field(default_factory=dict)
     seed: int | None = None  # experiments: the assignment seed
     studies: dict[str, StudyEntry] = Field(default_factory=dict)  # experiments: study id -> definition, assignment
+    exclusions: dict[str, Any] = Field(default_factory=dict)  # RunSpec.exclusions: what no predictor of a target sees
+    spec_version: int | None = None  # the RunSpec version that wrote this manifest (None: before RunSpec)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
@@ -104,6 +106,7 @@ class RunManifest(BaseModel):
             "prompts": dict(self.prompt_hashes),
             "studies": {sid: entry.digest for sid, entry in sorted(self.studies.items())},
             "seed": self.seed,
+            "exclusions": self.exclusions or {},
         }
 
     def identity_hash(self) -> str:
@@ -205,6 +208,16 @@ class RunFolder:
         if "/" not in name and name not in (".", "..") and (runs / name / "manifest.json").is_file():
             return cls(runs / name)
         raise SimulacraError(f"no run {run!r}: not a run folder and not in {runs}")
+
+    @classmethod
+    def open(cls, spec: Any, runs_dir: Path, *, new_run: bool = False) -> "RunFolder":
+        """The run folder of `spec` (an `experiments.runs.spec.RunSpec`): created, or reopened when it holds the same
+        run (that is how a rerun resumes). The spec's human answers, when it carries them, are kept inside it."""
+        folder = cls.create(runs_dir, spec.manifest(), list(spec.live_instruments), explicit_id=bool(spec.run_id),
+                            new_run=new_run)
+        if spec.truth_set is not None:
+            save_truth(folder, spec.truth_set)
+        return folder
 
     @classmethod
     def create(

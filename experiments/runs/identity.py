@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from surveys.names import check_name
+
 # settings that change what a model is asked or how an answer is chosen (batch size and concurrency do not)
 IDENTITY_SETTINGS = ("temperature", "samples", "max_tokens", "scoring", "reasoning", "debias", "leave_out", "folds",
                      "context_mode", "per_question_context", "use_router", "top_p", "seed", "answer_options")
@@ -27,20 +29,12 @@ def options_settings(options: Any) -> dict[str, Any]:
     """The AnswerOptions a run was asked with, as recorded in its manifest (identity-relevant fields only)."""
     return options.model_dump(mode="json", exclude=OPTIONS_NOT_IDENTITY)
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ID_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def check_run_id(run_id: str) -> str:
-    """A run id is a name, never a path: letters, digits, `.`, `_`, `-` (not starting with `.` or `-`)."""
-    from simulacra.errors import SimulacraError
-
-    if not isinstance(run_id, str) or not _SAFE_NAME.match(run_id) or run_id in (".", ".."):
-        raise SimulacraError(
-            f"--run-id {run_id!r} is not a valid run name: use letters, digits, '.', '_' and '-' "
-            "(at most 128 characters, no '/' and not starting with '.' or '-'); runs live in the workspace's runs/"
-        )
-    return run_id
+def check_run_id(run_id: str, where: str | None = "--run-id") -> str:
+    """A run id is a name, never a path: the one name rule of `surveys.names` (runs live in the workspace's runs/)."""
+    return check_name(run_id, kind="run", where=where)
 
 
 def safe_name(text: str) -> str:

@@ -30,3 +30,10 @@ def answer_options(
     if "folds" in given and given["folds"] < 2:
         raise SimulacraError(f"--folds {given['folds']}: at least 2")
     return AnswerOptions(**given)
+
+
+EXECUTOR_HELP = ("local (this process) or ray: answer on a pool of Ray actors (pip install 'simulacra\\[ray]'; see "
+                 "experiments/runs/executors/README.md).")
+RAY_ADDRESS_HELP = ("With --executor ray: join a cluster (auto, or ray://host:port); default: start a local one sized to "
+                    "this machine.")
+WORKERS_HELP = "With --executor ray: Ray actors, each holding one model client (default: the cluster's CPUs)."

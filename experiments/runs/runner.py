@@ -32,10 +32,10 @@ from typing import Any, Callable, Sequence
 
 from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import EndpointError, SimulacraError
-from simulacra.llm.fake import approx_tokens
-from simulacra.llm.fleet import prefix_scope
+from simulacra.llm.tokens import approx_tokens
 from surveys.model import Answer, AnswerStatus, AnswerValidationError, Instrument, Question
 
+from experiments.runs.executors.local import LocalExecutor
 from experiments.runs.folder import RunFolder
 from experiments.runs.identity import code_version
 from experiments.runs.store import AnswerKey, StoredAnswer
@@ -52,9 +52,6 @@ PROMPT_OVERHEAD_TOKENS = 200  # instructions and schema description around the a
 
 class RunInterrupted(SimulacraError):
     """The endpoint went away mid-run; everything answered so far is saved; the same command resumes."""
-
-
-BatchInterrupted = RunInterrupted  # the name of earlier releases
 
 
 class RunStopped(SimulacraError):
@@ -157,25 +154,6 @@ class RunOutcome:
         return self.folder.path.name if self.folder is not None else ""
 
 
-class SampledLLM:
-    """The same LLM, with `sample=k` on every call, so repeated samples are distinct cache entries."""
-
-    def __init__(self, llm: Any, sample: int):
-        self._llm = llm
-        self._sample = sample
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._llm, name)
-
-    async def chat(self, *args: Any, **kwargs: Any):
-        kwargs.setdefault("sample", self._sample)
-        return await self._llm.chat(*args, **kwargs)
-
-    async def structured(self, *args: Any, **kwargs: Any):
-        kwargs.setdefault("sample", self._sample)
-        return await self._llm.structured(*args, **kwargs)
-
-
 def order_agents(agents: Sequence[Agent]) -> list[Agent]:
     """Keep agents that share a prompt prefix next to each other (first appearance order otherwise)."""
     first: dict[str, int] = {}
@@ -225,26 +203,6 @@ def plan_work(
         if items:
             units.append(WorkUnit(agent, items))
     return units
-
-
-def select_questions(instruments: Sequence[Instrument], questions: Sequence[str] | None = None,
-                     limit: int | None = None) -> list[Instrument]:
-    """The instruments cut to the wanted question ids (all when None) and to the first `limit` of each."""
-    wanted = [q for q in (questions or []) if q] or None
-    chosen = []
-    for instrument in instruments:
-        items = [q for q in instrument.questions if wanted is None or q.id in wanted]
-        if limit is not None:
-            items = items[:limit]
-        if items:
-            chosen.append(instrument.model_copy(update={"questions": items}))
-    if wanted:
-        missing = set(wanted) - {q.id for i in chosen for q in i.questions}
-        if missing:
-            raise SimulacraError(f"no question {', '.join(sorted(missing))} in {', '.join(i.id for i in instruments)}")
-    if not chosen:
-        raise SimulacraError("no questions to ask")
-    return chosen
 
 
 def _question_tokens(question: Question) -> int:
@@ -298,20 +256,18 @@ def _checked(item: WorkItem, answer: Answer | None) -> Answer:
     return answer
 
 
-def _usage(llm: Any) -> dict[str, Any]:
-    return llm.usage.snapshot()
-
-
 class Runner:
     """The worker pool, sessions, failure taxonomy and progress shared by batch and experiment runs.
 
     Subclasses say what the units are (`plan`) and may ask a unit differently (`run_unit`); both end in
-    `ask`, which calls `agent.answer` with AnswerOptions and stores the batch in one transaction."""
+    `ask`, which has the executor answer one batch (the only answer path: `LocalExecutor` in this process,
+    `RayExecutor` on actors) and stores it in one transaction. This runner is the single writer of the store.
+    An LLM passed in place of an executor is answered on by a `LocalExecutor`."""
 
     def __init__(
         self,
         folder: RunFolder,
-        llm: Any,
+        executor: Any,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         retry_failed: bool = False,
@@ -319,25 +275,20 @@ class Runner:
         options: AnswerOptions | None = None,
         questions_per_call: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
-        executor: Any = None,
     ):
         if batch_size < 1:
             raise SimulacraError(f"batch size must be at least 1 (got {batch_size})")
         self.folder = folder
-        self.llm = llm
+        self.executor = executor if hasattr(executor, "answer") else LocalExecutor(executor)
         self.batch_size = batch_size
         self.retry_failed = retry_failed
-        # An executor (experiments.runs.executors: local, ray) answers the batches; this runner stays the single
-        # writer of the store. Without one, batches are answered here on `llm`.
-        self.executor = executor
-        warm = bool((executor if executor is not None else llm).keeps_prefix_warm)
-        default = int(executor.slots) if executor is not None else 1 if warm else int(llm.settings.max_concurrency)
-        self.concurrency = max(1, concurrency or default)
+        warm = bool(self.executor.keeps_prefix_warm)
+        self.concurrency = max(1, concurrency or int(self.executor.slots))
         # How many of a batch's questions go in one model call. On the embedded model one question a call is
         # fastest: the agent's prefix is warm anyway, and one answer's JSON is shorter than a share of a
         # five-answer object (benchmarks/batch_throughput.py, 5 agents x 30 items, idle: 59.5 answers/min one
         # a call, 46.3 five a call, each within 1.04x of llama.cpp's own time); each answer is also independent.
-        if options is None:  # what the run was opened with (open_run(options=...)), else the defaults
+        if options is None:  # what the run was opened with (its spec's options), else the defaults
             options = AnswerOptions(**folder.manifest.settings.get("answer_options", {}))
             per_call = questions_per_call or (1 if warm else batch_size)
         else:
@@ -356,19 +307,7 @@ class Runner:
         return int(self.folder.manifest.settings.get("samples", 1))
 
     def _usage_now(self) -> dict[str, Any]:
-        return self.executor.usage() if self.executor is not None else _usage(self.llm)
-
-    async def _answer(self, agent: Agent, questions: list[Question], sample: int, options: AnswerOptions,
-                      prior: Sequence[PriorStep], stimulus: str | None) -> list[Answer]:
-        if self.executor is not None:
-            return await self.executor.answer(agent, questions, options=options, sample=sample, prior=tuple(prior),
-                                              stimulus=stimulus)
-        with prefix_scope(agent.prefix_key()):  # an inference fleet routes the agent's calls to one replica
-            return await agent.answer(questions, llm=self._llm_for(sample), options=options, prior=tuple(prior),
-                                      stimulus=stimulus)
-
-    def _llm_for(self, sample: int) -> Any:
-        return self.llm if sample == 0 else SampledLLM(self.llm, sample)
+        return self.executor.usage()
 
     def _session_usage(self) -> dict[str, Any]:
         return _usage_delta(self._start_usage, self._usage_now())
@@ -398,7 +337,8 @@ class Runner:
         questions = [item.question for item in batch]
         options = self.options.model_copy(update={"retry_round": batch[0].retry_round})
         try:
-            answers = await self._answer(agent, questions, batch[0].sample, options, prior, stimulus)
+            answers = await self.executor.answer(agent, questions, options=options, sample=batch[0].sample,
+                                                 prior=tuple(prior), stimulus=stimulus)
         except SERVER_GONE as exc:
             self._stop = True
             self._server_error = self._server_error or exc
@@ -537,7 +477,7 @@ async def run_batch(
     folder: RunFolder,
     agents: Sequence[Agent],
     instruments: Sequence[Instrument],
-    llm: Any,
+    executor: Any,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     retry_failed: bool = False,
@@ -546,118 +486,14 @@ async def run_batch(
     questions_per_call: int | None = None,
     options: AnswerOptions | None = None,
     concurrency: int | None = None,
-    executor: Any = None,
 ) -> RunOutcome:
-    """Run (or resume) a batch and, when it ends, export Parquet and CSV from the database."""
-    runner = BatchRunner(folder, llm, batch_size=batch_size, retry_failed=retry_failed, on_progress=on_progress,
-                         questions_per_call=questions_per_call, options=options, concurrency=concurrency,
-                         executor=executor)
+    """Run (or resume) a batch on `executor` (or an LLM, answered on by a LocalExecutor) and, when it ends,
+    export Parquet and CSV from the database. Commands reach this through `experiments.pipeline.run`."""
+    runner = BatchRunner(folder, executor, batch_size=batch_size, retry_failed=retry_failed, on_progress=on_progress,
+                         questions_per_call=questions_per_call, options=options, concurrency=concurrency)
     try:
         outcome = await runner.run(agents, instruments)
     finally:
         if export:
             folder.export()
     return outcome
-
-
-def agent_entries(agents: Sequence[Agent], respondents: dict[str, str] | None = None) -> list[Any]:
-    from experiments.runs.folder import AgentEntry
-    from experiments.runs.identity import agent_fingerprint
-
-    respondents = respondents or {}
-    return [
-        AgentEntry(
-            id=agent.id,
-            source=str(agent.source),
-            respondent=respondents.get(agent.id) or agent.respondent or agent.id,
-            name=agent.name,
-            fingerprint=agent_fingerprint(agent),
-        )
-        for agent in agents
-    ]
-
-
-def instrument_entries(instruments: Sequence[Instrument]) -> list[Any]:
-    from experiments.runs.folder import InstrumentEntry
-    from experiments.runs.identity import question_hash
-
-    return [
-        InstrumentEntry(id=i.id, title=i.title, questions=[q.id for q in i.questions],
-                        wording={q.id: question_hash(q) for q in i.questions})
-        for i in instruments
-    ]
-
-
-def open_run(
-    runs_dir: Any,
-    agents: Sequence[Agent],
-    instruments: Sequence[Instrument],
-    *,
-    model: dict[str, Any],
-    settings: dict[str, Any] | None = None,
-    run_id: str | None = None,
-    truth: str | None = None,
-    label: str = "",
-    respondents: dict[str, str] | None = None,
-    extra: dict[str, Any] | None = None,
-    new_run: bool = False,
-    options: AnswerOptions | None = None,
-) -> RunFolder:
-    """Create the run folder for this batch, or reopen it when the same batch ran before (resume).
-
-    `options` (scoring, reasoning, context mode, ...) are recorded in the manifest, are part of the run's
-    identity, and are what the runner passes to every agent of the run.
-
-    `respondents` maps agent id -> the person whose human answers score it (default: the agent's
-    `respondent`, else its id). Resuming a run whose agents, question wording, model settings or prompt
-    templates changed raises RunMismatchError naming the changes; `new_run` starts a new folder instead.
-    """
-    from experiments.runs.folder import RunManifest, default_run_id
-    from experiments.runs.identity import check_run_id, options_settings, prompt_template_hashes
-
-    if run_id:
-        check_run_id(run_id)
-    settings = {"samples": 1, **(settings or {})}
-    if options is not None:
-        settings["answer_options"] = options_settings(options)
-    manifest = RunManifest(
-        id=run_id or "pending",
-        kind="batch",
-        agents=agent_entries(agents, respondents),
-        instruments=instrument_entries(instruments),
-        model=model,
-        settings=settings,
-        prompt_hashes=prompt_template_hashes(),
-        truth=truth,
-        label=label,
-        extra=extra or {},
-    )
-    if not run_id:
-        manifest.id = default_run_id(manifest)
-    return RunFolder.create(runs_dir, manifest, list(instruments), explicit_id=bool(run_id), new_run=new_run)
-
-
-async def execute_run(
-    folder: RunFolder,
-    agents: Sequence[Agent],
-    instruments: Sequence[Instrument],
-    llm: Any,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    retry_failed: bool = False,
-    label: str = "answering",
-    console: Any = None,
-    show_progress: bool = True,
-    options: AnswerOptions | None = None,
-    executor: Any = None,
-) -> RunOutcome:
-    """Run or resume a batch with a progress bar on the terminal; the run's exports are written when it ends.
-    `executor` (experiments.runs.executors) answers the batches elsewhere, e.g. on Ray actors; `llm` may then be None."""
-    if not show_progress:
-        return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
-                               options=options, executor=executor)
-    from experiments.runs.progress import ProgressBar
-
-    with ProgressBar(label, console) as bar:
-        return await run_batch(folder, agents, instruments, llm, batch_size=batch_size, retry_failed=retry_failed,
-                               on_progress=bar.update, options=options, executor=executor)

@@ -92,3 +92,55 @@ def one_hot_proba(predicted: np.ndarray, n_options: np.ndarray, k_max: int, smoo
         out[np.flatnonzero(has), j, col[has]] += 1.0 - smoothing
         out[~has, j, :k] = 1.0 / k
     return out
+
+
+def answer_distribution(predicted: np.ndarray, proba: np.ndarray | None, has_proba: np.ndarray | None,
+                        n_options: np.ndarray, k_max: int) -> tuple[np.ndarray, dict[str, int]]:
+    """An agent's option distribution per cell: its stored option probabilities where present, the one-hot of its
+    answer elsewhere (a missing probability cell no longer discards the others). Failed cells (predicted -1) get
+    a uniform placeholder that no score uses: they stay failed. Returns the distributions and how many valid
+    cells came from each source ({"stored": .., "one_hot": ..})."""
+    hard = one_hot_proba(predicted, n_options, k_max, smoothing=0.0)
+    valid = predicted >= 0
+    if proba is None or has_proba is None:
+        return hard, {"stored": 0, "one_hot": int(valid.sum())}
+    stored = valid & has_proba
+    out = np.where(stored[..., None], proba[:, :, :k_max], hard)
+    return out, {"stored": int(stored.sum()), "one_hot": int((valid & ~stored).sum())}
+
+
+def describe_origin(counts: dict[str, int]) -> str:
+    """'stored option probabilities' / 'answers (...)' / the mix of both, with counts."""
+    stored, hard = counts.get("stored", 0), counts.get("one_hot", 0)
+    if stored and not hard:
+        return "stored option probabilities"
+    if not stored:
+        return "answers (no stored distributions; a hard answer is a one-point distribution)"
+    return (f"stored option probabilities on {stored} of {stored + hard} valid answers; "
+            f"one-point distributions of the answer on the other {hard}")
+
+
+def paired_log_loss(a: np.ndarray, b: np.ndarray, truth: np.ndarray, scored: np.ndarray, draws, min_items: int = 1,
+                    level: float = 0.95) -> dict[str, Any]:
+    """Mean per-person log-loss of `a` minus that of `b` on the same cells (> 0: b fits better), with an interval
+    from `draws` ((people indices, item weights) pairs, e.g. `stats.Bootstrap.draws()`: people and items
+    resampled together for both). People with fewer than `min_items` scored items are left out."""
+    idx = np.where(truth >= 0, truth, 0)[..., None]
+    loss_a = -np.log(np.clip(np.take_along_axis(a, idx, axis=2)[..., 0], EPS, 1.0))
+    loss_b = -np.log(np.clip(np.take_along_axis(b, idx, axis=2)[..., 0], EPS, 1.0))
+    mask = scored.astype(float)
+    la, lb = np.where(scored, loss_a, 0.0), np.where(scored, loss_b, 0.0)
+
+    def diff(people: np.ndarray, weights: np.ndarray) -> float:
+        count = mask[people] @ weights
+        keep = count >= min_items
+        if not keep.any():
+            return math.nan
+        return float(((la[people] @ weights)[keep] / count[keep]).mean() - ((lb[people] @ weights)[keep] / count[keep]).mean())
+
+    point = diff(np.arange(truth.shape[0]), np.ones(truth.shape[1]))
+    reps = np.array([diff(p, w) for p, w in draws], float)
+    reps = reps[np.isfinite(reps)]
+    alpha = (1 - level) / 2
+    ci = [float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha))] if len(reps) >= 2 else None
+    return {"metric": "log_loss", "difference": None if math.isnan(point) else point, "ci": ci}

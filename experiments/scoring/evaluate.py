@@ -48,7 +48,7 @@ FLOOR_MAJORITY = "majority_floor"
 FLOOR_RANDOM = "random_floor"
 AGENT_CONDITIONS = ["interview", "combined", "composite", "demographic", "persona"]
 CONDITION_ORDER = (
-    AGENT_CONDITIONS + [f"{c}+population" for c in AGENT_CONDITIONS]
+    AGENT_CONDITIONS + [f"{c}+{kind}" for c in AGENT_CONDITIONS for kind in ("population", "placebo", "stacked")]
     + ["majority", "demographic_knn", "composite_knn", "logistic", FLOOR_MAJORITY, FLOOR_RANDOM]
 )
 RANDOM_DRAWS = 20
@@ -418,7 +418,7 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
         scorer = Scorer(instrument, truth, settings)
         predictions, failures = agent_answers(frame, scorer.questions)
         if family == "survey" and scorer.choice_items:
-            survey = _score_survey_instrument(instrument, truth, frame, by_condition, settings)
+            survey = _score_survey_instrument(instrument, truth, frame, by_condition, settings, run_exclusions(manifest))
             if survey is not None:
                 result, min_items = survey
                 effective_min[instrument.id] = min_items
@@ -449,6 +449,7 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
             conditions[condition][instrument.id] = summarize(rows, settings)
 
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+    notes = exclusion_notes(conditions, effective_min, settings)
     metrics = {
         "schema_version": SCHEMA_VERSION,
         "run": {
@@ -480,6 +481,7 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
         "per_item": per_item,
         "per_person": per_person,
         "unscored_agents": unscored,
+        "notes": notes,
         "settings": {
             "bootstrap": settings.bootstrap,
             "bootstrap_kind": "two-way: people and items resampled with replacement",
@@ -494,6 +496,31 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
         },
     }
     return Metrics.model_validate(metrics).model_dump(mode="json")
+
+
+def exclusion_notes(conditions: Mapping[str, Mapping[str, Any]], effective_min: Mapping[str, int],
+                    settings: EvalSettings) -> list[str]:
+    """In words, the people an agent condition lost to the minimum of scored items (nobody scored is said loudest)."""
+    notes = []
+    for name in _ordered(conditions):
+        for instrument, block in conditions[name].items():
+            if name in REFERENCE_CONDITIONS or block.get("kind") in ("reference", "floor"):
+                continue
+            people, excluded = int(block.get("people", 0) or 0), int(block.get("excluded_people", 0) or 0)
+            if not excluded or instrument not in effective_min:
+                continue
+            minimum = effective_min[instrument]
+            how = "--min-items (default: 20, or half the items asked when fewer than 40 were asked)"
+            if people == 0:
+                notes.append(f"{instrument} {name}: all {excluded} people excluded: fewer than {minimum} scored items "
+                             f"each (items answered in both waves); lower the minimum with {how}")
+            else:
+                notes.append(f"{instrument} {name}: {excluded} of {people + excluded} people excluded: fewer than "
+                             f"{minimum} scored items each; see {how}")
+    return notes
+
+
+REFERENCE_CONDITIONS = {"majority", "demographic_knn", "composite_knn", "logistic", FLOOR_MAJORITY, FLOOR_RANDOM}
 
 
 def retest_interval(truth: ResponseSet) -> str:
@@ -523,7 +550,14 @@ def _feature_questions(instrument: Instrument, truth: ResponseSet) -> list[Quest
     return questions
 
 
-def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: pd.DataFrame, by_condition, settings: EvalSettings):
+def run_exclusions(manifest: Any) -> dict[str, set[str]] | None:
+    """The exclusions the run's spec recorded (target -> hidden items), or None for a run from before RunSpec."""
+    hidden = (manifest.exclusions or {}).get("hidden") if manifest.spec_version else None
+    return None if hidden is None else {target: set(items) for target, items in hidden.items()}
+
+
+def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: pd.DataFrame, by_condition,
+                             settings: EvalSettings, exclusions: dict[str, set[str]] | None = None):
     from experiments.scoring.panel import PanelMatrix
     from experiments.scoring.survey import AgentCells, SurveySettings, score_survey
 
@@ -575,7 +609,7 @@ def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: 
     survey_settings = SurveySettings(
         min_items=min_items, bootstrap=settings.bootstrap, seed=settings.seed, references=settings.references,
         population=settings.population, parity_min_group=settings.parity_min_group,
-        min_item_people=settings.min_item_people, parity_fields=settings.parity_fields,
+        min_item_people=settings.min_item_people, parity_fields=settings.parity_fields, exclusions=exclusions,
     )
     return score_survey(panel, targets, rows, agents, survey_settings), min_items
 

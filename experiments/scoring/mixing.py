@@ -61,3 +61,57 @@ def population_informed(agent: np.ndarray, reference: np.ndarray, truth: np.ndar
     weights = fit_weights_leave_one_out(agent, reference, truth, scored, grid)
     mixed = weights[:, None, None] * agent + (1 - weights[:, None, None]) * reference
     return Mixture(weights, mixed)
+
+
+# -- an honest population-informed condition (#23 item 3): failures stay failed, a weight interval, a placebo ----
+def weight_interval(agent: np.ndarray, reference: np.ndarray, truth: np.ndarray, scored: np.ndarray, draws,
+                    grid: np.ndarray = GRID, level: float = 0.95) -> dict:
+    """The weight fitted on everyone (pooled) and its bootstrap interval.
+
+    `draws` yields (people indices, item weights) as `stats.Bootstrap.draws` does (two-way: people and items
+    resampled); each replicate refits the pooled weight on its draw. The weights that predict are the
+    leave-one-out ones; this interval says how well the data pin the weight down."""
+    idx = np.where(truth >= 0, truth, 0)[..., None]
+    pa = np.take_along_axis(agent, idx, axis=2)[..., 0]
+    pr = np.take_along_axis(reference, idx, axis=2)[..., 0]
+    draws = list(draws)
+    point = fit_weight(agent, reference, truth, scored, grid)
+    if not draws:
+        return {"fit": point, "ci": None, "replicates": 0}
+    n = truth.shape[0]
+    people_counts = np.stack([np.bincount(p, minlength=n) for p, _ in draws]).astype(float)  # R x n
+    item_weights = np.stack([w for _, w in draws], axis=1)  # m x R
+    totals = np.empty((len(grid), len(draws)))
+    for g, w in enumerate(grid):
+        loss = np.where(scored, -np.log(np.clip(w * pa + (1 - w) * pr, EPS, 1.0)), 0.0)  # n x m
+        totals[g] = ((people_counts @ loss) * item_weights.T).sum(axis=1)
+    fitted = grid[np.argmin(totals, axis=0)]
+    alpha = (1 - level) / 2
+    return {"fit": point, "ci": [float(np.quantile(fitted, alpha)), float(np.quantile(fitted, 1 - alpha))],
+            "replicates": len(draws)}
+
+
+def placebo_donors(valid: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(n, m) for each person and item, whose agent answer the placebo gives them (-1: nobody's).
+
+    One seeded order of people, fixed for the run; on each item, each person with a valid agent answer takes
+    the agent answer of the next person in that order who also has one (a cyclic shift, so a derangement:
+    never their own). An item with fewer than two valid answers has no donor (-1)."""
+    n, m = valid.shape
+    order = np.random.default_rng(seed).permutation(n)
+    donors = np.full((n, m), -1, dtype=int)
+    for j in range(m):
+        people = order[valid[order, j]]
+        if len(people) >= 2:
+            donors[people, j] = np.roll(people, -1)
+    return donors
+
+
+def placebo_agent(agent: np.ndarray, valid: np.ndarray, reference: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The agent's distributions handed to other people of the same item (see `placebo_donors`): it keeps
+    everything the agent says about the item and the population, and nothing about the person. A cell with
+    no donor gets the reference distribution (no information beyond the reference)."""
+    donors = placebo_donors(valid, seed)
+    cols = np.broadcast_to(np.arange(valid.shape[1]), valid.shape)
+    out = agent[np.where(donors >= 0, donors, 0), cols]
+    return np.where((donors >= 0)[..., None], out, reference)

@@ -12,6 +12,9 @@ from a model that never saw that person's answers (leave-one-out or cross-fittin
   answers (one-hot; the target and its near-duplicates excluded), cross-fitted over people in folds, so a
   person is predicted by a model fitted on the other folds only.
 
+`stacked_proba` is not a reference but an agent condition built on one (`<condition>+stacked`): the same
+cross-fitted logistic regression with the agent's option log-probabilities as extra features.
+
 A person's own answers to *other* items are the input (as a composite agent's context is); their answer to
 the target item never is, and nobody's answers to the target's near-duplicates are used to predict it.
 Predictions: arg-max of the distribution, ties to the first option (GSS order).
@@ -237,6 +240,12 @@ class Logistic(ReferencePredictor):
         self.max_iter = max_iter
 
     def predict_proba(self, panel, targets, rows=None):
+        return self.predict_proba_with(panel, targets, rows)
+
+    def predict_proba_with(self, panel: PanelMatrix, targets: Sequence[str], rows: np.ndarray | None = None,
+                           extra: np.ndarray | None = None) -> np.ndarray:
+        """As `predict_proba`, with `extra` (len(panel.people), len(targets), F) features per person and target
+        appended to the one-hot answers (the stacked condition: an agent's log-probabilities); same folds."""
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
@@ -255,7 +264,7 @@ class Logistic(ReferencePredictor):
         for t, item in enumerate(targets):
             drop = self.excluded(item)
             keep = np.concatenate([np.arange(a, b) for name, a, b in spans if name not in drop] or [np.zeros(0, int)])
-            X = onehot[:, keep]
+            X = onehot[:, keep] if extra is None else np.hstack([onehot[:, keep], extra[:, t, :]])
             j = panel.item_index(item)
             y = truth[:, j]
             k = len(panel.questions[item].options)
@@ -276,6 +285,34 @@ class Logistic(ReferencePredictor):
                 out[targets_rows, t, :k] = full / full.sum(axis=1, keepdims=True)
         limits.restore_original_limits()
         return out
+
+
+STACK_FLOOR = 0.01  # agent probabilities are clipped here before the log (a one-point answer: ln 100 apart)
+
+
+def agent_features(panel: PanelMatrix, rows: np.ndarray, agent: np.ndarray, valid: np.ndarray,
+                   n_options: Sequence[int]) -> np.ndarray:
+    """(len(panel.people), len(targets), K) the stacked condition's extra features: for each person the agent
+    answered, the centred log of its option distribution (probabilities clipped at STACK_FLOOR; stored
+    probabilities, or the one-hot answer), 0 beyond an item's options; 0 for everyone else and for failed answers
+    (0 = a uniform distribution: no information)."""
+    n_rows, m, k_max = agent.shape
+    out = np.zeros((len(panel.people), m, k_max))
+    for j, k in enumerate(n_options):
+        logp = np.log(np.clip(agent[:, j, :k], STACK_FLOOR, 1.0))
+        logp -= logp.mean(axis=1, keepdims=True)
+        out[np.asarray(rows)[valid[:, j]], j, :k] = logp[valid[:, j]]
+    return out
+
+
+def stacked_proba(panel: PanelMatrix, targets: Sequence[str], rows: np.ndarray, agent: np.ndarray, valid: np.ndarray,
+                  exclusions: Mapping[str, set[str]] | None = None, *, seed: int = 0, folds: int = 5) -> np.ndarray:
+    """The stacked condition (`<condition>+stacked`): the logistic reference with the agent's option
+    log-probabilities (`agent_features`) as extra features, cross-fitted over people in the same folds, so a
+    person is predicted by a model fitted on the other folds only (their own answer never enters it); people
+    without an agent answer train the item part of the model with zero agent features."""
+    features = agent_features(panel, rows, agent, valid, [len(panel.questions[t].options) for t in targets])
+    return Logistic(exclusions, folds=folds, seed=seed).predict_proba_with(panel, targets, rows, features)
 
 
 def reference_predictors(names: Sequence[str] = REFERENCE_ORDER, exclusions: Mapping[str, set[str]] | None = None, *,
@@ -302,4 +339,5 @@ def uniform_proba(panel: PanelMatrix, targets: Sequence[str], n_rows: int) -> np
 
 
 __all__ = ["ReferencePredictor", "Majority", "DemographicKNN", "CompositeKNN", "Logistic", "reference_predictors",
+           "agent_features", "stacked_proba",
            "REFERENCE_ORDER", "LABELS", "MISSING", "uniform_proba"]

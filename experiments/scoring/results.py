@@ -63,7 +63,12 @@ class Metrics(BaseModel):
     per_item: list[dict[str, Any]] = Field(default_factory=list)
     per_person: list[dict[str, Any]] = Field(default_factory=list)
     unscored_agents: list[dict[str, Any]] = Field(default_factory=list)
+    unscored_instruments: list[str] = Field(default_factory=list)  # instruments the human answers do not cover
+    notes: list[str] = Field(default_factory=list)  # what the scoring left out and why, in words
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
 
 def load_metrics(path: Path) -> dict[str, Any]:

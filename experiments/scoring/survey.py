@@ -8,7 +8,9 @@ option-index arrays over people x target items (see `panel.PanelMatrix`); output
   items) bootstrap interval; people below `min_items` excluded and counted; coverage (valid / asked);
   failed answers scored as wrong (the headline) and excluded; no valid answers -> no score;
 - distribution metrics (log-loss, Brier per person; 1 - TV/TV_uniform per item);
-- the population-informed version of each agent condition (`<condition>+population`);
+- the population-informed version of each agent condition (`<condition>+population`), its placebo
+  (`<condition>+placebo`: another person's agent distribution) and the stacked condition (`<condition>+stacked`:
+  the agent's log-probabilities as features of the cross-fitted logistic regression); failures stay failed;
 - a verdict per agent condition: its paired difference from the best reference condition, with an interval;
 - results apart for the 2016 and 2018 samples of the 2016-2020 panel (4- and 2-year retest intervals);
 - parity differences for groups of at least `parity_min_group` people; a per-item table for items with at
@@ -24,10 +26,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from experiments.scoring import stats as st
-from experiments.scoring.distributions import brier_per_person, log_loss_per_person, one_hot_proba, population_tv
-from experiments.scoring.mixing import population_informed
+from experiments.scoring.distributions import (answer_distribution, brier_per_person, describe_origin, log_loss_per_person,
+                                               paired_log_loss, population_tv)
+from experiments.scoring.mixing import placebo_agent, population_informed, weight_interval
 from experiments.scoring.panel import PanelMatrix
-from experiments.scoring.references import LABELS, REFERENCE_ORDER, reference_predictors
+from experiments.scoring.references import LABELS, REFERENCE_ORDER, reference_predictors, stacked_proba
 
 RANDOM = "random_floor"
 # which reference's distribution an agent condition is mixed with (the one that sees what the agent sees)
@@ -49,6 +52,9 @@ class SurveySettings:
     min_item_people: int = 30
     parity_fields: list[str] | None = None
     by_sample: bool = True
+    # target -> items no reference may learn from when predicting it: the run's exclusions (RunSpec), computed once;
+    # None (a run from before RunSpec, or the reference table): the near-duplicate table's
+    exclusions: dict[str, set[str]] | None = None
 
 
 @dataclass
@@ -104,7 +110,8 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
             reference_asked[:] = True
 
     # -- reference conditions (and the random floor) --------------------------------------------------
-    predictors = reference_predictors(list(settings.references), exclusions(panel.items), k=settings.k, seed=settings.seed, folds=settings.folds)
+    excluded = settings.exclusions if settings.exclusions is not None else exclusions(panel.items)
+    predictors = reference_predictors(list(settings.references), excluded, k=settings.k, seed=settings.seed, folds=settings.folds)
     ref_proba: dict[str, np.ndarray] = {}
     ref_cells: dict[str, st.Cells] = {}
     for predictor in predictors:
@@ -117,35 +124,22 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
     for name, a in agents.items():
         cells = st.Cells.from_panel(sub, a.predicted, asked=a.asked, failed=a.failed)
         agent_cells[name] = cells
-        hard = one_hot_proba(a.predicted, sub.n_options, sub.max_options, smoothing=0.0)
-        if a.proba is not None and a.has_proba is not None and a.has_proba[a.asked].all() and a.asked.any():
-            stored = a.proba[:, :, : sub.max_options]  # the targets' options only (as the references are cut)
-            agent_proba[name] = (np.where(a.has_proba[..., None], stored, hard), "stored option probabilities")
-        else:
-            agent_proba[name] = (hard, "answers (no stored distributions; a hard answer is a one-point distribution)")
+        # stored probabilities where present, the answer's one-point distribution elsewhere (never all-or-nothing)
+        proba, sources = answer_distribution(a.predicted, a.proba, a.has_proba, sub.n_options, sub.max_options)
+        agent_proba[name] = (proba, describe_origin(sources))
 
-    # -- population-informed conditions -----------------------------------------------------------------
+    # -- population-informed, placebo and stacked conditions (#23 item 3) -------------------------------------
+    # a failed agent answer stays failed in each (coverage = the agent's); see `_population_conditions`
     mixed_cells: dict[str, st.Cells] = {}
+    extra_kind: dict[str, str] = {}
     if settings.population:
-        for name, (proba, origin) in list(agent_proba.items()):
-            cells = agent_cells[name]
-            ref_name = MIX_WITH.get(name, "majority")
-            if ref_name not in ref_proba or (cells.predicted >= 0).sum() == 0:
-                continue
-            scored = cells.scored("failed_excluded")
-            if len(np.unique(np.flatnonzero(scored.any(axis=1)))) < 2:
-                continue
-            mixture = population_informed(proba, ref_proba[ref_name], sub.truth, scored)
-            mixed_name = f"{name}+population"
-            predicted = np.where(cells.asked, np.argmax(mixture.proba, axis=2), -1)
-            mixed_cells[mixed_name] = st.Cells.from_panel(sub, predicted, asked=cells.asked)
-            agent_proba[mixed_name] = (mixture.proba, f"mixture of {name} ({origin}) and {LABELS.get(ref_name, ref_name)}")
-            result.conditions[mixed_name] = {"mixed_with": ref_name, "weights": _weights(mixture.weights, scored)}
+        mixed_cells = _population_conditions(panel, sub, targets, rows, agent_cells, agent_proba, ref_proba, excluded,
+                                              settings, boot, result, extra_kind)
 
     # -- summaries ----------------------------------------------------------------------------------------
     samples = _samples(sub) if settings.by_sample else {}
     ordered: list[tuple[str, st.Cells, str]] = (
-        [(n, c, "agent") for n, c in agent_cells.items()] + [(n, c, "population") for n, c in mixed_cells.items()]
+        [(n, c, "agent") for n, c in agent_cells.items()] + [(n, c, extra_kind.get(n, "population")) for n, c in mixed_cells.items()]
         + [(n, c, "reference") for n, c in ref_cells.items()]
     )
     all_sums: dict[str, st.PersonSums] = {}
@@ -158,7 +152,7 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
         all_sums[name] = sums
         block.update({"kind": kind, "label": LABELS.get(name, name), **st.summarize(sums, boot, settings.min_items),
                       "coverage": _coverage(cells), "no_valid_answers": False})
-        if kind == "agent":
+        if kind in ("agent", "population", "placebo", "stacked"):  # the mixtures keep the agent's failures
             block["failed_excluded"] = st.summarize(st.person_sums(cells, "failed_excluded"), boot, settings.min_items)
         proba, origin = (ref_proba[name], "predicted distributions") if kind == "reference" else agent_proba[name]
         block["distribution"] = _distribution(proba, cells, sub, settings.min_items, origin)
@@ -188,7 +182,7 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
                                                               settings.min_items, "uniform")
 
     # -- verdicts: each agent (and population-informed) condition vs the best reference on its cells ----------
-    for name, cells in list(agent_cells.items()) + list(mixed_cells.items()):
+    for name, cells in list(agent_cells.items()) + [(n, c) for n, c in mixed_cells.items() if extra_kind.get(n) != "placebo"]:
         if name not in all_sums:
             result.verdicts.append({"condition": name, "verdict": "no valid answers: no score", "difference": None, "ci": None})
             continue
@@ -205,9 +199,84 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
         result.verdicts.append({"condition": name, "reference": best, "reference_label": LABELS.get(best, best),
                                 "reference_value": best_value, **diff, "verdict": _verdict_word(diff)})
 
+    for name, block in result.conditions.items():  # the real mixture against its placebo, paired
+        placebo = block.get("placebo")
+        if placebo and name in all_sums and placebo["condition"] in all_sums:
+            diff = st.paired_difference(all_sums[name], all_sums[placebo["condition"]], boot, "normalized_accuracy",
+                                        settings.min_items)
+            placebo.update({**diff, "verdict": _placebo_word(diff)})
+
     result.per_item = _items(sub, {**agent_cells, **mixed_cells, **ref_cells}, settings.min_item_people)
-    result.parity = _parity(sub, result.per_person, settings)
+    result.parity = _parity(sub, all_sums, boot, settings, _polviews(panel, rows))
     return result
+
+
+def _population_conditions(panel: PanelMatrix, sub: PanelMatrix, targets: list[str], rows: np.ndarray,
+                           agent_cells: dict[str, st.Cells], agent_proba: dict[str, tuple[np.ndarray, str]],
+                           ref_proba: dict[str, np.ndarray], excluded: dict[str, set[str]], settings: SurveySettings,
+                           boot: st.Bootstrap, result: SurveyResult, extra_kind: dict[str, str]) -> dict[str, st.Cells]:
+    """For each agent condition with valid answers from at least two people:
+
+    - `<condition>+population`: w * agent + (1 - w) * reference (`MIX_WITH`), w fitted leave-one-person-out on
+      log-loss; predicted only where the agent answered validly (a failed answer stays failed: the agent's
+      coverage); the pooled weight with a two-way bootstrap interval is reported;
+    - `<condition>+placebo`: the same mixture with another person's agent distribution for the same item (a
+      seeded derangement, `mixing.placebo_donors`): what the mixture gains from the agent knowing the item and
+      the population, not the person. The real mixture minus the placebo (paired, two-way bootstrap) is the
+      test of person-specific information (`_placebo_word`);
+    - `<condition>+stacked`: the cross-fitted logistic reference with the agent's option log-probabilities as
+      extra features (`references.stacked_proba`), also only where the agent answered validly."""
+    out: dict[str, st.Cells] = {}
+    for name, cells in agent_cells.items():
+        proba, origin = agent_proba[name]
+        valid = cells.asked & (cells.predicted >= 0)
+        if not valid.any():
+            continue
+        scored = cells.scored("failed_excluded")
+        ref_name = MIX_WITH.get(name, "majority")
+        if ref_name in ref_proba and np.count_nonzero(scored.any(axis=1)) >= 2:
+            reference = ref_proba[ref_name]
+            mixture = population_informed(proba, reference, sub.truth, scored)
+            placebo_proba = placebo_agent(proba, valid, reference, seed=settings.seed)
+            placebo = population_informed(placebo_proba, reference, sub.truth, scored)
+            mixed_name, placebo_name = f"{name}+population", f"{name}+placebo"
+            ref_label = LABELS.get(ref_name, ref_name)
+            for cname, mix, kind in ((mixed_name, mixture, "population"), (placebo_name, placebo, "placebo")):
+                predicted = np.where(valid, np.argmax(mix.proba, axis=2), -1)
+                out[cname] = st.Cells.from_panel(sub, predicted, asked=cells.asked, failed=cells.failed)
+                extra_kind[cname] = kind
+                agent_proba[cname] = (mix.proba, f"mixture of {name} ({origin}) and {ref_label}"
+                                      + (" (placebo: another person's agent distribution for the item)" if kind == "placebo" else ""))
+                agent_source = proba if kind == "population" else placebo_proba
+                result.conditions[cname] = {
+                    "mixed_with": ref_name, "weights": _weights(mix.weights, scored),
+                    "weight": weight_interval(agent_source, reference, sub.truth, scored, boot.draws())}
+            result.conditions[mixed_name]["placebo"] = {"condition": placebo_name}
+            result.conditions[placebo_name]["placebo_of"] = mixed_name
+            ll = paired_log_loss(placebo.proba, mixture.proba, sub.truth, scored, boot.draws(), settings.min_items)
+            result.conditions[mixed_name]["placebo"]["log_loss_difference"] = ll  # placebo minus real: > 0 real better
+        if "logistic" in settings.references:
+            stacked = stacked_proba(panel, targets, rows, proba, valid, excluded, seed=settings.seed,
+                                    folds=settings.folds)[:, :, : sub.max_options]
+            stacked_name = f"{name}+stacked"
+            predicted = np.where(valid, np.argmax(stacked, axis=2), -1)
+            out[stacked_name] = st.Cells.from_panel(sub, predicted, asked=cells.asked, failed=cells.failed)
+            extra_kind[stacked_name] = "stacked"
+            agent_proba[stacked_name] = (stacked, f"logistic regression per item with {name}'s option log-probabilities "
+                                                  f"({origin}) as features, cross-fitted over people")
+            result.conditions[stacked_name] = {"stacked_on": "logistic"}
+    return out
+
+
+def _placebo_word(diff: dict[str, Any]) -> str:
+    ci = diff.get("ci")
+    if diff.get("difference") is None:
+        return "not estimable"
+    if ci and ci[0] > 0:
+        return "the model adds person-specific information (the real mixture beats its placebo)"
+    if not ci:
+        return "no interval: person-specific information not shown"
+    return "no evidence of person-specific information: the real mixture does not beat its placebo (interval reaches 0)"
 
 
 def _verdict_word(diff: dict[str, Any]) -> str:
@@ -254,12 +323,11 @@ def _samples(sub: PanelMatrix) -> dict[str, np.ndarray]:
 
 
 def _sample_summary(sums: st.PersonSums, idx: np.ndarray, settings: SurveySettings) -> dict[str, Any]:
-    part = st.PersonSums(sums.scored[idx], sums.correct[idx], sums.agree[idx], sums.retest_scored[idx],
-                         sums.corr_agent[:, idx], sums.corr_retest[:, idx])
+    part = sums.rows(idx)
     boot = st.Bootstrap(len(idx), part.scored.shape[1], max(settings.bootstrap // 2, 0), settings.seed)
     full = st.summarize(part, boot, settings.min_items)
     return {k: full[k] for k in ("people", "excluded_people", "accuracy", "retest_agreement", "normalized_accuracy",
-                                 "normalized_accuracy_ratio_of_means")}
+                                 "normalized_accuracy_ratio_of_means", "normalized_accuracy_paper") if k in full}
 
 
 def _items(sub: PanelMatrix, conditions: dict[str, st.Cells], min_people: int) -> list[dict[str, Any]]:
@@ -299,25 +367,59 @@ def _age_group(value: Any) -> str | None:
     return None
 
 
-def _parity(sub: PanelMatrix, per_person: list[dict[str, Any]], settings: SurveySettings) -> dict[str, Any]:
-    demo = sub.demographics
-    if demo is None or demo.empty:
+POLVIEWS_GROUPS = ("liberal", "moderate", "conservative")  # GSS polviews 1-3 / 4 / 5-7
+
+
+def _polviews_group(value: Any) -> str | None:
+    """A polviews answer (code 1-7, or its label) as liberal / moderate / conservative."""
+    text = None if value is None else str(value).strip().lower()
+    if not text or text in ("nan", "<na>", "none"):
+        return None
+    try:
+        code = int(float(text))
+    except ValueError:
+        return next((g for g in POLVIEWS_GROUPS if g in text), "moderate" if "middle" in text else None)
+    return None if not 1 <= code <= 7 else "liberal" if code <= 3 else "moderate" if code == 4 else "conservative"
+
+
+def _polviews(panel: PanelMatrix, rows: np.ndarray) -> list[str | None] | None:
+    """Each scored person's wave-1 polviews (liberal / moderate / conservative) from the panel's answers, or
+    None when the panel does not carry the item."""
+    if "polviews" not in panel.items:
+        return None
+    question = panel.questions["polviews"]
+    answers = panel.w1[np.asarray(rows, int), panel.item_index("polviews")]
+    return [_polviews_group(question.options[int(a)].code) if a >= 0 else None for a in answers]
+
+
+def _parity(sub: PanelMatrix, all_sums: dict[str, st.PersonSums], boot: st.Bootstrap, settings: SurveySettings,
+            polviews: list[str | None] | None = None) -> dict[str, Any]:
+    """Parity of per-person normalized accuracy (own retest) per condition and demographic field: two-way
+    bootstrap (people x items), the fixed-groups interval, the permutation test (see `stats.parity`).
+    Political ideology (`polviews`, grouped liberal / moderate / conservative) is a default field: from the
+    demographics when they carry it, else from the panel's wave-1 answers."""
+    demo = sub.demographics if sub.demographics is not None else None
+    columns = list(demo.columns) if demo is not None and not demo.empty else []
+    labels: dict[str, list[Any]] = {}
+    default = [c for c in ("age", "sex", "race", "degree") if c in columns] + ["polviews"]
+    for name in settings.parity_fields or default:
+        if name in columns:
+            values = demo[name].reindex([str(p) for p in sub.people]).tolist()
+            if name == "age":
+                labels[name] = [_age_group(v) for v in values]
+            elif name == "polviews":
+                labels[name] = [_polviews_group(v) for v in values]
+            else:
+                labels[name] = [None if v is None or str(v) in ("", "nan", "<NA>") else str(v) for v in values]
+        elif name == "polviews" and polviews is not None:
+            labels[name] = polviews
+    if not labels:
         return {}
-    fields = settings.parity_fields or [c for c in ("age", "sex", "race", "degree") if c in demo.columns]
     out: dict[str, Any] = {}
-    by_condition: dict[str, dict[str, float]] = {}
-    for row in per_person:
-        if row.get("normalized_accuracy") is not None:
-            by_condition.setdefault(row["condition"], {})[row["respondent"]] = row["normalized_accuracy"]
-    for condition, scores in by_condition.items():
-        people = list(scores)
-        entry = {"metric": "normalized_accuracy", "fields": {}}
-        for name in fields:
-            if name not in demo.columns:
-                continue
-            groups = demo[name].reindex(people)
-            labels = [(_age_group(v) if name == "age" else (None if v is None or str(v) in ("", "nan", "<NA>") else str(v))) for v in groups]
-            entry["fields"][name] = st.parity(np.array([scores[p] for p in people]), labels, min_group=settings.parity_min_group,
-                                              boot_replicates=min(settings.bootstrap, 1000), seed=settings.seed)
-        out[condition] = entry
+    parity_boot = st.Bootstrap(boot.n_people, boot.n_items, min(settings.bootstrap, 1000), settings.seed)
+    for condition, sums in all_sums.items():
+        fields = st.parity_two_way(sums, labels, parity_boot, key="normalized_accuracy", min_items=settings.min_items,
+                                   min_group=settings.parity_min_group, seed=settings.seed)
+        if np.isfinite(st.person_values(sums, min_items=settings.min_items, correlations=False)["normalized_accuracy"]).any():
+            out[condition] = {"metric": "normalized_accuracy", "fields": fields}
     return out

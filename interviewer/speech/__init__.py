@@ -16,6 +16,7 @@ from interviewer.speech.errors import AudioFormatError, SpeechError, SpeechUnava
 from interviewer.speech.settings import SpeechSettings, load_speech_settings
 from interviewer.speech.stt import SpeechToText, Transcription
 from interviewer.speech.tts import TextToSpeech
+from simulacra.extras import install_hint, installed
 from simulacra.workspace import Workspace
 
 __all__ = [
@@ -51,6 +52,12 @@ def open_stt(settings: SpeechSettings | None = None, workspace: Workspace | None
     from interviewer.speech.models import find_whisper_model
     from interviewer.speech.stt import WhisperSTT
 
+    if not installed("faster_whisper"):
+        missing = f"speech recognition needs the voice extra: {install_hint('voice')}"
+        if settings.stt == "auto" and not settings.whisper_model:
+            log.warning("speech input off (typed answers only): %s", missing)
+            return None
+        raise SpeechUnavailableError(missing)
     workspace = workspace or Workspace.default()
     try:
         location = find_whisper_model(settings.whisper_model, workspace.models)

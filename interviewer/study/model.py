@@ -3,7 +3,7 @@
 A study file is small YAML:
 
 ```yaml
-id: pilot                      # required; letters, digits, '-', '_' (the folder studies/<id>/)
+id: pilot                      # required; the name rule of surveys/names.py (the folder studies/<id>/)
 title: Our pilot               # optional
 interview:                     # optional; default: the paper's script, required before the surveys
   script: default              #   a script id or a YAML path (relative to the study file)
@@ -17,6 +17,20 @@ experiments: [ames_fiske_2015] # optional: behavioral experiments (ids or YAML p
 order: fixed                   # fixed | random: the instruments' order per person (seeded)
 seed: 0                        # the seed of every per-person order
 retest_days: 14                # phase 2 (the retest, no interview) opens this many days after phase 1
+about_you_in_retest: false     # optional: ask about_you again in the retest (default: once, in wave 1)
+consent:                       # optional: the wording an ethics board approved (plain text; a blank line
+  text: |                      #   starts a paragraph, "- " a bullet); default: a text stating the retest delay
+    ...
+  retest_invitation: ...       #   shown when round 1 is done ({retest_at}: when round 2 opens, {retest_delay})
+platform:                      # optional: a participant-platform link /study/join/<id>?PROLIFIC_PID=...
+  id_param: PROLIFIC_PID       #   the URL parameter carrying the platform's participant id
+  completion_url: https://app.prolific.com/submissions/complete?cc=ABC   # where a finished person is sent
+  completion_code: ABC         #   the code shown at the end (either or both)
+  retest_completion_url: ...   #   optional: other ones for round 2 (default: the same)
+  retest_completion_code: ...
+quotas:                        # optional: at most N participants per answer of a choice question
+  - {field: sex, cells: {male: 50, female: 50}}   # a question id or an about_you demographic field;
+                                                   # cells by option label or code
 ```
 
 Each instrument is frozen into the study folder when the study is created (the wording asked is the
@@ -35,10 +49,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulacra.errors import SimulacraError
+from surveys.errors import DataFileError, number_too_long
+from surveys.instruments import refuse_alias_bombs
 from surveys.model import Instrument, Question
+from surveys.names import check_name
 
 SCHEMA_VERSION = 1
-_STUDY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+ABOUT_YOU = "about_you"  # the shipped "about you" instrument (demographics and the persona paragraph)
 
 
 class StudyError(SimulacraError):
@@ -65,6 +82,101 @@ class InstrumentRef(BaseModel):
         return value
 
 
+class ConsentPart(BaseModel):
+    """The wording participants read: an ethics board's approved consent text and the retest invitation."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(default=None, max_length=20_000)
+    retest_invitation: str | None = Field(default=None, max_length=5_000)
+
+    @field_validator("text", "retest_invitation")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("empty text; leave the field out to use the default wording")
+        return value.strip() if value is not None else None
+
+
+_PARAM = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class PlatformPart(BaseModel):
+    """A participant platform (Prolific and the like): the link carries the platform's participant id in a
+    URL parameter; a finished participant gets a completion code and/or is sent to a completion URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    id_param: str = "PROLIFIC_PID"
+    completion_url: str | None = None
+    completion_code: str | None = None
+    retest_completion_url: str | None = None
+    retest_completion_code: str | None = None
+
+    @field_validator("id_param")
+    @classmethod
+    def _param(cls, value: str) -> str:
+        if not _PARAM.match(value):
+            raise ValueError(f"{value!r} is not a URL parameter name (a letter, then letters, digits or '_')")
+        return value
+
+    @field_validator("completion_url", "retest_completion_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value) or any(c in value for c in "<>\"'`"):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("completion_code", "retest_completion_code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        if value is not None and not _CODE.match(value):
+            raise ValueError(f"{value!r} is not a completion code (letters, digits, '.', '_', '-')")
+        return value
+
+    def completion(self, wave: int) -> dict[str, str | None]:
+        """The completion URL and code of a wave (the retest's fall back on the first round's)."""
+        if wave == 2:
+            return {"url": self.retest_completion_url or self.completion_url,
+                    "code": self.retest_completion_code or self.completion_code}
+        return {"url": self.completion_url, "code": self.completion_code}
+
+
+class QuotaRef(BaseModel):
+    """At most N participants per answer of one choice question (`field`: a question id or an about_you
+    demographic field such as `sex`; `cells`: option label or code -> how many)."""
+
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    cells: dict[str, int]
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: Any) -> Any:  # `{1: 50}` in YAML: the option code "1"
+        if isinstance(value, dict):
+            return {str(k) if isinstance(k, (int, float)) and not isinstance(k, bool) else k: v for k, v in value.items()}
+        return value
+
+    @field_validator("cells")
+    @classmethod
+    def _cells(cls, value: dict[str, int]) -> dict[str, int]:
+        if not value:
+            raise ValueError("a quota needs at least one cell (option: how many)")
+        bad = [k for k, n in value.items() if not 0 <= n <= 10_000_000]
+        if bad:
+            raise ValueError(f"cell {bad[0]!r}: a quota is a count from 0 to 10,000,000")
+        return value
+
+
+class Quota(BaseModel):
+    """A resolved quota: the question asked and option code -> capacity."""
+
+    instrument: str
+    question: str
+    cells: dict[str, int]
+
+
 class StudySpec(BaseModel):
     """The study as written by the researcher (YAML), validated."""
 
@@ -78,13 +190,15 @@ class StudySpec(BaseModel):
     order: Literal["fixed", "random"] = "fixed"
     seed: int = 0
     retest_days: float = Field(default=14.0, ge=0, le=3650)
+    about_you_in_retest: bool = False  # about_you is asked once (wave 1) unless the study says otherwise
+    consent: ConsentPart = Field(default_factory=ConsentPart)
+    platform: PlatformPart | None = None
+    quotas: list[QuotaRef] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _STUDY_ID.match(value):
-            raise ValueError(f"{value!r} is not a study id (letters, digits, '-' and '_', at most 64, no path)")
-        return value
+        return check_name(value, kind="study")
 
     @field_validator("instruments", mode="before")
     @classmethod
@@ -132,6 +246,7 @@ class Study(BaseModel):
     instruments: list[Instrument]  # resolved and subset, in the spec's order; ids unique
     shuffled: list[str] = Field(default_factory=list)  # instrument ids whose items are shuffled per person
     experiments: dict[str, ExperimentInfo] = Field(default_factory=dict)  # instrument id -> experiment (asked last)
+    quotas: list[Quota] = Field(default_factory=list)
     created_at: str = ""
 
     @property
@@ -147,9 +262,18 @@ class Study(BaseModel):
     def question(self, instrument_id: str, question_id: str) -> Question:
         return self.instrument(instrument_id).question(question_id)
 
-    def plan(self, respondent: str) -> list[tuple[str, str]]:
-        """The (instrument, question) order this person is asked, the same in both waves (seeded by study
-        seed, study id and respondent, so it never changes between requests or restarts)."""
+    def in_retest(self, instrument_id: str) -> bool:
+        """Whether an instrument is asked again in wave 2 (about_you: only with `about_you_in_retest`)."""
+        return instrument_id != ABOUT_YOU or self.spec.about_you_in_retest
+
+    def plan(self, respondent: str, wave: int = 1) -> list[tuple[str, str]]:
+        """The (instrument, question) order this person is asked (seeded by study seed, study id and
+        respondent, so it never changes between requests or restarts); wave 2 asks the same in the same order,
+        less the instruments asked once (about_you)."""
+        steps = self._plan(respondent)
+        return steps if wave == 1 else [step for step in steps if self.in_retest(step[0])]
+
+    def _plan(self, respondent: str) -> list[tuple[str, str]]:
         rng = random.Random(_seed(self.spec.seed, self.id, respondent))
         instruments = [i for i in self.instruments if i.id not in self.experiments]
         if self.spec.order == "random":
@@ -166,6 +290,42 @@ class Study(BaseModel):
     def all_questions(self) -> list[Question]:
         return [q for instrument in self.instruments for q in instrument.questions]
 
+    def consent_text(self) -> str:
+        """The consent wording: the study's own, else a default that states the configured retest delay."""
+        if self.spec.consent.text:
+            return self.spec.consent.text
+        delay = retest_delay_text(self.spec.retest_days)
+        if self.spec.interview.required:
+            opening = ("You are invited to a research study: an interview with an AI interviewer about your life and "
+                       f"your views, then a few short surveys, and the same surveys once more {delay} later.")
+        else:
+            opening = f"You are invited to answer a few short surveys for a research study, now and once more {delay} later."
+        return (f"{opening}\n\n"
+                "- Each answer is saved as soon as you give it. If you close this page, open the same link to continue.\n"
+                "- You may stop at any time, or withdraw and have everything deleted.\n"
+                "- Your answers become part of a research dataset.")
+
+    def retest_invitation(self, retest_at: str | None = None) -> str:
+        """What a person reads when round 1 is done: {retest_delay} filled in, and {retest_at} when given (the
+        page fills it with the date in the reader's own time zone)."""
+        text = self.spec.consent.retest_invitation or (
+            "Everything you answered is saved. The second round opens on {retest_at}, "
+            "{retest_delay} after you finished. Please come back then with the same link. It is not open yet.")
+        text = text.replace("{retest_delay}", retest_delay_text(self.spec.retest_days))
+        return text.replace("{retest_at}", retest_at) if retest_at is not None else text
+
+
+
+def retest_delay_text(days: float) -> str:
+    """`14` -> "14 days", `1` -> "1 day", `0.5` -> "12 hours", `0` -> "right after"."""
+    if days <= 0:
+        return "right after"
+    if days < 1:
+        hours = round(days * 24)
+        return f"{hours} hour{'s' if hours != 1 else ''}" if hours >= 1 else f"{max(1, round(days * 1440))} minutes"
+    shown = f"{days:g}" if days < 1e6 else f"{days:.0f}"
+    return f"{shown} day{'s' if days != 1 else ''}"
+
 
 def _seed(seed: int, study_id: str, respondent: str) -> int:
     return int(hashlib.sha256(f"{seed}:{study_id}:{respondent}".encode()).hexdigest()[:16], 16)
@@ -173,18 +333,27 @@ def _seed(seed: int, study_id: str, respondent: str) -> int:
 
 def _format_error(path: Path, exc: ValidationError) -> str:
     lines = []
-    for error in exc.errors():
+    # a misspelt field also shows up as a missing one: the misspelling (the cause) comes first
+    for error in sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden"):
         loc = ".".join(str(p) for p in error.get("loc", ()))
         msg = error.get("msg", "invalid").removeprefix("Value error, ")
         lines.append(f"{path} [{loc or 'study'}]: {msg}")
-    return "\n".join(lines)
+    more = f" (and {len(lines) - 1} more problem{'s' if len(lines) > 2 else ''})" if len(lines) > 1 else ""
+    return lines[0] + more  # one line: the CLI prints it as the error
 
 
 def parse_study(text: str, path: Path) -> StudySpec:
     try:
+        refuse_alias_bombs(text, path)  # before the loader expands the aliases
         document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise StudyError(f"{path}: not valid YAML ({exc})") from None
+    except yaml.YAMLError as exc:  # its text spans lines (the mark and a snippet): keep the problem and line
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
+        raise StudyError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML ({problem})") from None
+    except DataFileError as exc:  # an alias bomb
+        raise StudyError(str(exc)) from None
+    except ValueError as exc:  # an integer past Python's int-from-text limit
+        raise StudyError(str(number_too_long(path, text, exc))) from None
     if not isinstance(document, dict):
         raise StudyError(f"{path}: a study file is a mapping (id, instruments, ...)")
     try:
@@ -224,7 +393,7 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
             known = {q.id for q in instrument.questions}
             unknown = [q for q in ref.questions if q not in known]
             if unknown:
-                raise StudyError(f"{field}.questions]: instrument {instrument.id} has no question(s) {', '.join(unknown)}")
+                raise StudyError(f"{field}.questions]: instrument {instrument.id} has no question(s) {', '.join(map(repr, unknown))}")
             wanted = set(ref.questions)
             instrument.questions = [q for q in instrument.questions if q.id in wanted]
         if any(i.id == instrument.id for i in instruments):
@@ -262,7 +431,31 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
             load_script(str(candidate) if candidate.is_file() else script)
         except SimulacraError as exc:
             raise StudyError(f"{where} [interview.script]: {exc}") from None
-    return Study(spec=spec, instruments=instruments, shuffled=shuffled, experiments=experiments)
+    quotas = [_resolve_quota(quota, index, instruments, where) for index, quota in enumerate(spec.quotas)]
+    return Study(spec=spec, instruments=instruments, shuffled=shuffled, experiments=experiments, quotas=quotas)
+
+
+def _resolve_quota(quota: QuotaRef, index: int, instruments: list[Instrument], where: Path) -> Quota:
+    """A quota's field as a choice question of the study (by id, else by `meta.demographic`), its cells as
+    option codes (by code, else by label, case-insensitive)."""
+    field = f"{where} [quotas[{index}]"
+    found = [(i, q) for i in instruments for q in i.questions if q.id == quota.field]
+    found = found or [(i, q) for i in instruments for q in i.questions if (q.meta or {}).get("demographic") == quota.field]
+    if not found:
+        raise StudyError(f"{field}.field]: the study asks no question {quota.field!r} (a question id or an about_you "
+                         "field such as sex, race, degree)")
+    instrument, question = found[0]
+    if not question.is_choice:
+        raise StudyError(f"{field}.field]: {question.id} is not a choice question (quotas count answers to options)")
+    cells: dict[str, int] = {}
+    for key, count in quota.cells.items():
+        matches = [o.code for o in question.options if o.code == str(key)] or \
+                  [o.code for o in question.options if o.label.strip().lower() == str(key).strip().lower()]
+        if not matches:
+            options = ", ".join(f"{o.code} ({o.label})" for o in question.options)
+            raise StudyError(f"{field}.cells]: {key!r} is not an option of {question.id} ({options})")
+        cells[matches[0]] = count
+    return Quota(instrument=instrument.id, question=question.id, cells=cells)
 
 
 def load_study_file(path: str | Path, experiment_loader: ExperimentLoader | None = None) -> Study:

@@ -30,11 +30,15 @@ from pydantic import BaseModel
 from interviewer.errors import RespondentIdError
 from interviewer.storage import validate_respondent
 from interviewer.study.model import Study, StudyError
+from interviewer.study.platform import forget_in_study_files
+from simulacra.withdraw import Step, Withdrawal
 from simulacra.workspace import PRIVATE_FILE, Workspace, atomic_write_json, atomic_write_text, private_dir
+from surveys.errors import InvalidNameError
+from surveys.names import check_name
 
 log = logging.getLogger(__name__)
 
-PHASES = ("interview", "survey", "waiting", "retest", "done", "stopped")
+PHASES = ("interview", "survey", "waiting", "retest", "done", "stopped", "full")  # full: screened out by a quota
 
 
 def utcnow() -> datetime:
@@ -57,6 +61,8 @@ class Participant(BaseModel):
     stopped_at: str | None = None
     completed: dict[str, str] = {}  # wave ("1"/"2") -> when its last question was answered
     conditions: dict[str, str] = {}  # experiment id -> the condition assigned at invitation
+    retest_opened_at: str | None = None  # an operator opened the retest early (`study open-retest`)
+    screened_out: str | None = None  # why the person was stopped by the study (e.g. "quota_full")
 
 
 @dataclass
@@ -73,12 +79,14 @@ class Progress:
     interview_finished: bool = False
     stopped_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    totals: dict[int, int] = field(default_factory=dict)  # questions planned per wave (about_you: wave 1 only)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "respondent": self.respondent, "phase": self.phase, "wave": self.wave, "total": self.total,
             "answered": {str(k): v for k, v in self.answered.items()}, "retest_at": self.retest_at,
             "interview_finished": self.interview_finished, "stopped_at": self.stopped_at,
+            "totals": {str(k): v for k, v in self.totals.items()},
         }
 
 
@@ -96,11 +104,10 @@ class StudyStore:
         return private_dir(self.workspace.root / "studies")
 
     def folder(self, study_id: str) -> Path:
-        from interviewer.study.model import _STUDY_ID
-
-        if not _STUDY_ID.match(study_id or ""):
-            raise StudyError(f"{study_id!r} is not a study id")
-        return self.root / study_id
+        try:
+            return self.root / check_name(study_id, kind="study")
+        except InvalidNameError as exc:
+            raise StudyError(str(exc)) from None
 
     def create(self, study: Study, source_text: str = "", *, replace: bool = False) -> Path:
         folder = self.folder(study.id)
@@ -194,13 +201,14 @@ class StudyStore:
     def _update(self, participant: Participant) -> None:
         atomic_write_json(self._participant_path(participant.study, participant.respondent), participant.model_dump())
 
-    def stop(self, study_id: str, respondent: str, now: datetime | None = None) -> Participant:
+    def stop(self, study_id: str, respondent: str, now: datetime | None = None, reason: str | None = None) -> Participant:
+        """The person stops (`reason`: the study stopped them, e.g. "quota_full")."""
         with self._lock:
             participant = self.participant(study_id, respondent)
             if participant is None:
                 raise StudyError(f"respondent {respondent} is not in study {study_id}")
             if participant.stopped_at is None:
-                participant = participant.model_copy(update={"stopped_at": _iso(now or utcnow())})
+                participant = participant.model_copy(update={"stopped_at": _iso(now or utcnow()), "screened_out": reason})
                 self._update(participant)
             return participant
 
@@ -231,6 +239,18 @@ class StudyStore:
             except (ValueError, KeyError, TypeError):
                 continue  # a torn line from a crash mid-write
             out.setdefault(key, row["value"])
+        return out
+
+    def answer_times(self, study_id: str, respondent: str) -> dict[tuple[int, str, str], str]:
+        """{(wave, instrument, question): when the counted (first) answer was saved}, for exports."""
+        path = self._answers_path(study_id, respondent)
+        out: dict[tuple[int, str, str], str] = {}
+        for line in (path.read_text(encoding="utf-8").splitlines() if path.is_file() else []):
+            try:
+                row = json.loads(line)
+                out.setdefault((int(row["wave"]), str(row["instrument"]), str(row["question"])), str(row.get("at") or ""))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line from a crash mid-write
         return out
 
     def save_answer(self, study: Study, respondent: str, wave: int, instrument: str, question: str, value: Any,
@@ -283,25 +303,29 @@ class StudyStore:
         participant = self.participant(study.id, respondent)
         if participant is None:
             raise StudyError(f"respondent {respondent} is not in study {study.id}")
-        plan = study.plan(respondent)
+        plans = {wave: study.plan(respondent, wave) for wave in (1, 2)}
         saved = self.answers(study.id, respondent)
-        answered = {w: sum(1 for i, q in plan if (w, i, q) in saved) for w in (1, 2)}
+        answered = {w: sum(1 for i, q in plans[w] if (w, i, q) in saved) for w in (1, 2)}
         finished = self.interview_finished(respondent) if interview_finished is None else interview_finished
-        progress = Progress(respondent=respondent, phase="survey", answered=answered, total=len(plan),
-                            interview_finished=finished, stopped_at=participant.stopped_at)
+        progress = Progress(respondent=respondent, phase="survey", answered=answered, total=len(plans[1]),
+                            interview_finished=finished, stopped_at=participant.stopped_at,
+                            totals={w: len(p) for w, p in plans.items()})
         if participant.stopped_at:
-            progress.phase = "stopped"
+            progress.phase = "full" if participant.screened_out else "stopped"
             return progress
         if study.spec.interview.required and not finished:
             progress.phase = "interview"
             return progress
         for wave in (1, 2):
-            missing = [step for step in plan if (wave, *step) not in saved]
+            missing = [step for step in plans[wave] if (wave, *step) not in saved]
             if wave == 2:
+                progress.total = len(plans[2])
                 done_1 = participant.completed.get("1")
                 opens = datetime.fromisoformat(done_1) + timedelta(days=study.spec.retest_days) if done_1 else now
+                if participant.retest_opened_at:  # opened early by an operator
+                    opens = min(opens, datetime.fromisoformat(participant.retest_opened_at))
                 progress.retest_at = _iso(opens)
-                if missing and now < opens:
+                if missing and now < opens and not participant.retest_opened_at:
                     progress.phase = "waiting"
                     return progress
             if missing:
@@ -344,8 +368,10 @@ class StudyStore:
 
 
 def _drop_from_exports(folder: Path, respondent: str) -> int:
-    """Rewrite the study's own exports (studies/<id>/export/*.csv) without the respondent's rows; files changed.
-    (Exports written elsewhere with --out are the operator's copies and are not tracked.)"""
+    """Rewrite the study's own exports (studies/<id>/export/*.csv) without the respondent's rows, and delete its
+    other data files (SPSS, Stata, ...: not rewritable here; `simulacra study export` writes them again) when the
+    respondent is in the export; files changed. (Exports written elsewhere with --out are the operator's copies
+    and are not tracked.)"""
     if not folder.is_dir():
         return 0
     import pandas as pd
@@ -360,26 +386,49 @@ def _drop_from_exports(folder: Path, respondent: str) -> int:
             continue
         atomic_write_text(path, frame[frame["respondent"] != respondent].to_csv(index=False))
         changed += 1
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix not in (".csv", ".yaml")):
+        if changed or respondent.encode() in path.read_bytes():
+            path.unlink()
+            changed += 1
     return changed
 
 
-def _withdraw_study_answers(found) -> None:
-    """Withdrawal step: the respondent's study answers and participation. An id that could never join a study
-    (withdrawal accepts '.' and '@', study files do not) has no study data: nothing to remove, not an error."""
+def _study_respondent(found: Withdrawal) -> str | None:
+    """The respondent as a study file name, or None: an id that could never join a study (withdrawal accepts
+    '.' and '@', study files do not) has no study data: nothing to find or remove, not an error."""
     try:
         respondent = validate_respondent(found.respondent)
     except RespondentIdError:
+        return None
+    return respondent if (found.workspace.root / "studies").is_dir() else None
+
+
+def _collect_study_answers(found: Withdrawal) -> None:
+    """Withdrawal, before anything is removed: every answer they gave in any study (free text included: the
+    "about you" paragraph persona agents read, open answers), to find in caches and other stores."""
+    respondent = _study_respondent(found)
+    if respondent is None:
         return
-    if (found.workspace.root / "studies").is_dir():
+    store = StudyStore(found.workspace)
+    answers = 0
+    for study_id in store.ids():
+        saved = store.answers(study_id, respondent)
+        found.add_texts(saved.values())
+        answers += len(saved)
+    if answers:
+        found.held["study_answers"] = found.held.get("study_answers", 0) + answers
+
+
+def _withdraw_study_answers(found: Withdrawal) -> None:
+    """Withdrawal: the respondent's study answers and participation (and their rows in the study's exports)."""
+    respondent = _study_respondent(found)
+    if respondent is not None:
         removed = StudyStore(found.workspace).forget(respondent)
+        removed += forget_in_study_files(found.workspace.root / "studies", respondent)  # platform ids, study log, .sav/.dta
         if removed:
             found.count("study_files", removed)
 
 
-def _register_withdrawal() -> None:
-    from simulacra.withdraw import register_step
-
-    register_step("study_answers", _withdraw_study_answers)
-
-
-_register_withdrawal()
+# The studies' part of a withdrawal, handed to `simulacra.withdraw` by whoever composes it (the web app's
+# default, experiments.wiring for every store).
+STUDY_ANSWERS_STEP = Step("study_answers", remove=_withdraw_study_answers, collect=_collect_study_answers)

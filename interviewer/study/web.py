@@ -14,6 +14,11 @@
 - `POST /api/study/stop`        {confirm: true}: the person stops here (nothing more is asked; what they gave is
                                 kept unless they withdraw, `POST /api/session/withdraw`)
 - `GET  /api/operator/studies`  progress of every participant (operator token)
+- `POST /api/operator/studies/{study}/open-retest`  {respondent?}: open the retest now (logged in the study log)
+- `/study/join/<study>?<id_param>=<external id>`  a participant-platform link (the study's `platform`): one
+                                participant per external id, a second visit resumes (a fresh link token each
+                                visit, from `POST /api/study/join`), the completion code/URL shown at the end;
+                                quota cells full -> "this study is full"
 
 The clock is `app.state.study_clock` when set (a callable returning an aware datetime: the test clock), else
 the wall clock.
@@ -22,18 +27,23 @@ the wall clock.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
+import threading
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from interviewer.study.model import Study, StudyError
+from interviewer.storage import TranscriptStore
+from interviewer.study.model import Quota, Study, StudyError
+from interviewer.study.platform import ExternalIdError, ExternalIds, log_event
 from interviewer.study.store import AnswerConflict, StudyStore, utcnow
 from surveys.model import AnswerValidationError, Question, QuestionKind
 
@@ -41,9 +51,11 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(str(resources.files("interviewer.study").joinpath("static")))
 _FILES = {"study.js": "text/javascript", "study.css": "text/css", "handoff.js": "text/javascript",
-          "operator.js": "text/javascript"}
+          "operator.js": "text/javascript", "join.js": "text/javascript", "operator-link.js": "text/javascript"}
+MAX_QUERY_CHARS = 4_000  # a platform link's query string (ids and a few more parameters)
 MAX_OPEN_CHARS = 2_000
 HANDOFF_TAG = '<script src="/study/static/handoff.js" defer></script>'
+OPERATOR_LINK_TAG = '<script src="/study/static/operator-link.js" defer></script>'
 
 
 class StudyApiError(Exception):
@@ -55,7 +67,7 @@ class StudyApiError(Exception):
 class AnswerIn(BaseModel):
     instrument: str
     question: str
-    wave: int
+    wave: int = Field(strict=True)  # a JSON integer: not true, "1" or 1.0
     value: Any = None  # checked by the question's own rules (a JSON true is not the option "1")
 
 
@@ -63,10 +75,24 @@ class StopIn(BaseModel):
     confirm: bool = False
 
 
+class JoinIn(BaseModel):
+    study: str = Field(max_length=200)
+    query: str = Field(default="", max_length=MAX_QUERY_CHARS)  # the platform link's query string, as the page got it
+
+
+class OpenRetestIn(BaseModel):
+    respondent: str | None = Field(default=None, max_length=200)
+
+
 def with_study_handoff(html: str) -> str:
     """The interview page with the small script that sends a study respondent on to the surveys when the
     interview is finished (nothing happens for a respondent who is in no study)."""
     return html.replace("</head>", f"  {HANDOFF_TAG}\n</head>", 1) if HANDOFF_TAG not in html else html
+
+
+def with_study_operator_link(html: str) -> str:
+    """The interview operator page with a link to the study operator page (same operator token)."""
+    return html.replace("</head>", f"  {OPERATOR_LINK_TAG}\n</head>", 1) if OPERATOR_LINK_TAG not in html else html
 
 
 def question_payload(study: Study, instrument_id: str, question: Question, condition: str | None = None) -> dict[str, Any]:
@@ -140,8 +166,14 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
             "consented": invitation.consented_at is not None,
             "interview_required": study.spec.interview.required,
             **progress.as_dict(),
+            "consent_text": study.consent_text(),  # the study's own wording, else one stating the retest delay
         }
         out.pop("respondent", None)
+        if progress.phase == "waiting":
+            out["retest_invitation"] = study.retest_invitation()  # {retest_at}: filled by the page (local time)
+        if progress.phase in ("waiting", "done") and study.spec.platform is not None \
+                and ExternalIds(store.folder(study.id)).has_respondent(invitation.respondent):
+            out["completion"] = study.spec.platform.completion(1 if progress.phase == "waiting" else 2)
         if progress.next_step is not None:
             instrument_id, question_id = progress.next_step
             participant = store.participant(study.id, invitation.respondent)
@@ -159,6 +191,10 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
     async def operator_page():
         return FileResponse(STATIC / "operator.html", media_type="text/html")
 
+    @router.get("/study/join/{study_id}")
+    async def join_page(study_id: str):  # a participant-platform link; the page posts its query to /api/study/join
+        return FileResponse(STATIC / "join.html", media_type="text/html")
+
     @router.get("/study/static/{name}")
     async def static_file(name: str):
         if name not in _FILES:
@@ -166,6 +202,12 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
         return FileResponse(STATIC / name, media_type=_FILES[name])
 
     # -- respondent API -------------------------------------------------------------------------------
+    @router.post("/api/study/join")
+    async def join(body: JoinIn, request: Request):
+        """A platform participant arrives: their external id (the study's `platform.id_param` in the query)
+        maps to one respondent (made on the first visit); each visit gets a fresh link token."""
+        return await asyncio.to_thread(join_study, store, registry, body.study, body.query, _now(request))
+
     @router.get("/api/study/session")
     async def session(request: Request, found: tuple = Depends(member)):
         invitation, study = found
@@ -196,8 +238,9 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
                                 "Reload the page to continue with the next question.")
         if body.wave not in (1, 2):
             raise StudyApiError(422, "bad_wave", "wave must be 1 (the surveys) or 2 (the retest).")
-        if progress.phase == "stopped":
-            raise StudyApiError(409, "stopped", "You stopped the study; no more answers are taken.")
+        if progress.phase in ("stopped", "full"):
+            raise StudyApiError(409, "stopped", "You stopped the study; no more answers are taken." if progress.phase
+                                == "stopped" else FULL_MESSAGE)
         if progress.phase == "interview":
             raise StudyApiError(409, "interview_first", "Please finish the interview first.")
         if body.wave == 2 and progress.phase == "waiting":
@@ -220,9 +263,16 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
             value = value.strip()
             if not value:
                 raise StudyApiError(422, "invalid_answer", "Please enter a number.")
+        quota = next((q for q in study.quotas if (q.instrument, q.question) == (body.instrument, body.question)), None)
         try:
-            await asyncio.to_thread(store.save_answer, study, invitation.respondent, body.wave, body.instrument,
-                                    body.question, value, now)
+            if quota is not None and body.wave == 1:
+                saved_it = await asyncio.to_thread(save_within_quota, store, study, quota, invitation.respondent,
+                                                   question, value, now)
+                if not saved_it:  # the person's quota cell is full: stopped, shown "this study is full"
+                    return {**state(request, invitation, study), "saved": False, "duplicate": False}
+            else:
+                await asyncio.to_thread(store.save_answer, study, invitation.respondent, body.wave, body.instrument,
+                                        body.question, value, now)
         except AnswerValidationError as exc:
             raise StudyApiError(422, "invalid_answer", _friendly(question, exc)) from None
         except AnswerConflict:
@@ -243,6 +293,21 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
     async def studies(request: Request):
         return await asyncio.to_thread(overview, store, registry, _now(request))
 
+    @router.post("/api/operator/studies/{study_id}/open-retest", dependencies=[Depends(operator)])
+    async def operator_open_retest(study_id: str, request: Request, body: OpenRetestIn | None = None):
+        """Open the retest now for one participant (or every participant waiting for it); logged."""
+        if study_id not in store.ids():
+            raise StudyApiError(404, "no_study", f"No study {study_id!r}.")
+        respondent = body.respondent if body else None
+        if respondent is not None and all(p.respondent != respondent for p in store.participants(study_id)):
+            raise StudyApiError(404, "not_in_study", f"No participant {respondent!r} in study {study_id}.")
+        try:
+            opened = await asyncio.to_thread(open_retest, store, study_id, respondent, by="operator page",
+                                             now=_now(request))
+        except StudyError as exc:
+            raise StudyApiError(409, "cannot_open_retest", str(exc)) from None
+        return {"study": study_id, "opened": opened}
+
     return router
 
 
@@ -256,22 +321,192 @@ def _friendly(question: Question, exc: AnswerValidationError) -> str:
     return str(exc)
 
 
+def participant_status(progress: Any, consented: bool, interview_started: bool) -> str:
+    """What the person has done, in words (`study status`, the operator page): invited (no consent yet),
+    consented (nothing answered yet), interview (under way), survey (round 1), waiting for retest, retest,
+    done, stopped, or full (screened out by a quota)."""
+    if progress.phase == "stopped":
+        return "stopped"
+    if progress.phase == "full":
+        return "full (quota)"
+    if not consented:
+        return "invited"
+    if progress.phase == "interview":
+        return "interview" if interview_started else "consented"
+    if progress.phase == "survey":
+        started = progress.answered.get(1, 0) > 0 or progress.interview_finished
+        return "survey" if started else "consented"
+    if progress.phase == "waiting":
+        return "waiting for retest"
+    return progress.phase  # retest, done
+
+
 def overview(store: StudyStore, registry: Any, now: datetime | None = None) -> dict[str, Any]:
     """Every study and each participant's progress through both phases (no answers)."""
     out = []
+    transcripts = TranscriptStore(store.workspace.transcripts)
     for study_id in store.ids():
         study = store.load(study_id)
+        external = ExternalIds(store.folder(study_id))
+        via_platform = set(external.mapping().values()) if study.spec.platform is not None else set()
         rows = []
         for participant in store.participants(study_id):
             progress = store.progress(study, participant.respondent, now)
             invitation = registry.get(participant.respondent) if registry is not None else None
+            consented = getattr(invitation, "consented_at", None)
             rows.append({
                 **progress.as_dict(), "joined_at": participant.joined_at,
+                "status": participant_status(progress, consented is not None, transcripts.exists(participant.respondent)),
                 "completed": participant.completed, "conditions": participant.conditions,
-                "consented_at": getattr(invitation, "consented_at", None),
+                "consented_at": consented, "retest_opened_at": participant.retest_opened_at,
+                "platform": participant.respondent in via_platform,
                 "link_expires_at": invitation.expiry(registry.link_ttl_days).isoformat(timespec="seconds") if invitation else None,
             })
+        platform = study.spec.platform
         out.append({"id": study.id, "title": study.spec.title, "retest_days": study.spec.retest_days,
                     "instruments": [i.id for i in study.instruments], "questions": len(study.all_questions()),
-                    "interview": study.spec.interview.model_dump(), "participants": rows})
+                    "interview": study.spec.interview.model_dump(), "participants": rows,
+                    "platform_link": join_path(study) if platform is not None else None,
+                    "quotas": [{"question": q.question, "cells": q.cells, "taken": quota_counts(store, study, q)}
+                               for q in study.quotas]})
     return {"studies": out}
+
+
+def join_path(study: Study) -> str:
+    """The platform link's path and query (the platform fills `{{%<param>%}}`, Prolific's placeholder form)."""
+    param = study.spec.platform.id_param if study.spec.platform else "PROLIFIC_PID"
+    return f"/study/join/{study.id}?{param}={{{{%{param}%}}}}"
+
+
+def open_retest(store: StudyStore, study_id: str, respondent: str | None = None, *, by: str = "cli",
+                now: datetime | None = None) -> list[str]:
+    """Open the retest now for `respondent` (or for every participant waiting for it); each opening is logged
+    in the study's log (`studies/<id>/log.jsonl`: respondent, when, by whom). Returns who was opened; a person
+    whose retest is already open is left as is. Refused (StudyError) for a person who has not finished round 1
+    or has stopped."""
+    now = now or utcnow()
+    study = store.load(study_id)
+    people = [p.respondent for p in store.participants(study_id)]
+    if respondent is not None:
+        if respondent not in people:
+            raise StudyError(f"respondent {respondent} is not in study {study_id}")
+        people = [respondent]
+    opened = []
+    for person in people:
+        progress = store.progress(study, person, now)
+        if progress.phase != "waiting":
+            if respondent is None or progress.phase in ("retest", "done"):
+                continue  # nothing to open (all participants), or already open (one participant)
+            what = {"stopped": "has stopped", "full": "was screened out by a quota"}.get(
+                progress.phase, f"has not finished round 1 (answered {progress.answered.get(1, 0)} of {progress.totals.get(1, 0)})")
+            raise StudyError(f"study {study_id}: respondent {person} {what}; the retest opens only after round 1")
+        with store._lock:
+            participant = store.participant(study_id, person)
+            if participant is None:
+                continue
+            store._update(participant.model_copy(update={"retest_opened_at": now.astimezone(timezone.utc).isoformat(timespec="seconds")}))
+        log_event(store.folder(study_id), "retest_opened", respondent=person, by=by)
+        log.info("study %s: retest opened early by %s", study_id, by)
+        opened.append(person)
+    return opened
+
+
+# -- participant platforms and quotas ---------------------------------------------------------------------
+_QUOTA_LOCK = threading.Lock()
+FULL_MESSAGE = ("Thank you for your interest. This study already has all the participants it needs, so there is "
+                "nothing more to do. You may close this page.")
+
+
+def quota_counts(store: StudyStore, study: Study, quota: Quota, exclude: str | None = None) -> dict[str, int]:
+    """How many participants hold a place in each cell: they gave that answer in round 1 and were not screened
+    out or stopped before finishing round 1."""
+    counts = {code: 0 for code in quota.cells}
+    for participant in store.participants(study.id):
+        if participant.respondent == exclude or participant.screened_out:
+            continue
+        if participant.stopped_at and "1" not in participant.completed:
+            continue
+        value = store.answers(study.id, participant.respondent).get((1, quota.instrument, quota.question))
+        if value in counts:
+            counts[value] += 1
+    return counts
+
+
+def quotas_full(store: StudyStore, study: Study) -> bool:
+    """True when a quota covers every option of its question and every cell is full (no newcomer fits)."""
+    for quota in study.quotas:
+        codes = [o.code for o in study.question(quota.instrument, quota.question).options]
+        if all(code in quota.cells for code in codes):
+            counts = quota_counts(store, study, quota)
+            if all(counts[code] >= quota.cells[code] for code in codes):
+                return True
+    return False
+
+
+def save_within_quota(store: StudyStore, study: Study, quota: Quota, respondent: str, question: Question,
+                      value: Any, now: datetime) -> bool:
+    """Save a round-1 answer to a quota question unless its cell is full; then the person is stopped (screened
+    out, their answer not kept) and False is returned. Options without a cell are not limited."""
+    canonical = question.validate_value(value)
+    with _QUOTA_LOCK:
+        cap = quota.cells.get(canonical)
+        if cap is not None and quota_counts(store, study, quota, exclude=respondent)[canonical] >= cap:
+            store.stop(study.id, respondent, now, reason="quota_full")
+            log.info("study %s: a participant was screened out (a quota cell is full)", study.id)
+            return False
+        store.save_answer(study, respondent, 1, quota.instrument, quota.question, value, now)
+        return True
+
+
+def _balanced_conditions(store: StudyStore, study: Study, respondent: str) -> dict[str, str]:
+    """Each experiment's condition for a platform newcomer: the least-used one so far (ties broken by a hash
+    seeded with the study seed, so the choice is reproducible)."""
+    people = store.participants(study.id)
+    out = {}
+    for experiment, info in study.experiments.items():
+        counts = {c: sum(1 for p in people if p.conditions.get(experiment) == c) for c in info.conditions}
+        low = min(counts.values())
+        candidates = [c for c in info.conditions if counts[c] == low]
+        digest = hashlib.sha256(f"{study.spec.seed}:{study.id}:{experiment}:{respondent}".encode()).hexdigest()
+        out[experiment] = candidates[int(digest[:8], 16) % len(candidates)]
+    return out
+
+
+def join_study(store: StudyStore, registry: Any, study_id: str, query: str, now: datetime | None = None) -> dict[str, Any]:
+    """A platform participant's visit: {token, next} (a fresh link token for their one respondent)."""
+    if study_id not in store.ids():
+        raise StudyApiError(404, "no_study", "This study link is not valid. Please open the study from the platform again.")
+    study = store.load(study_id)
+    platform = study.spec.platform
+    if platform is None:
+        raise StudyApiError(404, "no_platform", "This study takes part through personal links only; please use the "
+                            "link you were given.")
+    values = [v.strip() for v in parse_qs(query.lstrip("?"), keep_blank_values=True).get(platform.id_param, [])]
+    values = [v for v in values if v]
+    if not values or len(set(values)) > 1:
+        raise StudyApiError(400, "no_participant_id", f"This link carries no participant id ({platform.id_param}). "
+                            "Please open the study from the participant platform again.")
+    try:
+        external = ExternalIds(store.folder(study.id))
+        known = external.respondent(values[0])
+    except ExternalIdError:
+        raise StudyApiError(422, "bad_participant_id", "The participant id in this link is not valid. Please open the "
+                            "study from the participant platform again.") from None
+    if known is None and quotas_full(store, study):
+        raise StudyApiError(409, "study_full", FULL_MESSAGE)
+    tokens: dict[str, str] = {}
+
+    def newcomer() -> str:
+        token, invitation = registry.invite(None, f"study:{study.id}:platform")
+        tokens[invitation.respondent] = token
+        return invitation.respondent
+
+    respondent, created = external.assign(values[0], newcomer)
+    if respondent in tokens:
+        token = tokens[respondent]
+    else:
+        token, _invitation = registry.invite(respondent)  # a second visit: a fresh token, the old one revoked
+    if store.participant(study.id, respondent) is None:
+        store.join(study.id, respondent, now, conditions=_balanced_conditions(store, study, respondent))
+    log.info("study %s: platform participant %s", study.id, "joined" if created else "came back")
+    return {"token": token, "next": "/study"}

@@ -27,6 +27,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, Field
 
 from interviewer.errors import RespondentIdError, SessionStateError
@@ -34,11 +35,13 @@ from interviewer.speech import SpeechToText, TextToSpeech, open_stt, open_tts
 from interviewer.speech.audio import ACCEPTED_AUDIO_TYPES, base_mime, sniff_container
 from interviewer.speech.errors import AudioFormatError, SpeechError
 from interviewer.storage import TranscriptStore
-from interviewer.study.web import include_study, with_study_handoff
+from interviewer.study.store import STUDY_ANSWERS_STEP
+from interviewer.study.web import include_study, with_study_handoff, with_study_operator_link
 from interviewer.web.limits import JSON_BODY_LIMIT, BodyLimit, RateLimit, RateLimits
 from interviewer.web.runtime import LiveSession, SessionPool, TurnTiming, split_for_speech
-from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, Invitation, SessionRegistry, stored_operator_token
+from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, WEB_SESSIONS_STEP, Invitation, SessionRegistry, stored_operator_token
 from simulacra.errors import SimulacraError
+from simulacra.withdraw import Withdrawal, withdraw as withdraw_respondent_data
 from simulacra.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,24 @@ class NewInvitation(BaseModel):
     name: str | None = Field(default=None, max_length=60)
 
 
+class ErrorBody(BaseModel):
+    """Every refusal of the API (ApiError, the request-validation handler, the limits): a short machine code and
+    a sentence the page shows; some add fields (e.g. `retest_at`)."""
+
+    error: str
+    detail: str
+
+
+# Documented on every route (the OpenAPI schema says what the API answers; 422 is our body, not FastAPI's default).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in (
+        (400, "Bad request"), (401, "No valid token"), (403, "Not allowed yet (consent first)"), (404, "Not found"),
+        (409, "Conflicts with the session's state"), (413, "Too large"), (415, "Unsupported media type"),
+        (422, "Invalid request"), (429, "Too many requests"), (501, "Turned off on this server"),
+        (503, "Temporarily unavailable"))
+}
+
+
 def _bearer(request: Request) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
@@ -116,6 +137,18 @@ def _plain(obj: Any) -> dict[str, Any]:
     return asdict(obj) if is_dataclass(obj) else dict(vars(obj))
 
 
+def withdraw_from_interviewer_stores(respondent: str, workspace: Workspace) -> Withdrawal:
+    """The app's withdrawal when it is given none: the core stores (transcripts, agents, caches) and what this
+    layer knows (invitations, study answers), not run folders (experiments: `simulacra serve` hands the app
+    `experiments.wiring.withdraw_everywhere`, which reaches them too)."""
+    found = withdraw_respondent_data(respondent, workspace, steps=[WEB_SESSIONS_STEP, STUDY_ANSWERS_STEP])
+    if any(workspace.runs.glob("**/responses.sqlite")):
+        log.warning("a withdrawal through this app did not reach the workspace's run folders (the app was created "
+                    "without the full withdrawal: pass create_app(withdraw=experiments.wiring.withdraw_everywhere)); "
+                    "run `simulacra withdraw` for the respondent")
+    return found
+
+
 def create_app(
     workspace: Workspace | None = None,
     llm: Any = None,
@@ -129,6 +162,7 @@ def create_app(
     max_json_bytes: int = JSON_BODY_LIMIT,
     link_ttl_days: float = DEFAULT_LINK_TTL_DAYS,
     rate_limits: RateLimits | None = None,
+    withdraw: Callable[[str, Workspace], Withdrawal] | None = None,
 ) -> "FastAPI":
     """Build the app.
 
@@ -139,7 +173,9 @@ def create_app(
     `app.state.operator_token`). Links expire `link_ttl_days` after they are issued (the operator renews
     them); `rate_limits` bounds requests per address and per token; bodies over `max_json_bytes` (JSON) or
     `max_audio_bytes` (the audio upload) are refused before they are read. `session_opener(script, respondent, llm, store, clock, name=)`
-    defaults to `InterviewSession.open`.
+    defaults to `InterviewSession.open`. `withdraw(respondent, workspace)` removes a respondent who withdraws
+    (the composition root hands `experiments.wiring.withdraw_everywhere`, every store; the default,
+    `withdraw_from_interviewer_stores`, does not reach run folders).
     """
     workspace = workspace or Workspace.default()
     store = TranscriptStore(workspace.transcripts)
@@ -176,7 +212,7 @@ def create_app(
         return open_session(get_script(), respondent, get_llm(), store, WallClock(), name=name)
 
     pool = SessionPool(opener, tts_engine)
-    app = FastAPI(title="simulacra interviews", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="simulacra interviews", docs_url=None, redoc_url=None, openapi_url=None, responses=ERROR_RESPONSES)
     app.state.workspace = workspace
     app.state.registry = registry
     app.state.pool = pool
@@ -189,6 +225,12 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
         return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):  # FastAPI's own (a body it cannot parse, 404, 405)
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError):
@@ -257,16 +299,13 @@ def create_app(
         return Response(html, media_type="text/html")
 
     @app.get("/operator")
-    async def operator_page():
-        return FileResponse(STATIC_DIR / "operator.html", media_type="text/html")
+    async def operator_page():  # with a link to the study operator page (interviewer/study)
+        html = with_study_operator_link((STATIC_DIR / "operator.html").read_text(encoding="utf-8"))
+        return Response(html, media_type="text/html")
 
     @app.get("/api/health")
     async def health():
-        return {
-            "ok": True,
-            "speech_to_text": getattr(stt_engine, "name", None),
-            "text_to_speech": getattr(tts_engine, "name", None),
-        }
+        return {"ok": True}  # unauthenticated: says it is up, nothing about which engines run behind it
 
     # -- respondent API -------------------------------------------------------------------------------
     def utterance_payload(utt: Any) -> dict[str, Any] | None:
@@ -474,10 +513,8 @@ def create_app(
 
     # -- withdrawal (the respondent's own page and the operator view) ----------------------------------
     async def do_withdraw(respondent: str) -> dict[str, Any]:
-        from simulacra.withdraw import withdraw
-
         await pool.forget(respondent)
-        found = await asyncio.to_thread(withdraw, respondent, workspace)
+        found = await asyncio.to_thread(withdraw or withdraw_from_interviewer_stores, respondent, workspace)
         return {"withdrawn": True, "removed": found.removed}
 
     def withdrawer(request: Request) -> Invitation:  # an expired link may still withdraw

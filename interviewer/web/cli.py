@@ -12,7 +12,27 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
+def study_links(workspace, base: str, token: str) -> list[tuple[str, str]]:
+    """What `serve` prints for studies: the study operator page (always) and each study's participant-platform
+    link (for studies with a `platform`; the platform fills the id placeholder)."""
+    from interviewer.study.model import StudyError
+    from interviewer.study.store import StudyStore
+    from interviewer.study.web import join_path
+
+    links = [("study operator:", f"{base}/study/operator#{token}")]
+    store = StudyStore(workspace)
+    for study_id in store.ids():
+        try:
+            study = store.load(study_id)
+        except StudyError:
+            continue  # `simulacra study status` names an unreadable study
+        if study.spec.platform is not None:
+            links.append((f"platform link for study {study.id}:", f"{base}{join_path(study)}"))
+    return links
+
+
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8000, help="Port to listen on."),
     script: str = typer.Option("default", help="Interview script: a name in interviewer/data or a YAML path."),
@@ -29,11 +49,20 @@ def serve(
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Load the speech models before taking requests."),
 ) -> None:
     """Serve voice interviews in the browser: consent, spoken or typed answers, saved after every turn."""
+    # the root command hands down the full withdrawal (every store: experiments.wiring), which this layer
+    # cannot import; without it the app withdraws from the stores it knows (see create_app)
+    withdraw = ctx.obj.get("withdraw") if isinstance(ctx.obj, dict) else None
     import ipaddress
     import logging
 
+    from simulacra.extras import require
+
+    require("web", "fastapi", "simulacra serve")
+    require("web", "uvicorn", "simulacra serve")
     import uvicorn
     from rich.console import Console
+    from rich.style import Style
+    from rich.text import Text
 
     from interviewer.script import load_script
     from interviewer.web.app import create_app
@@ -50,6 +79,7 @@ def serve(
         script=the_script,
         operator_token=operator_token,
         link_ttl_days=link_days,
+        withdraw=withdraw,
         **({} if speech else {"stt": None, "tts": None}),
     )
     token = app.state.operator_token
@@ -67,6 +97,8 @@ def serve(
     console.print(f"speech-to-text: {getattr(app.state.stt, 'name', 'off (typed answers only)')}")
     console.print(f"text-to-speech: {getattr(app.state.tts, 'name', 'off (subtitles only)')}")
     console.print(f"operator view:  {base}/operator#{token}", highlight=False, soft_wrap=True)
+    for label, url in study_links(workspace, base, token):  # a clickable link in terminals that support it
+        console.print(Text(f"{label} ").append(url, style=Style(link=url)), highlight=False, soft_wrap=True)
     for secret, invitation in links:
         console.print(f"link for {invitation.respondent}: {base}/interview#{secret}", highlight=False, soft_wrap=True)
     try:

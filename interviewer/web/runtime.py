@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
-from interviewer.speech import SpeechToText, TextToSpeech
+from interviewer.speech import TextToSpeech
 from interviewer.speech.errors import SpeechError
 
 log = logging.getLogger("interviewer.web.turns")

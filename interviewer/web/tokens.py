@@ -27,7 +27,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from interviewer.errors import RespondentIdError
 from interviewer.storage import validate_respondent
+from simulacra.withdraw import Step, Withdrawal
 from simulacra.workspace import atomic_write_json, atomic_write_text, private_dir
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
@@ -212,11 +214,9 @@ class SessionRegistry:
         return sorted(found, key=lambda inv: inv.created_at)
 
 
-def _withdraw_web_session(found) -> None:
+def _withdraw_web_session(found: Withdrawal) -> None:
     """Withdrawal step: the respondent's invitation (name, consent time) and link token. An id the web app could
     never have invited (withdrawal accepts '.' and '@', invitation files do not) has nothing here to remove."""
-    from interviewer.errors import RespondentIdError
-
     try:
         validate_respondent(found.respondent)
     except RespondentIdError:
@@ -228,10 +228,6 @@ def _withdraw_web_session(found) -> None:
             found.count("web_invitation_files", removed)
 
 
-def _register_withdrawal() -> None:
-    from simulacra.withdraw import register_step
-
-    register_step("web_sessions", _withdraw_web_session)
-
-
-_register_withdrawal()
+# The web app's part of a withdrawal, handed to `simulacra.withdraw` by whoever composes it (the app's default,
+# experiments.wiring for every store).
+WEB_SESSIONS_STEP = Step("web_sessions", remove=_withdraw_web_session)

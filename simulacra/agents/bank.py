@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from simulacra.agents.memory import MemoryStore
 from simulacra.config import Settings, load_settings
 from simulacra.errors import DataFileError, SimulacraError
 from simulacra.workspace import Workspace, atomic_write_json, private_dir
+from surveys.names import check_name
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ AGENT_CLASSES: dict[str, type[Agent]] = {
     "composite": CompositeAgent,
     "combined": CombinedAgent,
 }
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")
 
 
 class UnknownAgentError(SimulacraError):
@@ -55,13 +54,9 @@ class AgentSummary(BaseModel):
     path: str
 
 
-def check_agent_id(agent_id: str) -> str:
-    """Agent ids name folders: letters, digits and . _ @ - only (no paths)."""
-    if not _ID.match(agent_id or "") or ".." in agent_id:
-        raise SimulacraError(
-            f"agent id {agent_id!r} cannot name a folder: use letters, digits, '.', '_', '@' or '-' (up to 200)"
-        )
-    return agent_id
+def check_agent_id(agent_id: str, where: str | None = None) -> str:
+    """Agent ids name folders: the one name rule of `surveys.names` (no paths)."""
+    return check_name(agent_id, kind="agent", where=where)
 
 
 class AgentBank:
@@ -147,6 +142,13 @@ class AgentBank:
                 summary.experts = sorted({m.expert for m in agent.reflections() if m.expert})
             summaries.append(summary)
         return summaries
+
+    def forget_vectors(self, agent_id: str) -> None:
+        """Delete an agent's memory vectors (its chromadb collection, through the client API, so a chromadb
+        server forgets them too) and keep its agent.json. Replacing an agent starts from an empty collection:
+        no vector of the old memories stays beside the new ones (and none is mistaken for a new memory of
+        the same number). An agent kept after all re-embeds its memories on first use."""
+        self.store.delete(check_agent_id(agent_id))
 
     def delete(self, agent_id: str) -> None:
         folder = self.path(agent_id).parent

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
 from simulacra.agents.options import AgentSource, AnswerOptions, ContextFn, PriorStep
+from simulacra.llm import provenance
 from surveys.model import Answer, Question
 
 if TYPE_CHECKING:
@@ -47,7 +48,10 @@ class Agent(ABC, BaseModel):
         """
         from simulacra.agents.answering import answer_questions
 
-        return await answer_questions(self, questions, llm=llm, options=options, prior=prior, stimulus=stimulus)
+        # every model call made for this answer (routing, answering, repairs) is tagged with whose words it is
+        # made from, so withdrawing the person deletes those cache entries (simulacra.llm.provenance)
+        with provenance.about(self.scored_as):
+            return await answer_questions(self, questions, llm=llm, options=options, prior=prior, stimulus=stimulus)
 
     # -- what a kind defines -------------------------------------------------------------------------------
     @abstractmethod
@@ -66,6 +70,16 @@ class Agent(ABC, BaseModel):
 
         Used by leak tests and cost estimates. Where routing would need the model, every expert's notes are
         shown (a superset of what answering uses)."""
+
+    # -- exclusions ----------------------------------------------------------------------------------------
+    def excluding(self, hidden: Mapping[str, Sequence[str]], dropped_fields: Iterable[str]) -> "Agent":
+        """This agent under a run's exclusions (computed once per run; see experiments.runs.spec.Exclusions):
+        demographic fields that are or map to a target left out; kinds that show known answers also hide, while an
+        item is predicted, the items in `hidden[item]`. Returns self when nothing changes (same fingerprint)."""
+        dropped = set(dropped_fields) & set(self.demographics)
+        if not dropped:
+            return self
+        return self.model_copy(update={"demographics": {k: v for k, v in self.demographics.items() if k not in dropped}})
 
     # -- identity ------------------------------------------------------------------------------------------
     def prefix_key(self) -> str:

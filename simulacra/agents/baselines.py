@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -115,10 +115,29 @@ class KnownAnswers(BaseModel):
     questions: list[Question] = Field(default_factory=list)  # the instrument items the known answers belong to
     group_size: int = Field(default=1, ge=1)  # leave_out="item": predicted items per context
     exclude: list[str] = Field(default_factory=list)  # question ids never shown (targets, near-duplicates)
+    # item -> the other items never shown while it is predicted (its near-duplicates: the run's exclusions)
+    hidden_with: dict[str, list[str]] = Field(default_factory=dict)
+
+    def excluding(self, hidden: Mapping[str, Sequence[str]], dropped_fields: Iterable[str]) -> Any:
+        """Also hide, while an item is predicted, the known items `hidden[item]` names (merged into `hidden_with`)."""
+        agent = super().excluding(hidden, dropped_fields)  # type: ignore[misc]
+        known = set(self.known_answers)
+        merged = {k: set(v) for k, v in self.hidden_with.items()}
+        for target, items in hidden.items():
+            wanted = {i for i in items if i in known and i != target}
+            if wanted:
+                merged.setdefault(target, set()).update(wanted)
+        merged_lists = {k: sorted(v) for k, v in sorted(merged.items()) if v}
+        if merged_lists == {k: sorted(v) for k, v in self.hidden_with.items() if v}:
+            return agent
+        return agent.model_copy(update={"hidden_with": merged_lists})
 
     def known_answers_lines(self, leave_out: Sequence[Question]) -> list[str]:
-        """Every known answer except the items in `leave_out`, `exclude`, and the twins of either."""
+        """Every known answer except the items in `leave_out`, those hidden with them, `exclude`, and the twins
+        of any of these."""
         hidden_ids = {q.id for q in leave_out} | set(self.exclude)
+        for question in leave_out:
+            hidden_ids |= set(self.hidden_with.get(question.id, ()))
         hidden_twins = {twin_key(q) for q in leave_out} | {twin_key(q) for q in self.questions if q.id in hidden_ids}
         lines = []
         for question in self.questions:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -30,7 +31,7 @@ from simulacra.agents.reflection import EXPERT_FOCUS, expert_observations
 from simulacra.agents.router import EXPERTS
 from simulacra.config import load_settings
 from simulacra.errors import DataFileError, SimulacraError
-from simulacra.llm import LLM
+from simulacra.llm import LLM, provenance
 from simulacra.transcript import Transcript, read_transcript
 
 log = logging.getLogger(__name__)
@@ -82,14 +83,15 @@ async def add_expert_reflections(
         evidence = agent.retrieve([EXPERT_FOCUS[e] for e in todo], settings.memory.token_budget, count, update=False)
     context = "\n\n".join(m.text.strip() for m in evidence)
     new: list[MemoryNode] = []
-    for expert in todo:
-        progress(f"{expert} reflects")
-        for text in await expert_observations(llm, expert, context, limit=limit):
-            new.append(agent.add_memory(text, "reflection", evidence=[m.id for m in evidence], expert=expert))
-    if new and score:
-        progress(f"scoring importance of {len(new)} reflections")
-        for node, importance in zip(new, await score_importance(llm, [n.text for n in new], batch_size=16)):
-            node.importance = importance
+    with provenance.about(agent.scored_as):  # the model calls read this person's words: tag the cache entries
+        for expert in todo:
+            progress(f"{expert} reflects")
+            for text in await expert_observations(llm, expert, context, limit=limit):
+                new.append(agent.add_memory(text, "reflection", evidence=[m.id for m in evidence], expert=expert))
+        if new and score:
+            progress(f"scoring importance of {len(new)} reflections")
+            for node, importance in zip(new, await score_importance(llm, [n.text for n in new], batch_size=16)):
+                node.importance = importance
     return len(new)
 
 
@@ -104,11 +106,16 @@ async def build_agent_from_transcript(
     score: bool = True,
     progress: Progress = _noop,
     store: Any = None,
+    force: bool = False,
 ) -> InterviewAgent:
     """An interview agent from a transcript (JSONL path or `Transcript`), saved in `bank` when given. Without a
     bank, `store` (a MemoryStore) holds the memory vectors while building (a Ray builder: in-process, or the
-    chromadb server); the caller saves the agent."""
+    chromadb server); the caller saves the agent. A transcript marked unusable is refused unless `force`."""
     transcript = source if isinstance(source, Transcript) else read_transcript(Path(source))
+    if not force:
+        from simulacra.transcript import check_usable
+
+        check_usable(transcript)  # e.g. a closed-loop interview that stopped on non-answers (interviewer/agent_loop.py)
     meta = transcript.meta or {}
     demographics = clean_demographics(meta.get("demographics") or {})
     name = meta.get("name") or display_name(meta.get("demographics") or {}) or None
@@ -127,7 +134,8 @@ async def build_agent_from_transcript(
         raise SimulacraError(f"transcript {transcript.respondent!r} has no answered exchanges to build an agent from")
     if score:
         progress(f"scoring importance of {len(exchanges)} exchanges")
-        importances = await score_importance(llm, [text for text, _ in exchanges])
+        with provenance.about(transcript.respondent, agent.scored_as):  # their words: tag the cache entries
+            importances = await score_importance(llm, [text for text, _ in exchanges])
     else:
         importances = [50.0] * len(exchanges)
     for (text, question_id), importance in zip(exchanges, importances):
@@ -154,6 +162,8 @@ def _read_json(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise DataFileError(path, f"not UTF-8 text (byte {exc.start + 1} of the file); save it as UTF-8", line=line) from None
+    except ValueError:  # an integer longer than Python reads from text (4,300 digits)
+        raise DataFileError(path, "a number is too long (more than 4,300 digits)") from None
 
 
 def genagents_folders(folder: Path) -> list[Path]:
@@ -210,8 +220,9 @@ def _genagents_embeddings(path: Path, nodes: Sequence[MemoryNode], dimension: in
     out = {}
     for node in nodes:
         vector = raw.get(node.text) or raw.get(node.text + "\n\n")
-        if isinstance(vector, list) and len(vector) == dimension:
-            out[node.id] = vector
+        if isinstance(vector, list) and len(vector) == dimension and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in vector):
+            out[node.id] = vector  # anything else (text, nan) is not a vector: the memory is re-embedded
     if raw and not out:
         log.info("%s: embeddings of another model (dimension differs); memories are re-embedded", path)
     return out

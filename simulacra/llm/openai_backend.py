@@ -27,7 +27,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_a
 from simulacra.config import LLMSettings
 from simulacra.errors import EndpointError, LogprobsUnsupportedError, RequestRejectedError
 from simulacra.llm.endpoints import STRUCTURED_MODES, EndpointMemory
-from simulacra.llm.fake import approx_tokens
+from simulacra.llm.tokens import approx_tokens
 from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores, Usage
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,9 @@ class OpenAIBackend:
         self._mode_index = STRUCTURED_MODES.index(known) if known in STRUCTURED_MODES else 0
         self._negotiated = known in STRUCTURED_MODES
         self._logprobs_known = False
+        # the endpoint's `system_fingerprint` (its backend configuration), last one seen and every one seen
+        self.system_fingerprint: str | None = None
+        self.system_fingerprints: set[str] = set()
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=settings.api_key or "not-needed",
@@ -163,12 +166,17 @@ class OpenAIBackend:
     async def _call(self, **kwargs: Any) -> Any:
         async def once() -> Any:
             try:
-                return await self._client.chat.completions.create(**kwargs)
+                response = await self._client.chat.completions.create(**kwargs)
             except openai.APIStatusError as exc:
                 rejected = self._rejection(exc)
                 if rejected is not None:
                     raise rejected from exc
                 raise
+            fingerprint = getattr(response, "system_fingerprint", None)
+            if isinstance(fingerprint, str) and fingerprint:
+                self.system_fingerprint = fingerprint
+                self.system_fingerprints.add(fingerprint)
+            return response
 
         try:
             async for attempt in AsyncRetrying(

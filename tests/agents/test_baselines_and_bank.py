@@ -71,7 +71,7 @@ def test_bank_roundtrip_for_every_kind(bank, gss, tmp_path):
 def test_bank_errors_name_the_problem(bank):
     with pytest.raises(UnknownAgentError, match="nobody"):
         bank.load("nobody")
-    with pytest.raises(SimulacraError, match="cannot name a folder"):
+    with pytest.raises(SimulacraError, match="not a valid agent name"):
         bank.path("../etc")
     (bank.root / "broken").mkdir(parents=True)
     (bank.root / "broken" / "agent.json").write_text('{"agent": {"id": "broken", "source": "alien"}}')

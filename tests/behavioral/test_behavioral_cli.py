@@ -118,7 +118,7 @@ def test_report_and_compare_open_behavioral_experiment_runs(demographic_bank, fa
 
 
 def test_list_on_a_narrow_terminal_keeps_ids_whole(monkeypatch):
-    import experiments.behavioral.cli as cli
+    import experiments.experiment_cli as cli
     from rich.console import Console
 
     narrow = Console(width=60, force_terminal=True, record=True)

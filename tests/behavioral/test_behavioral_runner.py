@@ -11,7 +11,7 @@ from typing import Literal
 import pytest
 
 from experiments.behavioral.definition import load_study
-from experiments.behavioral.runner import run_experiment as _run_experiment
+from experiments.pipeline import plan_experiment, run_async
 from experiments.runs import RunFolder
 from experiments.runs.folder import RunMismatchError
 from experiments.runs.runner import RunInterrupted
@@ -65,9 +65,10 @@ def _reset():
     SEEN.clear()
 
 
-async def run_experiment(studies, agents, **kwargs):
-    """The library call with a scripted model (these agents never ask it)."""
-    return await _run_experiment(studies, agents, LLM(FakeBackend()), **kwargs)
+async def run_experiment(studies, agents, *, run_id=None, seed=0, new_run=False, **kwargs):
+    """The pipeline (plan_experiment -> run) with a scripted model (these agents never ask it)."""
+    spec = plan_experiment(studies, agents, model={"model": "fake"}, run_id=run_id, seed=seed)
+    return await run_async(spec, llm=LLM(FakeBackend()), new_run=new_run, **kwargs)
 
 
 def agents(n: int, **kwargs) -> list[ScriptedAgent]:

@@ -8,8 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
+from experiments.runs.spec import RunSpec
+from experiments.runs.folder import RunFolder
 from experiments.runs.folder import save_truth
-from experiments.runs.runner import open_run, run_batch
+from experiments.runs.runner import run_batch
 from simulacra.llm import LLM, FakeBackend
 from test_evaluate import AGENTS, MODEL, TRUTH, FixedAgent, survey_instrument
 
@@ -38,7 +40,7 @@ def test_run_dry_run_counts_calls_from_the_bank_and_spends_nothing(isolated_work
 
 async def make_run(root, agents, label):
     instrument = survey_instrument()
-    folder = open_run(root, agents, [instrument], model=MODEL, label=label)
+    folder = RunFolder.open(RunSpec.build(agents, [instrument], model=MODEL, label=label), root)
     await run_batch(folder, agents, [instrument], LLM(FakeBackend()))
     save_truth(folder, TRUTH)
     return folder
@@ -97,7 +99,7 @@ def test_demo_rebuilds_the_genagents_layout_from_the_flat_sample_files(isolated_
 
 
 async def test_report_with_a_wrong_or_empty_truth_fails_and_keeps_the_good_report(isolated_workspace, monkeypatch):
-    import experiments.reports.report as reports
+    import experiments.scoring.score as scoring
     from surveys.responses import ResponseSet
 
     folder = await make_run(isolated_workspace / "runs", AGENTS, "kept")
@@ -106,12 +108,12 @@ async def test_report_with_a_wrong_or_empty_truth_fails_and_keeps_the_good_repor
     metrics_before = (folder.path / "metrics.json").read_bytes()
     html_before = (folder.path / "report.html").read_bytes()
 
-    original = reports.load_truth
+    original = scoring.load_responses
     fakes = {
         "empty.csv": ResponseSet.from_records("empty", []),
         "strangers.csv": ResponseSet.from_records("strangers", [("X1", "A", 1, "1"), ("X2", "B", 1, "2")]),
     }
-    monkeypatch.setattr(reports, "load_truth", lambda spec, f: fakes[spec] if spec in fakes else original(spec, f))
+    monkeypatch.setattr(scoring, "load_responses", lambda spec: fakes[spec] if spec in fakes else original(spec))
     for spec, words in (("empty.csv", "hold no answers"), ("strangers.csv", "none of the run's people")):
         result = CliRunner().invoke(app, ["report", folder.path.name, "--truth", spec])
         assert result.exit_code != 0

@@ -9,15 +9,16 @@ import pandas as pd
 import pytest
 
 from conftest import FakeAgent, fake_reply
+from experiments.runs.spec import RunSpec
 from experiments.runs.folder import RunFolder, RunMismatchError
-from experiments.runs.runner import BatchInterrupted, BatchRunner, estimate_run, open_run, run_batch
+from experiments.runs.runner import BatchRunner, RunInterrupted, estimate_run, run_batch
 from simulacra.llm import LLM, FakeBackend
 
 MODEL = {"kind": "test", "model": "fake-model"}
 
 
 def new_run(tmp_path, agents, instrument, **kwargs):
-    return open_run(tmp_path / "runs", agents, [instrument], model=MODEL, settings={"temperature": 0.0}, **kwargs)
+    return RunFolder.open(RunSpec.build(agents, [instrument], model=MODEL, temperature=0.0, **kwargs), tmp_path / "runs")
 
 
 def keys_in_db(folder: RunFolder) -> Counter:
@@ -54,7 +55,7 @@ async def test_server_gone_midway_then_resume_gives_the_same_export(tmp_path, ag
 
     folder = new_run(tmp_path / "b", agents, instrument)
     # the endpoint disappears after 4 calls: 4 batches (3+3+1 for agent 0, 3 for agent 1) are saved
-    with pytest.raises(BatchInterrupted, match="Run the same command again"):
+    with pytest.raises(RunInterrupted, match="Run the same command again"):
         await run_batch(folder, agents, [instrument], LLM(FakeBackend(default=fake_reply, fail_after=4)), batch_size=3)
     assert sum(keys_in_db(folder).values()) == 10
     assert folder.manifest.status == "interrupted"
@@ -213,7 +214,7 @@ async def test_samples_are_distinct_cache_entries(tmp_path, agents, instrument):
 
     backend = FakeBackend(default=fake_reply)
     llm = LLM(backend, cache=ResponseCache(tmp_path / "cache.sqlite"))
-    folder = open_run(tmp_path / "runs", agents[:1], [instrument], model=MODEL, settings={"samples": 2})
+    folder = RunFolder.open(RunSpec.build(agents[:1], [instrument], model=MODEL, samples=2), tmp_path / "runs")
     await run_batch(folder, agents[:1], [instrument], llm, batch_size=7)
     assert len(backend.requests) == 2  # sample 1 is not served from sample 0's cache entry
     assert folder.store.counts()["ok"] == 14

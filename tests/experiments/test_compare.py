@@ -10,7 +10,9 @@ from scipy import stats
 from experiments.reports.compare import compare_runs, paired_test
 from experiments.scoring.evaluate import EvalSettings
 from experiments.reports.report import write_report
-from experiments.runs.runner import open_run, run_batch
+from experiments.runs.spec import RunSpec
+from experiments.runs.folder import RunFolder
+from experiments.runs.runner import run_batch
 from simulacra.errors import SimulacraError
 from simulacra.llm import LLM, FakeBackend
 from test_evaluate import AGENTS, MODEL, TRUTH, FixedAgent, survey_instrument
@@ -29,7 +31,7 @@ def test_paired_test_matches_scipy_and_hand_difference():
 
 async def test_compare_two_runs_pairs_people_by_respondent(tmp_path):
     instrument = survey_instrument()
-    first = open_run(tmp_path / "runs", AGENTS, [instrument], model=MODEL, label="first")
+    first = RunFolder.open(RunSpec.build(AGENTS, [instrument], model=MODEL, label="first"), tmp_path / "runs")
     await run_batch(first, AGENTS, [instrument], LLM(FakeBackend()))
     write_report(first, TRUTH, EvalSettings(bootstrap=20))
     # a second "model" whose demographic agents get every choice item right
@@ -38,7 +40,7 @@ async def test_compare_two_runs_pairs_people_by_respondent(tmp_path):
                    given={q: TRUTH.value(a.respondent, q) if TRUTH.value(a.respondent, q) is not None else v for q, v in a.given.items()})
         for a in AGENTS
     ]
-    second = open_run(tmp_path / "runs", better, [instrument], model={"kind": "test", "model": "better"}, label="second")
+    second = RunFolder.open(RunSpec.build(better, [instrument], model={"kind": "test", "model": "better"}, label="second"), tmp_path / "runs")
     await run_batch(second, better, [instrument], LLM(FakeBackend()))
     # the second run has no metrics.json and names no human answers: compare asks for --truth
 

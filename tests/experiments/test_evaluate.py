@@ -11,7 +11,9 @@ import pytest
 
 from experiments.scoring.evaluate import EvalSettings, evaluate
 from experiments.reports.report import write_report
-from experiments.runs.runner import open_run, run_batch
+from experiments.runs.spec import RunSpec
+from experiments.runs.folder import RunFolder
+from experiments.runs.runner import run_batch
 from simulacra.agent import Agent
 from simulacra.llm import LLM, FakeBackend
 from surveys.instruments import load_instrument
@@ -98,7 +100,7 @@ AGENTS = [
 
 
 async def run_fixture(tmp_path, instrument, agents, truth_name="hand-made"):
-    folder = open_run(tmp_path / "runs", agents, [instrument], model=MODEL, truth=truth_name)
+    folder = RunFolder.open(RunSpec.build(agents, [instrument], model=MODEL, truth=truth_name), tmp_path / "runs")
     await run_batch(folder, agents, [instrument], LLM(FakeBackend()), batch_size=10)
     return folder
 
@@ -246,7 +248,7 @@ async def test_a_wrong_or_empty_truth_never_overwrites_a_good_report(tmp_path):
     good = write_report(folder, TRUTH, EvalSettings(bootstrap=0))
     before = (good.metrics_path.read_bytes(), good.html_path.read_bytes())
     strangers = responses("strangers", {1: {"X1": {"A": "1"}}, 2: {"X1": {"A": "1"}}})
-    with pytest.raises(SimulacraError, match="right truth file"):
+    with pytest.raises(SimulacraError, match="none of the run's people.*wrong --truth"):
         write_report(folder, strangers, EvalSettings(bootstrap=0))
     with pytest.raises(SimulacraError, match="empty"):
         write_report(folder, ResponseSet.from_records("empty", []), EvalSettings(bootstrap=0))

@@ -9,8 +9,10 @@ import pytest
 from experiments.scoring.evaluate import EvalSettings
 from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
 from experiments.reports.report import write_report
+from experiments.runs.spec import RunSpec
+from experiments.runs.folder import RunFolder
 from experiments.runs.folder import TRUTH_IN_RUN, load_saved_truth, save_truth
-from experiments.runs.runner import open_run, run_batch
+from experiments.runs.runner import run_batch
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent
 from simulacra.llm import LLM, FakeBackend
 
@@ -61,8 +63,7 @@ async def test_benchmark_run_with_a_scripted_model_scores_against_the_panel(tmp_
         first = re.findall(r"Options: ([^|\n]+)", request.messages[-1]["content"])
         return json.dumps({k: {"reasoning": "r", "answer": v.strip()} for k, v in zip(keys, first)})
 
-    folder = open_run(tmp_path / "runs", plan.agents, [plan.instrument], model={"model": "fake"}, truth=TRUTH_IN_RUN,
-                      respondents=plan.respondents, extra=plan.describe())
+    folder = RunFolder.open(RunSpec.build(plan.agents, [plan.instrument], model={"model": "fake"}, truth=TRUTH_IN_RUN, respondents=plan.respondents, extra=plan.describe()), tmp_path / "runs")
     save_truth(folder, plan.truth)
     await run_batch(folder, plan.agents, [plan.instrument], LLM(FakeBackend(default=reply)), batch_size=4)
     result = write_report(folder, load_saved_truth(folder), EvalSettings(bootstrap=50, min_items=1))

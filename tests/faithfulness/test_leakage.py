@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
-from experiments.faithfulness.leakage import closed_set, exclusions, near_duplicates
+from experiments.scoring.leakage import closed_set, exclusions, near_duplicates
 
 # how a demographic profile renders the fields that repeat GSS items ("Degree: high school.")
 FIELD_LABELS = {"sex": "Sex: ", "race": "Race: ", "degree": "Degree: ", "polviews": "Political views: ",
@@ -43,6 +43,37 @@ def test_the_near_duplicate_table_holds_the_known_pairs_and_is_symmetric():
         assert b in table[a] and a in table[b]
     assert closed_set(["degree"]) >= {"degree", "educ"}
     assert exclusions(["educ"])["educ"] == {"degree"}
+
+
+@pytest.mark.parametrize("target, determinant, accuracy", [("posslq", "marital", 0.83), ("born", "reg16", 0.95),
+                                                          ("pres16", "partyid", 0.83)])
+def test_one_way_determinants_are_in_the_table_and_hidden_both_ways(target, determinant, accuracy):
+    """#23 item 5: a determinant one way (>= 0.8 and removing half the target's majority error) is excluded."""
+    import csv
+
+    from experiments.scoring.leakage import DATA, exclusions_for
+
+    with open(DATA, encoding="utf-8") as fh:
+        rows = {frozenset((r["item_a"], r["item_b"])): r for r in csv.DictReader(fh)}
+    row = rows[frozenset((target, determinant))]
+    # the direction that qualifies: the target predicted from its determinant
+    forward = "a_from_b" if row["item_a"] == target else "b_from_a"
+    gain = "a_gain" if row["item_a"] == target else "b_gain"
+    backward = "b_from_a" if forward == "a_from_b" else "a_from_b"
+    assert float(row[forward]) == pytest.approx(accuracy, abs=0.01)
+    assert float(row[gain]) >= 0.5
+    assert float(row[backward]) < 0.8  # only one way: the old both-ways rule missed it
+    assert row["direction"] == forward
+    assert determinant in exclusions_for([target]).hidden_for(target)  # predicting the target hides its determinant
+    assert target in exclusions_for([determinant]).hidden_for(determinant)  # symmetric (conservative)
+    assert determinant in closed_set([target])
+
+
+def test_a_demographic_field_that_determines_a_target_is_dropped():
+    from experiments.scoring.leakage import allowed_demographic_fields, exclusions_for
+
+    assert "marital_status" not in allowed_demographic_fields(["age", "marital_status"], ["posslq"])
+    assert exclusions_for(["pres16"], ["party", "age"]).dropped_fields == {"party": "partyid"}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

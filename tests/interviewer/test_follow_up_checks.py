@@ -182,27 +182,34 @@ class ScriptedAgent(Agent):
         return ""
 
 
-async def test_an_agents_non_answer_is_asked_for_again_once(small_script, store, clock):
+async def test_an_agents_non_answer_is_asked_for_again_once_then_marked(small_script, store, clock):
+    story = "I grew up on a farm near Dayton, Ohio, with two brothers."
     agent = ScriptedAgent(
         id="a1", source="persona", name="Ada",
-        replies=["Hello!", ISSUE_AGENT_ANSWER, "I grew up on a farm near Dayton, Ohio, with two brothers.",
-                 "I grew up on a farm near Dayton, Ohio, with two brothers.", "I grew up on a farm near Dayton, Ohio, with two brothers.",
-                 "My family matters most to me, and my faith."],
+        replies=[ISSUE_AGENT_ANSWER, story, story, story, "My family matters most to me, and my faith."],
     )
+    agent.calls = []
     model = InterviewerModel(lambda prompt: "move_on")
     session = InterviewSession.open(small_script, "agent-a1", model.llm, store, clock, name="Ada")
-    await interview_agent(session, agent, model.llm, max_turns=4)
+    await interview_agent(session, agent, model.llm, max_turns=3)
     answers = [t for t in session.turns if t.speaker == "respondent"]
+    intro = answers[0]  # the intro is not a question: the agent is not asked it
+    assert intro.text == "" and intro.meta["agent_status"] == "not_asked" and intro.adequacy is None
+    assert agent.calls[0]["question"].startswith("To start")
     first = answers[1]  # the life story: the meta answer, then a good one
     assert first.text.startswith("I grew up") and first.meta["agent_check"]["first_problems"] == ["meta"]
     assert first.meta["agent_check"]["first_text"] == ISSUE_AGENT_ANSWER
     assert first.meta["agent_check"]["problems"] == [] and first.meta["agent_check"]["regenerated"] == 1
-    retry = agent.calls[2]
-    assert retry["stimulus"] and "did not answer" in retry["stimulus"]
+    assert first.adequacy == "adequate"
+    retry = agent.calls[1]
+    assert retry["stimulus"] and "did not answer" in retry["stimulus"] and "talked about the interview" in retry["stimulus"]
     if retry["options"] is not None:
         assert retry["options"].retry_round == 1
-    second = answers[2]  # q003: the same story twice: still a repeat after one retry, so the engine rephrases
-    assert second.meta["agent_check"]["problems"] == ["repeat"]
-    decision = session.turns[session.turns.index(second) + 1].meta["decision"]
-    assert decision["action"] == "rephrase" and decision["reason"] == "answer_repeat"
-    assert all("agent_s" in a.meta for a in answers)
+    second = answers[2]  # q003: the same story twice: still a repeat after the one re-ask, so marked and moved on
+    assert second.meta["agent_check"]["problems"] == ["repeat"] and second.adequacy == "non_answer"
+    following = session.turns[session.turns.index(second) + 1]
+    decision = following.meta["decision"]
+    assert decision["action"] == "move_on" and decision["reason"] == "not_answered" and following.question_id == "q110"
+    assert not [t for t in session.turns if t.kind == "follow_up"]  # no second re-ask by the engine
+    assert answers[3].adequacy == "adequate"
+    assert all("agent_s" in a.meta for a in answers[1:])

@@ -59,11 +59,13 @@ async def test_an_agent_answers_every_interviewer_line(small_script, store):
     asked = [t for t in transcript.turns if t.speaker == "interviewer" and t.kind != "closing"]
     assert len(answers) == len(asked)
     said = [text for text, _, _ in agent.asked]
-    assert [t for i, t in enumerate(said) if i == 0 or t != said[i - 1]] == [t.text for t in asked]  # a failure is asked again once
-    assert len(said) > len(asked)
+    # every line but the intro (not a question: the agent is not asked it) goes to the agent; a failure is asked again once
+    assert asked[0].kind == "intro" and answers[0].text == "" and answers[0].meta["agent_status"] == "not_asked"
+    assert [t for i, t in enumerate(said) if i == 0 or t != said[i - 1]] == [t.text for t in asked[1:]]
+    assert len(said) > len(asked) - 1
     assert all(kind == QuestionKind.open for _, kind, _ in agent.asked)
     assert agent.asked[0][2] == 0 and max(n for _, _, n in agent.asked) == 3  # recent exchanges go along as prior
-    assert answers[0].text.startswith("I grew up in Toledo") and answers[0].meta["respondent_agent"] == "toledo"
+    assert answers[1].text.startswith("I grew up in Toledo") and answers[1].meta["respondent_agent"] == "toledo"
     failed = [t for t in answers if t.meta.get("agent_status") == "failed"]
     assert failed and failed[0].text == ""  # recorded as a failure, the interview goes on
     assert transcript.turns[0].text.startswith("Hi, Sam!")
@@ -144,7 +146,7 @@ def test_interview_command_with_an_agent_respondent(small_script_path, monkeypat
     assert made  # the topic checks get the embedding similarity (--embeddings is the default)
     transcript = read_transcript(TranscriptStore().path("agent-lake"))
     assert transcript.meta["respondent_agent"] == "lake" and transcript.meta["name"] == "Robin"
-    assert [t.text for t in transcript.turns if t.speaker == "respondent"][0].startswith("I grew up near the lake")
+    assert [t.text for t in transcript.turns if t.speaker == "respondent"][1].startswith("I grew up near the lake")
     again = runner.invoke(_app(), ["interview", "--respondent-agent", "lake", "--script", str(small_script_path)])
     assert again.exit_code == 0 and "already finished" in again.output
 

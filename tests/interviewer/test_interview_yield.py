@@ -59,10 +59,25 @@ def test_ratio_and_bootstrap_interval():
     truth = {k: "1" for k in keys}
     twin = Condition("twin", {k: "1" if i < 8 else "2" for i, k in enumerate(keys)})
     interview = Condition("interview", {k: "1" if i < 4 else "2" for i, k in enumerate(keys)})
-    ratio, low, high = bootstrap_ratio(interview, twin, truth, keys, draws=500)
-    assert ratio == pytest.approx(0.5) and low < 0.5 < high
+    ratio, low, high, dropped = bootstrap_ratio(interview, twin, truth, keys, draws=500)
+    assert ratio == pytest.approx(0.5) and low < 0.5 < high and dropped == 0
     nothing = Condition("twin", {k: "2" for k in keys})
     assert bootstrap_ratio(interview, nothing, truth, keys)[0] != bootstrap_ratio(interview, nothing, truth, keys)[0]  # nan
+
+
+def test_the_bootstrap_resamples_people_and_items_and_counts_replicates_without_a_ratio():
+    from experiments.interview_yield import Condition, bootstrap_ratio
+
+    # two people: the twin is right only for p1's two items; p2's twin hits nothing -> some replicates (p2 drawn
+    # twice) have no denominator: counted, not silently dropped
+    keys = [(p, i) for p in ("p1", "p2") for i in ("a", "b")]
+    truth = {k: "1" for k in keys}
+    twin = Condition("twin", {("p1", "a"): "1", ("p1", "b"): "1", ("p2", "a"): "2", ("p2", "b"): "2"})
+    interview = Condition("interview", {("p1", "a"): "1", ("p1", "b"): "2", ("p2", "a"): "1", ("p2", "b"): "2"})
+    ratio, low, high, dropped = bootstrap_ratio(interview, twin, truth, keys, draws=400, seed=3)
+    assert ratio == pytest.approx(1.0)  # 2 hits each over the same 4 cells
+    assert 40 <= dropped <= 160  # P(both people drawn are p2) = 1/4 of 400
+    assert low <= 0.5 and high >= 1.0
 
 
 @needs_panel
@@ -84,14 +99,22 @@ async def test_interview_yield_end_to_end_with_a_fake_model(tmp_path, monkeypatc
     model = YieldModel()
     monkeypatch.setattr("simulacra.llm.open_llm", lambda *a, **k: model.llm)
     report = await run_interview_yield(people=1, targets=3, context_items=6, blocks=["life_story"], turns=3, lengths=[1],
-                                       out_dir=tmp_path / "out")
+                                       bootstrap=20)
     names = [row["condition"] for row in report["conditions"]]
-    assert names[:2] == ["twin", "interview"] and "interview:first-1" in names and "interview:block:life_story" in names
-    assert any(n.startswith("ref:majority") for n in names)
+    assert set(names) == {"twin", "interview", "interview:first-1", "interview:block:life_story"}
+    assert "majority" in report["references"] and "random_floor" in report["references"]
     twin = next(r for r in report["conditions"] if r["condition"] == "twin")
     assert twin["answered"] == report["person_items"] == 3
-    assert (tmp_path / "out" / "report.md").read_text().count("|") > 10
-    assert json.loads((tmp_path / "out" / "report.json").read_text())["version"] == 1
+    # one pipeline: a run folder like any other, scored like any other, the yield beside its metrics
+    from experiments.runs.folder import RunFolder
+
+    folder = RunFolder.resolve(report["run"])
+    assert {a.source for a in folder.manifest.agents} == set(names)
+    assert folder.manifest.exclusions["hidden"].keys() == set(report["targets"])
+    for name in ("metrics.json", "report.html", "yield.json", "yield.md", "truth/responses.csv"):
+        assert (folder.path / name).is_file(), name
+    assert (folder.path / "yield.md").read_text().count("|") > 10
+    assert json.loads((folder.path / "yield.json").read_text())["version"] == 2
 
 
 def test_the_command_registers():

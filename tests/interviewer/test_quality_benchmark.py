@@ -25,16 +25,18 @@ async def test_the_benchmark_counts_checks_before_and_after_the_fallback(tmp_pat
     model = InterviewerModel(lambda prompt: "follow_up" if "asked on this question: 0." in prompt else "move_on", follow_ups=follow_ups)
     monkeypatch.setattr("simulacra.llm.open_llm", lambda *a, **k: model.llm)
     agent = ScriptedAgent(id="a1", source="persona", name="Ada", replies=[
-        "Hello!", ISSUE_AGENT_ANSWER, "I grew up on a farm near Dayton, Ohio, with two brothers.",
+        ISSUE_AGENT_ANSWER, "I grew up on a farm near Dayton, Ohio, with two brothers.",
         "We kept cows and I milked them before school every day.",
     ])
-    run = await bench.interview_one(agent, "smollm2", 4, tmp_path, None)
+    run = await bench.interview_one(agent, "smollm2", 3, tmp_path, None)
     result = bench.summarise([run], None)
     assert result["interviews"] == 1 and result["answers"] == 3
     assert result["proposals"] >= 2 and result["before"]["no_prompt_text"] < 1
     assert result["after_all"] == 1.0 and result["spoken"] >= 1
     assert result["answer_first_bad"] > 0 and result["answer_first_by"]["meta"] > 0
     assert result["wall_per_simulated_min"] > 0
+    # the retried answer and the next were adequate; the third (the fake agent's default reply) repeats the first
+    assert result["adequate"] == 2 / 3 and result["unusable"] == 0
     bench.print_tables({"fake": result})
     out = capsys.readouterr().out
-    assert "no_prompt_text" in out and "wall s per simulated minute" in out
+    assert "no_prompt_text" in out and "wall s per simulated minute" in out and "adequate answers" in out

@@ -12,14 +12,14 @@ from simulacra.transcript import InterviewNotes, Turn, read_transcript
 from simulacra.workspace import Workspace
 
 
-@pytest.mark.parametrize("bad", ["", "../etc/passwd", "a b", "a/b", "ana.txt", "é", "x" * 101, ".hidden"])
+@pytest.mark.parametrize("bad", ["", "../etc/passwd", "a b", "a/b", "ana..txt", "é", "x" * 129, ".hidden", "-flag"])
 def test_unsafe_respondent_ids_are_refused(bad, store):
     with pytest.raises(RespondentIdError, match="letters, digits"):
         store.path(bad)
 
 
 def test_safe_ids_pass():
-    for good in ["p001", "Ada_Lovelace", "agent-42", "X"]:
+    for good in ["p001", "Ada_Lovelace", "agent-42", "X", "ana.b", "a@b.org", "x" * 128]:
         assert validate_respondent(good) == good
 
 

@@ -19,7 +19,7 @@ from simulacra.config import load_settings
 from simulacra.errors import LogprobsUnsupportedError
 from simulacra.llm import EndpointMemory, open_llm
 from simulacra.workspace import Workspace
-from tests.llm.llama_server import llama_server, plain_json_proxy
+from tests.llm.llama_server import llama_server, plain_json_proxy  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.embedded, pytest.mark.server]
 

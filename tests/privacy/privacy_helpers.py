@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from surveys.paths import shared_data_dir
@@ -42,3 +43,20 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+def files_holding(root: Path, phrase: str) -> list[str]:
+    """Every file under `root` whose bytes hold `phrase` (UTF-8 or UTF-16, also inside Parquet, which is
+    compressed): SQLite files, chromadb's store and index files included."""
+    needle = phrase.encode()
+    hits = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        found = needle in data or phrase.encode("utf-16-le") in data
+        if not found and path.suffix == ".parquet":
+            found = phrase in pd.read_parquet(path).astype(str).to_csv()
+        if found:
+            hits.append(str(path.relative_to(root)))
+    return hits

@@ -62,7 +62,7 @@ async def test_every_file_is_0600_and_every_folder_0700_after_a_demo_like_run(is
 
 
 async def _workload_and_walk(root) -> None:
-    from experiments.runs import open_run, run_batch
+    from experiments.pipeline import RunSpec, run_async
 
     workspace = Workspace(root)
     store = TranscriptStore(workspace.transcripts)
@@ -84,8 +84,9 @@ async def _workload_and_walk(root) -> None:
     yes_no = [Option(code="1", label="yes"), Option(code="2", label="no")]
     instrument = Instrument(id="mini", title="t", questions=[
         Question(id="q1", text="Do you like your job?", kind=QuestionKind.categorical, options=yes_no)])
-    folder = open_run(workspace.runs, [agent], [instrument], model={"name": "fake"})
-    assert (await run_batch(folder, [agent], [instrument], llm)).status == "complete"
+    outcome = await run_async(RunSpec.build([agent], [instrument], model={"name": "fake"}), llm=llm, workspace=workspace)
+    assert outcome.status == "complete"
+    folder = outcome.folder
 
     names = {p.name for p in workspace.root.rglob("*")}
     assert "llm.sqlite-wal" in names and "llm.sqlite-shm" in names  # side files exist while the cache is open

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from privacy_helpers import genagents_folder, run_cli, sample_dir  # noqa: F401 - fixtures
 
-import experiments.withdraw  # noqa: F401 - registers the runs' withdrawal step (the command does this too)
-from experiments.runs import open_run, run_batch
+from experiments.pipeline import RunSpec, run_async
+from experiments.wiring import withdraw_everywhere
 from interviewer.storage import TranscriptStore
 from interviewer.web.tokens import SessionRegistry
 from simulacra.agents.bank import AgentBank
@@ -98,9 +98,10 @@ async def populate(workspace: Workspace, genagents_folder) -> None:
     (workspace.transcripts / f"{AGENT_ID}.state.json").write_text(json.dumps({"note": f"resume after {PHRASE}"}))
     SessionRegistry(workspace.sessions / "web").invite(AGENT_ID, label="wave 1", name="Joon")
     # he answers questions, and takes part in a run beside another agent
-    folder = open_run(workspace.runs, [joon, other], [instrument()], model={"name": "fake"})
-    outcome = await run_batch(folder, [joon, other], [instrument()], llm)
+    outcome = await run_async(RunSpec.build([joon, other], [instrument()], model={"name": "fake"}), llm=llm,
+                              workspace=workspace)
     assert outcome.status == "complete"
+    folder = outcome.folder
     truth = folder.path / "truth"  # the human answers the run is scored against (his wave-1 survey answers too)
     truth.mkdir()
     (truth / "responses.csv").write_text(f"respondent,question,wave,value\n{AGENT_ID},q1,1,1\n{OTHER},q1,1,2\n")
@@ -155,7 +156,7 @@ async def test_withdraw_removes_every_trace_of_the_respondent(workspace, genagen
     # one audit line, no personal text and not the id itself
     (line,) = (workspace.root / AUDIT_FILE).read_text().splitlines()
     record = json.loads(line)
-    assert set(record) == {"at", "respondent_sha256", "removed"} and AGENT_ID not in line
+    assert set(record) == {"at", "respondent_hmac", "removed"} and AGENT_ID not in line
     assert record["removed"]["agents"] == 1 and record["removed"]["transcript_files"] == 3
     assert record["removed"]["cache_entries"] >= 1 and record["removed"]["run_rows"] >= 2
     assert record["removed"]["study_answers"] == 1
@@ -168,14 +169,14 @@ async def test_withdraw_with_yes_skips_the_question_and_an_unknown_id_changes_no
     code, out = run_cli(monkeypatch, capsys, "withdraw", "p-9", "--yes")
     assert code == 0 and "withdrawn" in out and not (workspace.transcripts / "p-9.jsonl").exists()
     code, out = run_cli(monkeypatch, capsys, "withdraw", "../etc", "--yes")
-    assert code == 1 and "not valid" in out
+    assert code == 1 and "not a valid respondent name" in out
 
 
 def test_library_withdraw_reports_counts(workspace):
     store = TranscriptStore(workspace.transcripts)
     store.write_header("p-1")
     store.append("p-1", Turn(index=0, speaker="respondent", text="A private sentence about my family."))
-    found = withdraw("p-1", workspace)
+    found = withdraw("p-1", workspace, steps=[])  # the core stores only
     assert found.removed == {"transcript_files": 1}
     assert "A private sentence" not in (workspace.root / AUDIT_FILE).read_text()
 
@@ -201,7 +202,7 @@ async def test_withdraw_finds_an_agent_built_from_the_transcript_under_another_i
                                               reflection_limit=2)
     llm.cache.close()
     assert agent.id == "pilot-agent-2" and files_holding(workspace.root, secret)
-    found = withdraw("p-2", workspace)
+    found = withdraw("p-2", workspace, steps=[])
     assert found.agent_ids == ["pilot-agent-2"] and found.removed["cache_entries"] >= 1
     assert files_holding(workspace.root, secret) == [] and files_holding(workspace.root, "Joon") == []
     assert AgentBank(workspace.agents).ids() == []
@@ -211,6 +212,6 @@ async def test_withdraw_reaches_runs_of_an_agent_no_longer_in_the_bank(workspace
     await populate(workspace, genagents_folder)
     AgentBank(workspace.agents).delete(AGENT_ID)  # deleted earlier, by hand: the run still holds his answers
     assert AGENT_ID in set(run_rows(workspace)["agent"])
-    found = withdraw(AGENT_ID, workspace)
+    found = withdraw_everywhere(AGENT_ID, workspace)
     assert set(run_rows(workspace)["agent"]) == {OTHER} and found.removed["run_rows"] >= 2
     assert not [p for p in files_holding(workspace.root, PHRASE) if p.startswith("runs/")]

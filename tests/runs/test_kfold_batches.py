@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 
-from experiments.runs import open_run, run_batch
+from experiments.runs.spec import RunSpec
+from experiments.runs.folder import RunFolder
+from experiments.runs import run_batch
 from experiments.runs.options import answer_options
 from simulacra.agents.baselines import CompositeAgent
 from simulacra.llm import LLM, FakeBackend
@@ -25,8 +27,7 @@ def contexts_seen(batch_size: int, tmp_path) -> tuple[set[str], dict[str, str]]:
         return {letter: math.log(0.5) for letter in letters}
 
     agent = CompositeAgent(id="c1", known_answers={q.id: "2" for q in QUESTIONS}, questions=QUESTIONS)
-    folder = open_run(tmp_path / f"runs{batch_size}", [agent], [BATTERY], model={"model": "fake"}, settings={},
-                      options=answer_options("logprobs", None, "kfold", 3))
+    folder = RunFolder.open(RunSpec.build([agent], [BATTERY], model={"model": "fake"}, options=answer_options("logprobs", None, "kfold", 3)), tmp_path / f"runs{batch_size}")
     import asyncio
 
     outcome = asyncio.run(run_batch(folder, [agent], [BATTERY], LLM(FakeBackend(logprobs=logprobs)),

@@ -12,14 +12,15 @@ import textwrap
 import time
 from pathlib import Path
 
-from experiments.runs import RunFolder, open_run, run_batch
+from experiments.runs.spec import RunSpec
+from experiments.runs import RunFolder, run_batch
 from runs_helpers import MODEL, EchoAgent, fake_llm, instrument
 
 SCRIPT = textwrap.dedent("""
     import asyncio, sys
     sys.path.insert(0, sys.argv[2])
     from runs_helpers import MODEL, EchoAgent, fake_llm, instrument
-    from experiments.runs import open_run, run_batch
+    from experiments.runs import RunFolder, RunSpec, run_batch
 
     class Slow(EchoAgent):
         async def answer(self, questions, **kwargs):
@@ -28,7 +29,7 @@ SCRIPT = textwrap.dedent("""
 
     agents = [Slow(id="a"), Slow(id="b")]
     inst = instrument(20)
-    folder = open_run(sys.argv[1], agents, [inst], model=MODEL, settings={"temperature": 0.0}, run_id="killed")
+    folder = RunFolder.open(RunSpec.build(agents, [inst], model=MODEL, temperature=0.0, run_id="killed"), sys.argv[1])
     asyncio.run(run_batch(folder, agents, [inst], fake_llm(), batch_size=2, questions_per_call=2))
 """)
 
@@ -66,7 +67,7 @@ def test_kill_9_keeps_usage_and_the_next_invocation_marks_the_session(tmp_path):
 
     agents = [EchoAgent(id="a"), EchoAgent(id="b")]
     inst = instrument(20)
-    again = open_run(runs, agents, [inst], model=MODEL, settings={"temperature": 0.0}, run_id="killed")
+    again = RunFolder.open(RunSpec.build(agents, [inst], model=MODEL, temperature=0.0, run_id="killed"), runs)
     import asyncio
 
     outcome = asyncio.run(run_batch(again, agents, [inst], fake_llm(), batch_size=2, questions_per_call=2))

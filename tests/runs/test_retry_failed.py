@@ -8,7 +8,8 @@ import re
 
 from typer.testing import CliRunner
 
-from experiments.runs import RunFolder, open_run, run_batch
+from experiments.runs.spec import RunSpec
+from experiments.runs import RunFolder, run_batch
 from experiments.runs.store import AnswerKey
 from simulacra.agents.baselines import DemographicAgent
 from simulacra.llm import LLM, FakeBackend
@@ -42,7 +43,7 @@ def llm_with_disk_cache(tmp_path) -> LLM:
 async def test_retry_failed_turns_failed_answers_valid_and_keeps_both_attempts(tmp_path):
     agents = [DemographicAgent(id="p1", demographics={"age": "40", "sex": "female"})]
     inst = battery()
-    folder = open_run(tmp_path / "runs", agents, [inst], model=MODEL, settings={"temperature": 0.0})
+    folder = RunFolder.open(RunSpec.build(agents, [inst], model=MODEL, temperature=0.0), tmp_path / "runs")
 
     first = llm_with_disk_cache(tmp_path)
     outcome = await run_batch(folder, agents, [inst], first, batch_size=3)
@@ -126,13 +127,13 @@ async def test_a_memory_store_fault_on_the_real_answering_path_stops_the_run_and
 
     agents = [BrokenStoreAgent(id="p1", demographics={"age": "40"})]
     inst = battery()
-    folder = open_run(tmp_path / "runs", agents, [inst], model=MODEL, settings={"temperature": 0.0})
+    folder = RunFolder.open(RunSpec.build(agents, [inst], model=MODEL, temperature=0.0), tmp_path / "runs")
     with pytest.raises(OSError, match="malformed"):
         await run_batch(folder, agents, [inst], LLM(FakeBackend(default=valid_model)), batch_size=1)
     frame = folder.answers()
     assert len(frame) == 1 and frame["status"].tolist() == ["ok"]  # the first batch is kept, nothing failed
     assert folder.manifest.status == "stopped"
     healthy = [DemographicAgent(id="p1", demographics={"age": "40"})]
-    again = open_run(tmp_path / "runs", healthy, [inst], model=MODEL, settings={"temperature": 0.0})
+    again = RunFolder.open(RunSpec.build(healthy, [inst], model=MODEL, temperature=0.0), tmp_path / "runs")
     outcome = await run_batch(again, healthy, [inst], LLM(FakeBackend(default=valid_model)), batch_size=1)
     assert outcome.written == 2 and again.manifest.status == "complete"

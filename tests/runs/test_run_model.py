@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from runs_helpers import MODEL, EchoAgent, fake_llm, instrument
-from experiments.runs import RunFolder, open_run, run_batch
+from experiments.runs.spec import RunSpec
+from experiments.runs import RunFolder, run_batch
 from experiments.runs.folder import OldRunFormatError, RunMismatchError
 from experiments.runs.runner import RunInterrupted, RunStopped
 from experiments.runs.store import AnswerKey, StoredAnswer
@@ -23,8 +24,9 @@ CONTRACT_COLUMNS = ["run", "agent", "instrument", "question", "sample", "value",
                     "probabilities", "prompt_hash"]
 
 
-def new_run(tmp_path, agents, inst, **kwargs):
-    return open_run(tmp_path / "runs", agents, [inst], model=MODEL, settings={"temperature": 0.0}, **kwargs)
+def new_run(tmp_path, agents, inst, *, new_run=False, **kwargs):
+    return RunFolder.open(RunSpec.build(agents, [inst], model=MODEL, temperature=0.0, **kwargs), tmp_path / "runs",
+                          new_run=new_run)
 
 
 def test_manifest_is_typed_with_schema_version_wording_and_prompt_hashes(tmp_path):
@@ -222,7 +224,7 @@ async def test_runs_list_and_show_print_whole_ids_and_json(tmp_path, monkeypatch
     monkeypatch.setenv("SIMULACRA_HOME", str(home))
     agents = [EchoAgent(id="a-very-long-agent-identifier-0123456789")]
     inst = instrument(2, "an-instrument-with-a-long-name")
-    folder = open_run(home / "runs", agents, [inst], model=MODEL, settings={"temperature": 0.0})
+    folder = RunFolder.open(RunSpec.build(agents, [inst], model=MODEL, temperature=0.0), home / "runs")
     await run_batch(folder, agents, [inst], fake_llm())
     listed = CliRunner().invoke(app, ["runs", "list"])
     assert listed.exit_code == 0, listed.output

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from simulacra.llm import FakeBackend
-from simulacra.llm.fake import approx_tokens
+from simulacra.llm.tokens import approx_tokens
 
 BLOCK_CHARS = 64  # ~16 tokens
 

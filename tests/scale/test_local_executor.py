@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from experiments.runs import open_run, run_batch, select_questions
+from experiments.runs.spec import RunSpec
+from experiments.runs.folder import RunFolder
+from experiments.runs import run_batch, select_questions
 from experiments.runs.executors import LocalExecutor, open_executor
 from simulacra.agents.baselines import DemographicAgent
 from simulacra.config import LLMSettings
@@ -27,13 +29,13 @@ def agents(n: int = 4):
 def test_the_local_executor_stores_what_the_runner_stores_by_itself():
     people, instruments = agents(), select_questions([load_instrument("gss")], limit=3)
     runs = Workspace.default().runs
-    plain = open_run(runs, people, instruments, model=MODEL, run_id="plain")
+    plain = RunFolder.open(RunSpec.build(people, instruments, model=MODEL, run_id="plain"), runs)
     asyncio.run(run_batch(plain, people, instruments, LLM(fake_backend()), batch_size=2))
     llm = LLM(fake_backend())
     executor = open_executor("local", None, llm=llm)
     assert isinstance(executor, LocalExecutor) and executor.slots == llm.settings.max_concurrency
-    via = open_run(runs, people, instruments, model=MODEL, run_id="via-executor")
-    outcome = asyncio.run(run_batch(via, people, instruments, None, batch_size=2, executor=executor))
+    via = RunFolder.open(RunSpec.build(people, instruments, model=MODEL, run_id="via-executor"), runs)
+    outcome = asyncio.run(run_batch(via, people, instruments, executor, batch_size=2))
     assert outcome.written == 12
     assert via.answers()[COLUMNS].equals(plain.answers()[COLUMNS])
     assert via.store.sessions()[-1]["usage"]["calls"] == llm.usage.calls == 8
@@ -44,7 +46,7 @@ def test_a_local_run_on_a_fleet_routes_each_agent_by_its_prefix_key():
     with FakeOpenAIServer() as one, FakeOpenAIServer() as two:
         settings = LLMSettings(base_urls=[one.base_url, two.base_url], model="fake", api_key="x")
         backend = FleetBackend(settings)
-        folder = open_run(Workspace.default().runs, people, instruments, model=MODEL, run_id="fleet")
+        folder = RunFolder.open(RunSpec.build(people, instruments, model=MODEL, run_id="fleet"), Workspace.default().runs)
         outcome = asyncio.run(run_batch(folder, people, instruments, LLM(backend, settings), batch_size=2))
         assert outcome.written == 24
         keys = {url: stats["keys"] for url, stats in backend.stats().items()}

@@ -12,7 +12,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from experiments.runs import RunInterrupted, open_run, run_batch, select_questions  # noqa: E402
+from experiments.runs.spec import RunSpec
+from experiments.runs import RunInterrupted, run_batch, select_questions  # noqa: E402
 from experiments.runs.executors.ray_executor import RayExecutor  # noqa: E402
 from simulacra.agents.baselines import DemographicAgent  # noqa: E402
 from simulacra.config import LLMSettings, load_settings  # noqa: E402
@@ -62,15 +63,15 @@ def count_writes(folder) -> list:
 
 
 def local_run(run_id: str, agents, instruments, backend=None):
-    folder = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id=run_id)
+    folder = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id=run_id), Workspace.default().runs)
     outcome = asyncio.run(run_batch(folder, agents, instruments, LLM(backend or fake_backend()), batch_size=2))
     return folder, outcome
 
 
 def ray_run(run_id: str, agents, instruments, executor):
-    folder = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id=run_id)
+    folder = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id=run_id), Workspace.default().runs)
     written = count_writes(folder)
-    outcome = asyncio.run(run_batch(folder, agents, instruments, None, batch_size=2, executor=executor))
+    outcome = asyncio.run(run_batch(folder, agents, instruments, executor, batch_size=2))
     return folder, outcome, written
 
 
@@ -114,7 +115,7 @@ def test_an_actor_lost_mid_run_is_restarted_and_its_batch_retried(tmp_path):
 def test_a_run_started_locally_resumes_on_ray():
     agents, instruments = people(), battery()
     reference, _ = local_run("reference", agents, instruments)
-    folder = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id="moved")
+    folder = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id="moved"), Workspace.default().runs)
     gone = FakeBackend(default=lambda r: schema_reply(r.messages, r.json_schema), fail_after=3)
     with pytest.raises(RunInterrupted):
         asyncio.run(run_batch(folder, agents, instruments, LLM(gone), batch_size=2))
@@ -151,7 +152,7 @@ def test_the_embedded_model_on_ray_answers_as_it_does_locally():
     (no shared response cache, so the actor really computes)."""
     agents, instruments = people(1), battery(2)
     settings = load_settings().llm
-    local = open_run(Workspace.default().runs, agents, instruments, model=MODEL, run_id="embedded-local")
+    local = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id="embedded-local"), Workspace.default().runs)
     from simulacra.llm import open_llm
 
     asyncio.run(run_batch(local, agents, instruments, open_llm(cache=False), batch_size=2))
@@ -211,11 +212,11 @@ def test_interview_agents_on_ray_read_their_memories_from_a_chroma_server(tmp_pa
         agents, instruments = [bank.load(built.id)], battery(4)
         options = AnswerOptions(context_mode="retrieved", use_router=False)
         runs = Workspace.default().runs
-        local = open_run(runs, agents, instruments, model=MODEL, run_id="memories-local", options=options)
+        local = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id="memories-local", options=options), runs)
         asyncio.run(run_batch(local, agents, instruments, LLM(fake_backend()), batch_size=2))
         with fake_executor() as executor:
-            folder = open_run(runs, agents, instruments, model=MODEL, run_id="memories-ray", options=options)
-            outcome = asyncio.run(run_batch(folder, agents, instruments, None, batch_size=2, executor=executor))
+            folder = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id="memories-ray", options=options), runs)
+            outcome = asyncio.run(run_batch(folder, agents, instruments, executor, batch_size=2))
     assert outcome.status == "complete" and outcome.written == 4
     assert answers(folder).equals(answers(local))
 

@@ -31,7 +31,7 @@ def test_study_file_is_validated_and_frozen(tmp_path, workspace):
 @pytest.mark.parametrize("body, message", [
     ("id: s1\ninstruments: [nosuch]\n", r"instruments\[0\].*neither a shipped instrument"),
     ("id: s1\ninstruments: [{id: gss, questions: [natspac, nope]}]\n", r"instruments\[0\]\.questions\].*nope"),
-    ("id: ../x\ninstruments: [gss]\n", r"\[id\].*not a study id"),
+    ("id: ../x\ninstruments: [gss]\n", r"\[id\].*not a valid study name"),
     ("id: s1\ninstruments: []\n", r"\[instruments\].*at least one"),
     ("id: s1\ninstrumnets: [gss]\n", r"instrumnets"),
     ("id: s1\ninstruments: [gss]\nretest_days: -1\n", r"retest_days"),

@@ -109,7 +109,7 @@ def test_without_about_you_the_missing_agents_are_said(tmp_path, workspace):
 
 def test_withdrawal_of_an_id_with_dot_or_at_skips_the_study_step(tmp_path, workspace):
     from interviewer.study.store import StudyStore
-    from simulacra.withdraw import withdraw
+    from experiments.wiring import withdraw_everywhere as withdraw  # every store (the study answers too)
 
     study, people = _study_with_answers(tmp_path, workspace)
     for odd in ("jane.doe", "jane@example.org"):

@@ -5,7 +5,6 @@ The interviewer model is scripted (FakeBackend) so the interview's path is fixed
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import threading
 import time

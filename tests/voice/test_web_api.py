@@ -5,7 +5,6 @@ espeak-ng for the interviewer's voice (fast), so uploads are real WebM/Opus spee
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 

@@ -17,6 +17,8 @@ from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.errors import SimulacraError
 from surveys.model import Answer, Question
 
+from experiments.runs.executors.local import LocalExecutor, SampledLLM, sampled
+
 EXECUTORS = ("local", "ray")
 
 
@@ -30,32 +32,6 @@ class Executor(Protocol):
     def usage(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
-
-
-class LocalExecutor:
-    """Answers in this process on one LLM (the runner's default path, as an executor for benchmarks and tests)."""
-
-    def __init__(self, llm: Any, concurrency: int | None = None):
-        from experiments.runs.runner import SampledLLM
-
-        self.llm = llm
-        self._sampled = SampledLLM
-        self.keeps_prefix_warm = bool(llm.keeps_prefix_warm)
-        self.slots = concurrency or (1 if self.keeps_prefix_warm else int(llm.settings.max_concurrency))
-
-    async def answer(self, agent: Agent, questions: Sequence[Question], *, options: AnswerOptions, sample: int,
-                     prior: Sequence[PriorStep] = (), stimulus: str | None = None) -> list[Answer]:
-        from simulacra.llm.fleet import prefix_scope
-
-        llm = self.llm if sample == 0 else self._sampled(self.llm, sample)
-        with prefix_scope(agent.prefix_key()):
-            return await agent.answer(questions, llm=llm, options=options, prior=tuple(prior), stimulus=stimulus)
-
-    def usage(self) -> dict[str, Any]:
-        return self.llm.usage.snapshot()
-
-    def close(self) -> None:
-        return None
 
 
 def open_executor(name: str, settings: Any, *, address: str | None = None, workspace: Any = None,
@@ -75,14 +51,15 @@ def open_executor(name: str, settings: Any, *, address: str | None = None, works
 @contextlib.contextmanager
 def answering(name: str, settings: Any, workspace: Any, *, address: str | None = None,
               workers: int | None = None) -> Iterator[tuple[Any, Any]]:
-    """(llm, executor) for a command: locally the workspace's LLM and no executor (the runner answers on it);
-    on Ray no local LLM and a Ray executor over actors built from the agents' LLM settings (closed at the end)."""
+    """(llm, executor) for a command: locally the workspace's LLM and a LocalExecutor on it; on Ray no local
+    LLM and a Ray executor over actors built from the agents' LLM settings (closed at the end)."""
     if name == "local":
         if address or workers:
             raise SimulacraError("--ray-address and --workers go with --executor ray")
         from simulacra.llm import open_llm
 
-        yield open_llm(settings, workspace), None
+        llm = open_llm(settings, workspace)
+        yield llm, LocalExecutor(llm)
         return
     executor = open_executor(name, settings.llm, address=address, workspace=workspace, workers=workers)
     try:
@@ -145,4 +122,4 @@ def build_agents(name: str, transcripts: Sequence[Any], bank: Any, *, settings: 
         return built, errors, builder.usage()
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "answering", "build_agents", "build_agents_on", "open_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "SampledLLM", "sampled", "answering", "build_agents", "build_agents_on", "open_executor"]

@@ -107,7 +107,7 @@ class AnswerWorker:
 
     async def answer(self, key: str, payload: dict[str, Any], questions: list[dict[str, Any]], options: dict[str, Any],
                      sample: int, prior: list[dict[str, Any]], stimulus: str | None, prefix: str) -> dict[str, Any]:
-        from experiments.runs.runner import SampledLLM
+        from experiments.runs.executors.local import SampledLLM
         from simulacra.llm.fleet import prefix_scope
 
         agent = self._agent(key, payload)

@@ -8,14 +8,15 @@
   const token = decodeURIComponent(location.hash.replace(/^#(t=)?/, ""));
   const $ = (id) => document.getElementById(id);
   const screens = ["loading", "link-problem", "consent-screen", "question-screen", "waiting-screen", "done-screen",
-    "stopped-screen", "withdrawn-screen"];
+    "stopped-screen", "withdrawn-screen", "full-screen"];
+  let redirected = false;
   let current = null;   // the question shown
   let wave = null;
   let busy = false;
 
   function show(id) {
     for (const s of screens) $(s).hidden = s !== id;
-    $("stop-box").hidden = !["consent-screen", "question-screen", "waiting-screen", "done-screen", "stopped-screen"].includes(id);
+    $("stop-box").hidden = !["consent-screen", "question-screen", "waiting-screen", "done-screen", "stopped-screen", "full-screen"].includes(id);
     const heading = $(id).querySelector("h1");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
   }
@@ -58,6 +59,46 @@
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
     if (text !== null) node.textContent = text;
     return node;
+  }
+
+  // Plain text from the study file as paragraphs ("- " lines as a list); never interpreted as HTML.
+  function renderText(box, text) {
+    box.replaceChildren();
+    for (const block of String(text || "").split(/\n\s*\n/)) {
+      const lines = block.split("\n").map((l) => l.trim()).filter(Boolean);
+      if (!lines.length) continue;
+      if (lines.every((l) => /^[-*•] /.test(l))) {
+        const list = el("ul");
+        for (const l of lines) list.append(el("li", {}, l.replace(/^[-*•] /, "")));
+        box.append(list);
+      } else {
+        box.append(el("p", {}, lines.join(" ")));
+      }
+    }
+  }
+
+  // A participant-platform person: the completion code and the way back to the platform.
+  function renderCompletion(screen, completion, justFinished) {
+    const box = $(screen).querySelector(".completion");
+    box.replaceChildren();
+    box.hidden = !completion || !(completion.code || completion.url);
+    if (box.hidden) return;
+    if (completion.code) {
+      const p = el("p", {}, "Your completion code: ");
+      p.append(el("strong", { id: screen + "-code", class: "code" }, completion.code));
+      box.append(p);
+    }
+    if (completion.url) {
+      const p = el("p");
+      p.append(el("a", { href: completion.url, id: screen + "-return", class: "button primary", rel: "noreferrer" },
+        "Finish and return to the study platform"));
+      box.append(p);
+      if (justFinished && !redirected) {
+        redirected = true;
+        box.append(el("p", { class: "hint" }, "You will be taken back to the study platform in a few seconds."));
+        setTimeout(() => { location.assign(completion.url); }, 3000);
+      }
+    }
   }
 
   function fmtNumber(x) { return Number.isInteger(x) ? String(x) : String(Math.round(x * 1000) / 1000); }
@@ -123,15 +164,19 @@
     return text;
   }
 
-  function render(state) {
+  function render(state, justAnswered = false) {
+    if (state.phase === "full") { show("full-screen"); return; }
     if (state.phase === "interview") { location.replace("/interview#" + encodeURIComponent(token)); return; }
-    if (!state.consented) { show("consent-screen"); return; }
+    if (!state.consented) { renderText($("consent-text"), state.consent_text); show("consent-screen"); return; }
     if (state.phase === "survey" || state.phase === "retest") { renderQuestion(state); return; }
     if (state.phase === "waiting") {
-      $("retest-at").textContent = new Date(state.retest_at).toLocaleString();
+      const when = state.retest_at ? new Date(state.retest_at).toLocaleString() : "a date the study team will tell you";
+      renderText($("retest-invitation"), String(state.retest_invitation || "").split("{retest_at}").join(when));
+      renderCompletion("waiting-screen", state.completion, justAnswered);
       show("waiting-screen");
       return;
     }
+    if (state.phase === "done") renderCompletion("done-screen", state.completion, justAnswered);
     show(state.phase === "stopped" ? "stopped-screen" : "done-screen");
   }
 
@@ -155,7 +200,7 @@
       const state = await post("/api/study/answer", { instrument: current.instrument, question: current.id, wave, value });
       $("saved").hidden = false;
       setTimeout(() => { $("saved").hidden = true; }, 1200);
-      render(state);
+      render(state, true);
     } catch (error) {
       if (error.code === "already_answered" || error.code === "wrong_wave") { await load(); }
       else setError(error.message);

@@ -132,34 +132,28 @@ def run(
 
     from experiments.behavioral.definition import load_studies
     from experiments.behavioral.report import collect, print_report, report_path, write_html
-    from experiments.behavioral.runner import run_experiment
-    from experiments.runs.identity import check_run_id
-    from experiments.runs.progress import ProgressBar
-    from simulacra.config import load_settings
+    from experiments.pipeline import plan_experiment, run_async
     from experiments.runs.executors import answering
+    from experiments.runs.identity import check_run_id
+    from simulacra.config import load_settings
     from simulacra.llm import describe_backend
     from simulacra.workspace import Workspace
 
     if run_id:
         check_run_id(run_id)
-    options = answer_options(scoring, debias)
     definitions = load_studies(list(studies))
-    bank = _Limited(_open_bank(agents), limit)
     settings = load_settings()
     workspace = Workspace.default()
+    spec = plan_experiment(definitions, _Limited(_open_bank(agents), limit), model=describe_backend(settings),
+                           temperature=settings.llm.temperature, max_tokens=settings.llm.max_tokens, seed=seed,
+                           run_id=run_id, options=answer_options(scoring, debias))
+    label = f"{len(definitions)} stud{'y' if len(definitions) == 1 else 'ies'}"
 
     async def go(llm, runs_on):  # noqa: ANN001,ANN202
-        import contextlib
-
-        bar = None if as_json else ProgressBar(f"{len(definitions)} stud{'y' if len(definitions) == 1 else 'ies'}")
         try:
-            with bar or contextlib.nullcontext():
-                return await run_experiment(
-                    definitions, bank, llm, workspace=workspace, run_id=run_id, seed=seed, retry_failed=retry_failed,
-                    concurrency=concurrency, on_progress=bar.update if bar else None, model=describe_backend(settings),
-                    settings={"temperature": settings.llm.temperature, "max_tokens": settings.llm.max_tokens},
-                    new_run=new_run, executor=runs_on, options=options,
-                )
+            return await run_async(spec, runs_on, workspace=workspace, new_run=new_run, retry_failed=retry_failed,
+                                   concurrency=concurrency, console=None if as_json else Console(stderr=True),
+                                   progress_label=label)
         finally:
             if llm is not None:
                 await llm.aclose()
