@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from experiments.demo import sample_agent_folder
 from simulacra.agent import Agent, AnswerOptions
 from simulacra.agents.bank import AgentBank
 from simulacra.agents.build import add_expert_reflections, import_genagents
@@ -29,21 +30,10 @@ from simulacra.agents.interview import InterviewAgent
 from simulacra.agents.router import route_questions
 from simulacra.config import load_settings
 from simulacra.llm import LLM, open_llm
+from simulacra.workspace import Workspace
 from surveys.instruments import load_instrument
 from surveys.model import AnswerStatus
 from surveys.paths import shared_data_dir
-
-
-def sample_agent_folder(root: Path) -> Path:
-    """The genagents sample rebuilt in its folder layout (the shared data keeps it under flat names)."""
-    sample = shared_data_dir() / "genagents_sample"
-    agent_id = json.loads((sample / "single_agent_meta.json").read_text())["id"]
-    folder = root / "population" / agent_id
-    (folder / "memory_stream").mkdir(parents=True)
-    shutil.copy(sample / "single_agent_meta.json", folder / "meta.json")
-    shutil.copy(sample / "single_agent_scratch.json", folder / "scratch.json")
-    shutil.copy(sample / "single_agent_memory_nodes.json", folder / "memory_stream" / "nodes.json")
-    return folder
 
 
 def forget_prefix(llm: LLM, keep_ram_cache: bool) -> None:
@@ -115,7 +105,7 @@ async def main(items: int, batch_size: int, reflections: int) -> None:
         llm = open_llm(settings, cache=False)
         bank = AgentBank(root / "bank")
         started = time.perf_counter()
-        [agent] = await import_genagents(sample_agent_folder(root), None, bank, reflections=False)
+        [agent] = await import_genagents(sample_agent_folder(Workspace(root)), None, bank, reflections=False)
         assert isinstance(agent, InterviewAgent)
         if reflections:
             await add_expert_reflections(agent, llm, limit=reflections)

@@ -6,7 +6,7 @@ predicted item's whole fold hidden; `item`: only the item hidden). Both are scor
 wave-1 answers and normalized by the same person's wave-1 vs wave-2 agreement (2016 -> 2020: a 4-year retest).
 For each configuration (bias correction none / permute / calibrate with `--scoring logprobs`, composite agents
 with k-fold leave-out; `item`: leave-one-out composite agents without correction) this runs the GSS-panel benchmark through the benchmark library
-(`plan_gss_benchmark`, `open_run`, `execute_run`, `evaluate`: the same code as `simulacra benchmark
+(`plan_gss_benchmark`, `RunSpec`, `run`, `score`: the same code as `simulacra benchmark
 gss-panel`) and prints one table: accuracy and normalized accuracy (mean of per-person ratios, two-way
 bootstrap interval) of demographic, composite and population-informed agents beside the reference
 conditions on the same people and items, with answers per minute and prompt tokens evaluated per answer.
@@ -50,27 +50,24 @@ def _model_tokens(llm) -> int | None:
 
 def run_config(name: str, debias: str, leave_out: str, args, llm, root: Path) -> tuple[dict, dict]:
     from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
-    from experiments.runs.folder import TRUTH_IN_RUN, save_truth
+    from experiments.pipeline import EvalSettings, open_folder, run_async, score
     from experiments.runs.options import answer_options
-    from experiments.runs.runner import execute_run, open_run
-    from experiments.reports.report import load_truth
-    from experiments.scoring.evaluate import EvalSettings, evaluate
+    from simulacra.workspace import Workspace
 
     conditions = CONDITIONS.get(name, ["demographic", "composite"])
     plan = plan_gss_benchmark(people=args.people, items=args.items, seed=args.seed, conditions=conditions,
                               context_items=args.context_items)
     options = answer_options("logprobs", debias, leave_out, args.folds if leave_out == "kfold" else None)
     config_plans[name] = plan
-    folder = open_run(root / "runs", plan.agents, [plan.instrument], model={"model": llm.model},
-                      settings={"samples": 1, "batch_size": 5}, truth=TRUTH_IN_RUN, label=f"answer-quality-{name}",
-                      respondents=plan.respondents, extra=plan.describe(), options=options)
-    save_truth(folder, plan.truth)
+    spec = plan.spec(model={"model": llm.model}, batch_size=5, label=f"answer-quality-{name}", options=options)
+    workspace = Workspace(root)
+    folder = open_folder(spec, workspace=workspace)
     fresh_model_state(llm)  # each configuration from a cold state cache: no free re-reads of the previous one's prompts
     before = llm.usage.snapshot()
     tokens_before = _model_tokens(llm)
     stored_before = len(folder.answers())
     started = time.perf_counter()
-    asyncio.run(execute_run(folder, plan.agents, [plan.instrument], llm, batch_size=5, show_progress=False))
+    asyncio.run(run_async(spec, llm=llm, workspace=workspace))
     seconds = time.perf_counter() - started
     after = llm.usage.snapshot()
     evaluated = after["prompt_tokens_evaluated"] - before["prompt_tokens_evaluated"]
@@ -80,7 +77,7 @@ def run_config(name: str, debias: str, leave_out: str, args, llm, root: Path) ->
     session = {"answers": len(folder.answers()) - stored_before, "seconds": seconds, "evaluated": evaluated,
                "calls": after["calls"] - before["calls"]}
     speed = _accumulate_speed(root / f"speed-{name}.json", session)
-    metrics = evaluate(folder, load_truth(None, folder), EvalSettings(bootstrap=args.bootstrap, seed=args.seed))
+    metrics = score(folder, None, EvalSettings(bootstrap=args.bootstrap, seed=args.seed)).as_dict()
     config_folders[name] = folder
     return metrics, speed
 

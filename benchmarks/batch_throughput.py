@@ -108,11 +108,12 @@ async def naive(agents, questions, llm) -> tuple[int, int]:
 
 async def with_runner(agents, instrument, llm, batch_size: int, root: Path, per_call: int | None, label: str,
                       scoring: str | None = None) -> tuple[int, int]:
+    from experiments.runs import BatchRunner, RunFolder, RunSpec
     from experiments.runs.options import answer_options
-    from experiments.runs.runner import BatchRunner, open_run
 
     options = answer_options(scoring, None, None, None) if scoring else None
-    folder = open_run(root / "runs", agents, [instrument], model={"model": llm.model}, label=label, options=options)
+    folder = RunFolder.open(RunSpec.build(agents, [instrument], model={"model": llm.model}, label=label, options=options),
+                            root / "runs")
     outcome = await BatchRunner(folder, llm, batch_size=batch_size, questions_per_call=per_call).run(agents, [instrument])
     return outcome.written, outcome.failed
 

@@ -41,6 +41,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from interviewer.validation import ANSWER_CHECKS, FOLLOW_UP_CHECKS  # noqa: E402
+from experiments.demo import sample_agent_folder  # noqa: E402
+from simulacra.workspace import Workspace  # noqa: E402
 
 SCRIPT = """\
 id: quality
@@ -74,22 +76,6 @@ blocks:
 """
 
 
-def sample_agent_folder(root: Path) -> Path:
-    """The genagents sample rebuilt in its folder layout (the shared data keeps it under flat names)."""
-    import shutil
-
-    from surveys.paths import shared_data_dir
-
-    sample = shared_data_dir() / "genagents_sample"
-    agent_id = json.loads((sample / "single_agent_meta.json").read_text())["id"]
-    folder = root / "population" / agent_id
-    (folder / "memory_stream").mkdir(parents=True)
-    shutil.copy(sample / "single_agent_meta.json", folder / "meta.json")
-    shutil.copy(sample / "single_agent_scratch.json", folder / "scratch.json")
-    shutil.copy(sample / "single_agent_memory_nodes.json", folder / "memory_stream" / "nodes.json")
-    return folder
-
-
 async def make_agents(kinds: list[str], root: Path, seed: int) -> list[Any]:
     from simulacra.agents.bank import AgentBank
     from simulacra.agents.build import import_genagents
@@ -97,7 +83,7 @@ async def make_agents(kinds: list[str], root: Path, seed: int) -> list[Any]:
     agents: list[Any] = []
     if "sample" in kinds:
         bank = AgentBank(root / "bank")
-        agents += await import_genagents(sample_agent_folder(root), None, bank, reflections=False)
+        agents += await import_genagents(sample_agent_folder(Workspace(root)), None, bank, reflections=False)
     gss_kinds = [k for k in kinds if k in ("composite", "demographic")]
     if gss_kinds:
         from experiments.faithfulness.gss_benchmark import plan_gss_benchmark

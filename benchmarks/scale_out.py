@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from experiments.runs import open_run, run_batch, select_questions  # noqa: E402
+from experiments.runs import RunFolder, RunSpec, run_batch, select_questions  # noqa: E402
 from simulacra.agents.baselines import DemographicAgent, PersonaAgent  # noqa: E402
 from simulacra.config import LLMSettings, load_settings  # noqa: E402
 from simulacra.llm import LLM  # noqa: E402
@@ -67,10 +67,10 @@ def workspace_runs() -> Path:
 
 
 def run_once(agents, instruments, *, llm=None, executor=None, batch_size: int, run_id: str) -> tuple[float, object]:
-    folder = open_run(workspace_runs(), agents, instruments, model=MODEL, run_id=run_id)
+    folder = RunFolder.open(RunSpec.build(agents, instruments, model=MODEL, run_id=run_id), workspace_runs())
     start = time.perf_counter()
-    outcome = asyncio.run(run_batch(folder, agents, instruments, llm, batch_size=batch_size, executor=executor,
-                                    export=False))
+    outcome = asyncio.run(run_batch(folder, agents, instruments, executor if executor is not None else llm,
+                                    batch_size=batch_size, export=False))
     return time.perf_counter() - start, outcome
 
 

@@ -29,7 +29,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Run = RunOutcome  # what run_instrument and benchmark_gss_panel return: status, counts and the run `folder`
+Run: TypeAlias = RunOutcome  # what run_instrument and benchmark_gss_panel return: status, counts and the run `folder`
 TABLE_METRICS = ["accuracy", "retest_agreement", "normalized_accuracy", "correlation", "normalized_correlation"]
 
 
@@ -301,9 +301,14 @@ def _options(scoring: str | None, debias: str | None, leave_out: str | None, fol
 
 def _execute(spec: RunSpec, *, executor: Any, llm: LLM | None, workspace: Workspace, new_run: bool, retry_failed: bool,
              workers: int | None) -> RunOutcome:
+    def job() -> RunOutcome:
+        outcome = pipeline.run(spec, runs_on, llm=model, workspace=workspace, new_run=new_run, retry_failed=retry_failed)
+        if outcome.folder is not None:
+            outcome.folder.close()  # its answer store may belong to a worker thread: reopened where it is next read
+        return outcome
+
     with _executor(executor, llm, workspace, workers) as (model, runs_on):
-        return _sync(lambda: pipeline.run(spec, runs_on, llm=model, workspace=workspace, new_run=new_run,
-                                          retry_failed=retry_failed))
+        return _sync(job)
 
 
 def run_instrument(
@@ -355,7 +360,7 @@ def run_instrument(
 
 
 # -- scoring -------------------------------------------------------------------------------------------------
-RunRef = RunOutcome | RunFolder | ReportResult | str | Path
+RunRef: TypeAlias = RunOutcome | RunFolder | ReportResult | str | Path  # a run, its folder, id or path
 
 
 def _folder(run: RunRef, workspace: Workspace | None = None) -> RunFolder:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+
+from simulacra.terminal import print_wrapped
 
 from experiments.runs.options import (
     DEBIAS_HELP,
@@ -30,8 +32,9 @@ runs_app = typer.Typer(no_args_is_help=True, help="The run folders of this works
 
 # -- shared helpers ------------------------------------------------------------------------------------
 def _say(text: str, style: str | None = None) -> None:
-    """Plain text (no markup), never broken inside a word or path: readable piped, narrow or wide."""
-    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+    """Plain text (no markup), never broken inside a word or path: readable piped, narrow or wide (wrapped between
+    words to the width, continuation lines indented)."""
+    print_wrapped(console, text, style=style)
 
 
 def _echo_json(data: Any) -> None:
@@ -113,6 +116,17 @@ def _answer(spec: Any, executor: str, ray_address: Optional[str], workers: Optio
     finally:
         _finish_message(folder)
     return folder
+
+
+def _say_unmapped(lines: List[str], panel_file: Optional[Path]) -> None:
+    """What the panel file holds that no option matched (count, item, value): left out as missing, never guessed."""
+    if not lines:
+        if panel_file:
+            _say(f"{panel_file}: every value mapped to an option or a missing code")
+        return
+    _say(f"{panel_file or 'the panel'}: values that match no option (left out as missing; see surveys/README.md):", "yellow")
+    for line in lines:
+        _say(f"  {line}", "yellow")
 
 
 # -- simulacra run -------------------------------------------------------------------------------------
@@ -310,6 +324,7 @@ def gss_panel(
             _echo_json(table.as_dict())
         else:
             print_reference_table(table, console)
+            _say_unmapped(table.unmapped, panel_file)
         if markdown:
             markdown.write_text(to_markdown(table), encoding="utf-8")
         return
@@ -321,6 +336,10 @@ def gss_panel(
                               conditions=condition or CONDITIONS, group_size=composite_group, design=design,
                               panel_file=str(panel_file) if panel_file else None)
     if not as_json:
+        if plan.panel_data is not None:
+            from surveys.responses import describe_unmapped
+
+            _say_unmapped(describe_unmapped(plan.panel_data), panel_file)
         console.print(f"{len(plan.people)} people x {len(plan.items)} items, {len(plan.agents)} agents")
     spec = plan.spec(model=describe_backend(settings), options=answer_options(scoring, debias, leave_out, folds),
                      batch_size=batch_size, temperature=settings.llm.temperature, max_tokens=settings.llm.max_tokens,

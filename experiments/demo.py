@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulacra.terminal import print_table
 from simulacra.workspace import Workspace, private_dir
 
 DEMO_BATCH_SIZE = 8  # one transaction per agent; the runner asks one question a call on the embedded model
@@ -163,6 +164,6 @@ def _print_unscored_answers(folder: Any, metrics: dict[str, Any], console: Any) 
         table.add_column("answer")
         for row in rows.itertuples(index=False):
             question = instrument.question(row.question)
-            shown = question.option(str(row.value)).label if row.status == "ok" and question.is_choice else (row.value if row.status == "ok" else f"[red]failed[/red]")
+            shown = question.option(str(row.value)).label if row.status == "ok" and question.is_choice else (row.value if row.status == "ok" else "[red]failed[/red]")
             table.add_row(question.description or question.id, str(shown))
-        console.print(table)
+        print_table(console, table)

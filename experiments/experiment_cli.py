@@ -10,6 +10,8 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from simulacra.terminal import print_table, print_wrapped
+
 from experiments.runs.options import DEBIAS_HELP, SCORING_HELP, answer_options
 
 console = Console()
@@ -54,7 +56,7 @@ def list_studies(
     for row in rows:
         human = f"{row['human_d']:g}" if row["human_d"] is not None else "-"
         table.add_row(*(escape(x) for x in (row["id"], row["title"], row["design"], row["test"], human, row["source"])))
-    console.print(table)
+    print_table(console, table)
     console.print(f"[dim]add your own: a YAML file in {escape(str(user_studies_dir()))} (check it with `simulacra experiment validate FILE`)[/dim]")
 
 
@@ -169,12 +171,12 @@ def run(
                                "results": results}, indent=2, default=str))
     else:
         console.print(f"run {outcome.run_id}: {outcome.asked} answer(s) asked, {outcome.reused} already stored, "
-                      f"{outcome.failed} failed", markup=False, highlight=False, soft_wrap=True)
+                      f"{outcome.failed} failed", markup=False, highlight=False)
         print_report(console, collected)
-        console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
+        print_wrapped(console, f"report: {path}")
     if outcome.failed:
         console.print(f"{outcome.failed} answer(s) failed (invalid model output); run the same command with "
-                      "--retry-failed to ask them again", style="yellow", markup=False, highlight=False, soft_wrap=True)
+                      "--retry-failed to ask them again", style="yellow", markup=False, highlight=False)
 
 
 @experiment_app.command("report")

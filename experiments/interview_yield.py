@@ -22,16 +22,15 @@ a particular model: the interviewer uses the "interviewer" role's model, the age
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from simulacra.errors import SimulacraError
+from simulacra.terminal import print_markdown
 
 from experiments.runs.spec import RunSpec
 
@@ -355,7 +354,7 @@ def interview_yield(
             lengths=[int(n) for n in lengths.split(",") if n.strip()], seed=seed, embeddings=embeddings,
             progress=lambda message: console.print(f"[dim]{message}[/dim]"), executor=runs_on, workspace=workspace,
         ))
-    console.print(markdown(result), markup=False, highlight=False, soft_wrap=True)
+    print_markdown(console, markdown(result))  # the table reads in 80 columns and when piped (yield.md keeps markdown)
 
 
 def register(app: Any) -> None:

@@ -34,7 +34,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from simulacra.agent import Agent, PriorStep
+from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.llm import LLM
 from surveys.model import Answer, AnswerStatus, Question, QuestionKind
 from interviewer.engine import InterviewSession, Utterance
@@ -99,22 +99,15 @@ def stop_line(session: InterviewSession, model: str) -> str:
             f"this agent cannot be interviewed on {model}")
 
 
-def _options(retry_round: int, reasoning: bool) -> Any:
-    """`AnswerOptions` for one open interview question (None when the agent interface predates them)."""
-    try:
-        from simulacra.agent import AnswerOptions  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def _options(retry_round: int, reasoning: bool) -> AnswerOptions:
+    """`AnswerOptions` for one open interview question."""
     return AnswerOptions(batch_size=1, reasoning=reasoning, retry_round=retry_round)
 
 
 async def _ask(agent: Agent, question: Question, llm: LLM, prior: list[PriorStep], *, retry_round: int,
                reasoning: bool, stimulus: str | None) -> Answer | None:
-    options = _options(retry_round, reasoning)
-    kwargs: dict[str, Any] = {"llm": llm, "prior": prior, "stimulus": stimulus}
-    if options is not None:
-        kwargs["options"] = options
-    answers = await agent.answer([question], **kwargs)
+    answers = await agent.answer([question], llm=llm, prior=prior, stimulus=stimulus,
+                                 options=_options(retry_round, reasoning))
     return answers[0] if answers else None
 
 

@@ -112,8 +112,12 @@ def available_scripts() -> list[str]:
 
 def _resolve(name_or_path: str) -> Path:
     candidate = Path(name_or_path).expanduser()
-    if candidate.suffix in (".yaml", ".yml") or candidate.is_file() or "/" in name_or_path:
-        if not candidate.is_file():
+    try:
+        is_file = candidate.is_file()
+    except (OSError, ValueError):  # a name no file can have (too long, a NUL byte)
+        is_file = False
+    if candidate.suffix in (".yaml", ".yml") or is_file or "/" in name_or_path:
+        if not is_file:
             raise DataFileError(candidate, "no such script file")
         return candidate
     packaged = DATA_DIR / f"{name_or_path}_script.yaml"

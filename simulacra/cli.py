@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simulacra.terminal import print_table
+
 console = Console()
 
 
@@ -89,7 +91,7 @@ def doctor(
     embedder = settings.embeddings.base_url or f"local sentence-transformers ({settings.embeddings.model})"
     table.add_row("embeddings", embedder)
     table.add_row("memory store", settings.memory.chroma_url or f"embedded chromadb in {workspace.root / 'agents' / 'chroma'}")
-    console.print(table)
+    print_table(console, table)  # narrower than the table: wrapped cells (paths whole) or plain lines
 
 
 def chat(

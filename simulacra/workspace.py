@@ -9,12 +9,14 @@ fsync, rename) or append-only with flush+fsync, so nothing half-written is ever 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -111,6 +113,20 @@ def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
 
 def atomic_write_json(path: Path, data: Any, mode: int = PRIVATE_FILE) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", mode)
+
+
+@contextmanager
+def file_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (made 0600 in a private folder) across processes (fcntl)."""
+    lock_path = Path(lock_path)
+    private_dir(lock_path.parent)
+    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def append_line(path: Path, line: str, mode: int = PRIVATE_FILE) -> None:

@@ -28,8 +28,8 @@ def list_command() -> None:
     from surveys.instruments import list_instruments, load_instrument
 
     table = Table(title="instruments")
-    for column in ("id", "title", "questions", "kinds"):
-        table.add_column(column)
+    for column in ("id", "title", "questions", "kinds"):  # narrow: cells wrap at spaces, ids fold, counts stay whole
+        table.add_column(column, overflow="fold", no_wrap=column == "questions", justify="right" if column == "questions" else "left")
     for instrument_id in list_instruments():
         instrument = load_instrument(instrument_id)
         kinds = Counter(q.kind.value for q in instrument.questions)
@@ -219,9 +219,9 @@ def _print_summary(responses, items: int) -> None:
             highlight=False,
         )
         table = Table(title="per-item wave-1 vs wave-2 agreement")
-        table.add_column("item")
-        table.add_column("n_pairs", justify="right")
-        table.add_column("agreement", justify="right")
+        table.add_column("item", overflow="fold")  # ids fold, never cut; the numbers never wrap
+        table.add_column("n_pairs", justify="right", no_wrap=True)
+        table.add_column("agreement", justify="right", no_wrap=True)
         rows = by_item if items <= 0 else by_item.head(items)
         for row in rows.itertuples(index=False):
             table.add_row(row.item, f"{row.n_pairs:,}", f"{row.agreement:.3f}")

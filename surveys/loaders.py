@@ -457,15 +457,21 @@ def _panel_demographics(panel: str, source: _PanelColumns) -> pd.DataFrame:
     for field in ("age", "year"):
         raw = source.get(field, 1)
         if raw is not None:
-            demo[field] = pd.array(pd.to_numeric(pd.Series(raw), errors="coerce").round(), dtype="Int64")
+            demo[field] = _whole_numbers(raw)
     for item in _DEMOGRAPHIC_ITEMS:
         mapped = _panel_item(panel, gss.question(item), item, source.get(item, 1), panel_maps())
         if mapped is not None:
             labels = {o.code: o.label for o in gss.question(item).options}
             demo[item] = [labels.get(code) if code is not None else None for code in mapped[0]]
     if source.sample is not None:
-        demo["sample"] = pd.array(pd.Series(source.sample).round(), dtype="Int64")
+        demo["sample"] = _whole_numbers(source.sample)
     return demo
+
+
+def _whole_numbers(raw: Any) -> Any:
+    """Rounded whole numbers (Int64); text, inf and numbers past 1e15 (no age, year or sample) are missing."""
+    numbers = pd.to_numeric(pd.Series(raw), errors="coerce").round()
+    return pd.array(numbers.where(numbers.abs() < 1e15), dtype="Int64")
 
 
 # -- a panel file of the user's own ------------------------------------------------------------------

@@ -368,7 +368,11 @@ def study_files() -> dict[str, Path]:
 def load_study(name: str) -> StudyDefinition:
     """A study by id (built-in or in $SIMULACRA_HOME/studies) or by path to a YAML file."""
     candidate = Path(name).expanduser()
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+    try:
+        is_file = candidate.is_file()
+    except (OSError, ValueError):  # a name no file can have (too long, a NUL byte)
+        is_file = False
+    if candidate.suffix in (".yaml", ".yml") and is_file:
         return load_study_file(candidate)
     files = study_files()
     if name in files:

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from experiments.behavioral.runner import REPORT, analyze_run, experiment_studies
 from experiments.runs.folder import RunFolder
+from simulacra.terminal import print_lines, print_table, print_wrapped
 from simulacra.workspace import atomic_write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -81,9 +82,10 @@ def plain_report(collected: Sequence[dict[str, Any]]) -> str:
             n = str(study["n"]) + (f" (-{study['n_excluded']})" if study["n_excluded"] else "")
             lines.append(
                 f"  {study['study_id']}: {TEST_LABEL.get(study['test'], study['test'])}, n {n}, {fmt_statistic(study)}, "
-                f"p {fmt_p(study['p'])}, d {fmt_d(study)}; human d {fmt_num(study.get('human_d'))}, "
-                f"p {study.get('human_p') or 'n/a'}; agents: {study['verdict']}; humans: {human}"
+                f"p {fmt_p(study['p'])}, d {fmt_d(study)};"
             )
+            lines.append(f"    human d {fmt_num(study.get('human_d'))}, p {study.get('human_p') or 'n/a'}; "
+                         f"agents: {study['verdict']}; humans: {human}")
             if study.get("note"):
                 lines.append(f"    note: {study['note']}")
         r = results.get("effect_size_r")
@@ -101,7 +103,7 @@ def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
 
     if not console.is_terminal or console.width < 120:
-        console.print(plain_report(collected), markup=False, highlight=False, soft_wrap=True)
+        print_lines(console, plain_report(collected).splitlines())  # wrapped to the width, words whole
         return
     for results in collected:
         model = results.get("model", {}).get("name", "?")
@@ -128,7 +130,7 @@ def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
                 f"[{style}]{verdict}[/{style}]",
                 human,
             )
-        console.print(table)
+        print_table(console, table)
         r = results.get("effect_size_r")
         console.print(
             f"replicated: agents {results['replicated']}/{len(results['studies'])}, humans {results['human_replicated']}/"
@@ -138,7 +140,7 @@ def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
         )
         for study in results["studies"]:
             if study.get("note"):
-                console.print(f"  [dim]{escape(study['study_id'] + ': ' + study['note'])}[/dim]")
+                print_wrapped(console, f"  {study['study_id']}: {study['note']}", style="dim")
 
 
 def effect_plot_png(collected: Sequence[dict[str, Any]]) -> str:
@@ -237,5 +239,5 @@ def write_experiment_report(runs: Sequence[Any], *, out: Path | None = None, as_
         print(json.dumps({"report": str(path), "runs": payload}, indent=2, default=str))
     else:
         print_report(console, collected)
-        console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
+        print_wrapped(console, f"report: {path}")
     return path

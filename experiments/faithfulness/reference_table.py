@@ -15,6 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from simulacra.errors import SimulacraError
+from simulacra.terminal import print_lines, print_table
+
+from surveys.responses import describe_unmapped
 
 from experiments.scoring.references import LABELS, REFERENCE_ORDER
 
@@ -33,6 +36,7 @@ class ReferenceTable:
     retest_interval: str
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
+    unmapped: list[str] = field(default_factory=list)  # values of the panel file no option could be matched to
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,7 +86,7 @@ def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, 
     return ReferenceTable(
         panel=responses.name, design=design, people=len(rows), items=len(targets), min_items=min_items, bootstrap=bootstrap,
         seconds=time.perf_counter() - started, retest_interval=retest_interval(responses), conditions=result.conditions,
-        source=str(responses.source),
+        source=str(responses.source), unmapped=describe_unmapped(responses),
     )
 
 
@@ -131,7 +135,9 @@ def by_sample_lines(table: ReferenceTable) -> list[str]:
     for name, block in table.conditions.items():
         samples = block.get("by_sample") or {}
         if samples:
-            parts = [f"{s} sample ({v['people']} people): {_fmt(v['normalized_accuracy'], True)}" for s, v in samples.items()]
+            parts = [f"{s} sample ({v['people']} people): norm. by own retest {_fmt(v['normalized_accuracy'], True)}"
+                     + (f", norm. (paper 2-wk) {_fmt(v['normalized_accuracy_paper'], True)}" if v.get("normalized_accuracy_paper") else "")
+                     for s, v in samples.items()]
             lines.append(f"{LABELS.get(name, name)}: " + "; ".join(parts))
     return lines
 
@@ -142,7 +148,7 @@ def spread_lines(table: ReferenceTable) -> list[str]:
     for name, block in table.conditions.items():
         s = (block.get("spread") or {}).get("normalized_accuracy") or {}
         if s.get("sd") is not None:
-            lines.append(f"{LABELS.get(name, name)}: per-person normalized accuracy (own retest) SD {s['sd']:.3f}, "
+            lines.append(f"{LABELS.get(name, block.get('label', name))}: per-person normalized accuracy (own retest) SD {s['sd']:.3f}, "
                          f"quartiles {s['q25']:.3f} / {s['median']:.3f} / {s['q75']:.3f}, range {s['min']:.3f}-{s['max']:.3f}")
     return lines
 
@@ -159,10 +165,9 @@ def print_reference_table(table: ReferenceTable, console: Any = None) -> None:
         rich_table.add_column(name, justify="left" if i == 0 else "right")
     for row in rows_of(table):
         rich_table.add_row(*row)
-    console.print(rich_table)
-    console.print(retest_line(table))
-    for line in by_sample_lines(table) + spread_lines(table):
-        console.print(f"[dim]{line}[/dim]")
+    print_table(console, rich_table)  # narrower than the table (80 columns, a pipe): wrapped cells or plain lines
+    print_lines(console, [retest_line(table)])
+    print_lines(console, by_sample_lines(table) + spread_lines(table), style="dim")
 
 
 def markdown(table: ReferenceTable) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from simulacra.errors import SimulacraError
+from simulacra.terminal import print_table
 from simulacra.workspace import atomic_write_json, atomic_write_text, private_dir
 
 from experiments.scoring.evaluate import EvalSettings
@@ -23,7 +24,8 @@ from experiments.scoring.score import score_folder
 from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, is_reference
 from experiments.runs.folder import RunFolder
 
-PAIRED_METRICS = ["accuracy", "normalized_accuracy", "correlation", "normalized_correlation", "numeric_mae", "mae"]
+PAIRED_METRICS = ["accuracy", "normalized_accuracy", "normalized_accuracy_paper", "correlation", "normalized_correlation",
+                  "numeric_mae", "mae"]
 LOWER_IS_BETTER = {"numeric_mae", "mae"}
 
 
@@ -164,12 +166,12 @@ def print_comparison(result: dict[str, Any], console: Any = None) -> None:
     for column in ("instrument", "condition", "metric", *names):
         table.add_column(column, justify="left" if column in ("instrument", "condition", "metric") else "right")
     for row in result["headline"]:
-        if row["metric"] not in ("accuracy", "normalized_accuracy", "normalized_correlation", "mae", "numeric_mae"):
+        if row["metric"] not in ("accuracy", "normalized_accuracy", "normalized_accuracy_paper", "normalized_correlation", "mae", "numeric_mae"):
             continue
         table.add_row(row["instrument"], CONDITION_LABELS.get(row["condition"], row["condition"]), row["metric"],
                       *[fmt((row["runs"].get(n) or {}).get("mean")) for n in names],
                       style="dim" if is_reference(row["condition"]) else None)
-    console.print(table)
+    print_table(console, table)  # wrapped cells or plain lines when narrower than the table
     tests = [t for t in result["paired_tests"] if not is_reference(t["condition"])]
     if tests:
         paired = Table(title=f"paired tests against {result['reference']}", title_justify="left")
@@ -178,4 +180,4 @@ def print_comparison(result: dict[str, Any], console: Any = None) -> None:
         for t in tests:
             paired.add_row(t["instrument"], CONDITION_LABELS.get(t["condition"], t["condition"]), t["metric"], t["b"], str(t["n"]),
                            fmt(t["difference"]), _pvalue(t["wilcoxon_p"]), _pvalue(t["t_p"]))
-        console.print(paired)
+        print_table(console, paired)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulacra.errors import SimulacraError
+from simulacra.terminal import print_lines, print_table, print_wrapped
 from simulacra.workspace import atomic_write_json, atomic_write_text
 
 from experiments.runs.folder import RunFolder
@@ -29,14 +29,18 @@ HEADLINES = {
     "survey": [
         ("accuracy", "accuracy"),
         ("retest_agreement", "retest"),
-        ("normalized_accuracy", "norm. accuracy (mean of ratios)"),
-        ("normalized_accuracy_ratio_of_means", "norm. accuracy (ratio of means)"),
+        ("normalized_accuracy", "norm. by own retest (mean of ratios)"),
+        ("normalized_accuracy_ratio_of_means", "norm. by own retest (ratio of means)"),
+        ("normalized_accuracy_paper", "norm. (paper 2-wk)"),
         ("correlation", "correlation"),
-        ("normalized_correlation", "norm. corr. (ratio of Fisher-z means)"),
+        ("normalized_correlation", "norm. corr. (mean of per-person ratios)"),
+        ("normalized_correlation_ratio_of_means", "norm. corr. (ratio of mean r)"),
         ("numeric_mae", "numeric MAE"),
     ],
-    "bfi": [("mae", "trait MAE"), ("correlation", "trait corr."), ("retest_correlation", "retest corr."), ("normalized_correlation", "norm. corr.")],
-    "games": [("mae", "MAE (0-1)"), ("correlation", "corr."), ("retest_correlation", "retest corr."), ("normalized_correlation", "norm. corr.")],
+    "bfi": [("mae", "trait MAE"), ("correlation", "trait corr."), ("retest_correlation", "retest corr."),
+            ("normalized_correlation", "norm. corr. (mean of per-person ratios)"), ("normalized_correlation_ratio_of_means", "norm. corr. (ratio of mean r)")],
+    "games": [("mae", "MAE (0-1)"), ("correlation", "corr."), ("retest_correlation", "retest corr."),
+              ("normalized_correlation", "norm. corr. (mean of per-person ratios)"), ("normalized_correlation_ratio_of_means", "norm. corr. (ratio of mean r)")],
 }
 CONDITION_LABELS = {
     "interview": "interview agents",
@@ -223,7 +227,7 @@ def write_report(folder: RunFolder, truth: Any = None, settings: EvalSettings | 
 SHORT_LABELS = {"majority_floor": "majority", "random_floor": "random floor", "majority": "ref majority",
                 "demographic_knn": "ref demographic kNN", "composite_knn": "ref composite kNN", "logistic": "ref logistic"}
 SHORT_TITLES = {"accuracy": "acc.", "retest_agreement": "retest", "normalized_accuracy": "norm.acc", "correlation": "corr.",
-                "normalized_correlation": "norm.corr", "numeric_mae": "num.MAE", "coverage": "valid", "mae": "MAE",
+                "normalized_correlation": "norm.corr", "normalized_correlation_ratio_of_means": "n.corr rom", "numeric_mae": "num.MAE", "coverage": "valid", "mae": "MAE",
                 "retest_correlation": "retest r"}
 CI_KEYS = {"survey": "normalized_accuracy", "bfi": "normalized_correlation", "games": "normalized_correlation"}
 
@@ -247,11 +251,15 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         if family == "survey":
             title = f"{instrument}: means over people"
             if console.width < SURVEY_TABLE_WIDTH:  # narrow or piped (80 columns): a table would cut every number
-                for line in [title, *survey_lines(rows)]:
-                    console.print(line, markup=False, highlight=False, soft_wrap=True)
+                print_lines(console, [title, *survey_lines(rows)])  # wrapped between fields: no line over the width
             else:
-                console.print(survey_table(rows, title))
+                print_table(console, survey_table(rows, title))
             console.print(f"[dim]{SURVEY_LEGEND}[/dim]")
+            spread = [f"{SHORT_LABELS.get(c, c)} SD {s['sd']:.2f} (quartiles {s['q25']:.2f}/{s['median']:.2f}/{s['q75']:.2f})"
+                      for c, b in rows for s in [((b.get("spread") or {}).get("normalized_accuracy") or {})] if s.get("sd") is not None]
+            if spread:
+                console.print("[dim]per-person norm. by own retest, spread over people (the paper, 2-week retest: SD 0.11): "
+                              + "; ".join(spread) + "[/dim]")
         else:
             _profile_table(console, rows, instrument, family)
     print_verdicts(metrics, console)
@@ -263,24 +271,30 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
             if is_reference(condition) or not fields:
                 continue
             field_name, parity = max(fields.items(), key=lambda kv: kv[1]["difference"])
-            ci = parity.get("ci")
+            ci = parity.get("ci_fixed_groups") or parity.get("ci")
+            perm = parity.get("permutation") or {}
             worst.append(f"{CONDITION_LABELS.get(condition, condition)}: {parity['difference']:.3f}"
-                         + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "") + f" ({field_name})")
+                         + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+                         + (f" permutation p={perm['p_value']:.3f}" if perm.get("p_value") is not None else "") + f" ({field_name})")
         if worst:
-            console.print(f"[dim]{instrument} largest parity difference (groups >= {metrics['settings'].get('parity_min_group')}): "
-                          + "; ".join(worst) + "[/dim]")
+            console.print(f"[dim]{instrument} largest parity difference, norm. by own retest, best minus worst group "
+                          f"(groups >= {metrics['settings'].get('parity_min_group')}; interval: the two named groups' gap, two-way "
+                          "bootstrap; p: permutation test of no group difference): " + "; ".join(worst) + "[/dim]")
     for note in metrics.get("notes", []):
-        console.print(f"note: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+        print_wrapped(console, f"note: {note}", style="yellow")
     if metrics["unscored_agents"]:
         names = ", ".join(a["agent"] for a in metrics["unscored_agents"][:5])
         console.print(f"[dim]not scored (no human answers): {names}{' ...' if len(metrics['unscored_agents']) > 5 else ''}[/dim]")
 
 
 SURVEY_COLUMNS = [("accuracy", "acc"), ("retest_agreement", "retest"), ("normalized_accuracy", "norm"),
-                  ("normalized_accuracy_ratio_of_means", "rom"), ("normalized_correlation", "n.corr")]
-SURVEY_LEGEND = ("acc = raw accuracy; retest = the people's own wave agreement; norm = normalized accuracy, mean of "
-                 "per-person ratios (the paper's), with its 95% CI (two-way bootstrap, people x items); rom = ratio of "
-                 "means; n.corr = ratio of Fisher-z means of correlations; valid = valid answers / answers asked on items the person answered in both waves; "
+                  ("normalized_accuracy_ratio_of_means", "rom"), ("normalized_accuracy_paper", "paper2wk"),
+                  ("normalized_correlation", "n.corr")]
+SURVEY_LEGEND = ("acc = raw accuracy; retest = the people's own wave agreement; norm = normalized accuracy by the person's "
+                 "own retest, mean of per-person ratios (the paper's rule), with its 95% CI (two-way bootstrap, people x items); "
+                 "rom = the same, ratio of means; paper2wk = norm. (paper 2-wk): accuracy / the paper's 2-week item consistency "
+                 "on the same items (the only figure on the scale of the paper's 0.85); n.corr = mean of per-person "
+                 "correlation ratios (retest r <= 0 or undefined: excluded, counted); valid = valid answers / answers asked on items the person answered in both waves; "
                  "people (-n) = excluded for too few scored items; ref = statistical reference (no model, other people only)")
 
 
@@ -313,7 +327,7 @@ def survey_lines(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
     """A rich table: raw accuracy first, normalized accuracy (mean of ratios, with CI; ratio of means),
-    normalized correlation (ratio of Fisher-z means), people (excluded), coverage."""
+    norm. (paper 2-wk), normalized correlation (mean of per-person ratios), people (excluded), coverage."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", padding=(0, 1))
@@ -329,7 +343,7 @@ def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
         people = f"{block.get('people', 0)}" + (f" (-{block['excluded_people']})" if block.get("excluded_people") else "")
         if block.get("no_valid_answers"):
             cov = block.get("coverage") or {}
-            table.add_row(label, "0", "no valid answers", "", "", "", "", "", f"0/{cov.get('asked', 0)}")
+            table.add_row(label, "0", "no valid answers", *[""] * len(SURVEY_COLUMNS), f"0/{cov.get('asked', 0)}")
             continue
         cells = []
         for key, _ in SURVEY_COLUMNS:
@@ -376,8 +390,7 @@ def population_check_lines(metrics: dict[str, Any]) -> list[str]:
 
 
 def print_population_checks(metrics: dict[str, Any], console: Any) -> None:
-    for line in population_check_lines(metrics):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    print_lines(console, population_check_lines(metrics))
 
 
 def print_verdicts(metrics: dict[str, Any], console: Any) -> None:
@@ -413,4 +426,4 @@ def _profile_table(console: Any, rows, instrument: str, family: str) -> None:
     for condition, block in rows:
         table.add_row(SHORT_LABELS.get(condition, condition), str(block.get("people", 0)),
                       *[fmt((block.get(k) or {}).get("mean"), 2) for k, _ in columns], style="dim" if is_reference(condition) else None)
-    console.print(table)
+    print_table(console, table)  # wrapped cells or plain lines when narrower than the table

@@ -29,7 +29,6 @@ from surveys.model import Instrument
 
 from experiments.runs.identity import (
     check_run_id,
-    code_version,
     describe_changes,
     identity_settings,
     safe_name,

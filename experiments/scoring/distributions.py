@@ -128,7 +128,7 @@ def paired_log_loss(a: np.ndarray, b: np.ndarray, truth: np.ndarray, scored: np.
     idx = np.where(truth >= 0, truth, 0)[..., None]
     loss_a = -np.log(np.clip(np.take_along_axis(a, idx, axis=2)[..., 0], EPS, 1.0))
     loss_b = -np.log(np.clip(np.take_along_axis(b, idx, axis=2)[..., 0], EPS, 1.0))
-    mask = scored.astype(float)
+    mask: np.ndarray = scored.astype(float)
     la, lb = np.where(scored, loss_a, 0.0), np.where(scored, loss_b, 0.0)
 
     def diff(people: np.ndarray, weights: np.ndarray) -> float:

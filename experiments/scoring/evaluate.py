@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -37,6 +36,7 @@ import pandas as pd
 from surveys.model import Instrument, Question, QuestionKind
 from surveys.responses import ResponseSet
 
+from experiments.scoring.groups import age_group
 from experiments.scoring import metrics as m
 from experiments.runs.folder import RunFolder
 
@@ -52,7 +52,6 @@ CONDITION_ORDER = (
     + ["majority", "demographic_knn", "composite_knn", "logistic", FLOOR_MAJORITY, FLOOR_RANDOM]
 )
 RANDOM_DRAWS = 20
-AGE_BINS = [(18, 29), (30, 44), (45, 64), (65, 200)]
 NOT_DEMOGRAPHIC = {"year", "sample", "wave", "id", "respondent", "weight", "name", "first_name", "last_name"}
 
 
@@ -338,19 +337,6 @@ def summarize(people: list[dict[str, float | None]], settings: EvalSettings) -> 
     return out
 
 
-def _age_group(value: Any) -> str | None:
-    try:
-        age = float(value)
-    except (TypeError, ValueError):
-        return None if value in (None, "") else str(value)
-    if math.isnan(age):
-        return None
-    for low, high in AGE_BINS:
-        if low <= age <= high:
-            return f"{low}-{high}" if high < 200 else f"{low}+"
-    return None
-
-
 def demographic_groups(demographics: pd.DataFrame, people: list[str], fields: list[str] | None) -> dict[str, dict[str, Any]]:
     """{field: {person: group}} for parity; ages are binned; fields with 2-12 groups among these people."""
     if demographics is None or demographics.empty:
@@ -364,7 +350,7 @@ def demographic_groups(demographics: pd.DataFrame, people: list[str], fields: li
             continue
         series = table[column]
         if column.lower() in ("age", "age_1", "age_w1"):
-            series = series.map(_age_group)
+            series = series.map(age_group)
         series = series.dropna().astype(str)
         series = series[series != ""]
         if fields is None and not (2 <= series.nunique() <= 12):
@@ -431,22 +417,28 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
             if scorer.numeric_items:
                 _numeric_blocks(scorer, by_condition, predictions, failures, settings, conditions, instrument.id)
             continue
-        # BFI and games: profile scores per person (people-only bootstrap), with the old floors
-        rows_by_condition: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # BFI and games: profiles per person from item-level values, two-way bootstrap (metrics.profile_summary);
+        # floors: the majority answers of the other people, one seeded uniform-random answer sheet per person
+        groups = m.profile_groups(instrument, family)
+        rows_by_condition: dict[str, list[m.ProfileData]] = defaultdict(list)
         people_scored: set[str] = set()
+
+        def profile_of(person: str, answers: Mapping[str, Any]) -> m.ProfileData:
+            return m.ProfileData(*(m.profile_values(instrument, family, a) for a in (answers, scorer.w1.get(person, {}), scorer.w2.get(person, {}))))
+
         for condition, entries in by_condition.items():
             seen: set[str] = set()
             for entry in entries:
                 if entry.respondent in seen or entry.respondent not in scorer.w1:
                     continue
                 seen.add(entry.respondent)
-                rows_by_condition[condition].append(scorer.score(entry.respondent, predictions.get(entry.id, {}), failures.get(entry.id, set())))
+                rows_by_condition[condition].append(profile_of(entry.respondent, predictions.get(entry.id, {})))
             people_scored |= seen
         for person in sorted(people_scored):
-            rows_by_condition[FLOOR_MAJORITY].append(scorer.score(person, scorer.majority_answers(person)))
-            rows_by_condition[FLOOR_RANDOM].append(scorer.random_scores(person, rng))
+            rows_by_condition[FLOOR_MAJORITY].append(profile_of(person, scorer.majority_answers(person)))
+            rows_by_condition[FLOOR_RANDOM].append(profile_of(person, scorer._random_answers(rng)))
         for condition, rows in rows_by_condition.items():
-            conditions[condition][instrument.id] = summarize(rows, settings)
+            conditions[condition][instrument.id] = m.profile_summary(rows, groups, n_boot=settings.bootstrap, seed=settings.seed)
 
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
     notes = exclusion_notes(conditions, effective_min, settings)

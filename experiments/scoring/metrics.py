@@ -5,9 +5,19 @@
 - correlation variant: each person's answers as one vector, nominal items one-hot with weight 1/k on each
   of the k binary variables, ordinal items one variable evenly spaced on 0-1; weighted Pearson r;
 - numeric: values scaled 0-1 by the item's range, mean absolute error;
-- correlations are averaged through Fisher z (z = atanh r, mean, tanh back);
+- correlations are averaged through Fisher z (z = atanh r, mean, tanh back), r clipped at +-(n-1)/n for n
+  values correlated (the finite-sample stand-in for r = 1, whose z is infinite);
 - demographic parity difference: best group's mean minus worst group's mean;
-- bootstrap confidence intervals by resampling people (seeded, percentile).
+- bootstrap confidence intervals by resampling people (seeded, percentile);
+- BFI and games (`profile_summary`): each person's profile (5 trait scores; 5 game scores on 0-1) from
+  item-level values; MAE and Pearson r over the profile against the person's wave 1; the person's retest r
+  (wave 2 vs wave 1). Normalized correlation two ways: the paper's mean of per-person ratios r / r_retest,
+  people whose retest r is undefined (a profile that does not vary, or fewer than two scores) or <= 0
+  excluded and counted; and the ratio of mean correlations (mean r / mean r_retest over the people with
+  both). Mean correlations are plain means over people (with 5 values a Fisher z of r near 1 is decided by
+  its clip). Intervals: two-way bootstrap, people and items resampled (BFI: the 44 items, each trait the
+  mean of its drawn items, a trait with no drawn item left out; games: the 5 games, a drawn game counted
+  once).
 """
 
 from __future__ import annotations
@@ -20,7 +30,8 @@ import numpy as np
 
 from surveys.model import Question, QuestionKind
 
-R_CLIP = 0.999999
+PROFILE_KEYS = ("mae", "retest_mae", "correlation", "retest_correlation", "normalized_correlation",
+                "normalized_correlation_ratio_of_means")
 
 
 def same_value(question: Question, a: Any, b: Any) -> bool:
@@ -138,11 +149,17 @@ def scaled_mae(
     return (float(np.mean(errors)) if errors else None), len(errors)
 
 
-def fisher_mean(rs: Iterable[float | None]) -> float | None:
-    """Average correlations through Fisher z: tanh(mean(atanh(r)))."""
-    values = [float(np.clip(r, -R_CLIP, R_CLIP)) for r in rs if r is not None and not math.isnan(r)]
+def fisher_mean(rs: Iterable[float | None], n: int | None = None) -> float | None:
+    """Average correlations through Fisher z: tanh(mean(atanh(r))), r clipped at +-(n-1)/n when `n` (the number of
+    values each correlation is over) is given; without `n`, an r of +-1 (infinite z) is an error, never 0.999999."""
+    values = [float(r) for r in rs if r is not None and not math.isnan(r)]
     if not values:
         return None
+    if n is not None:
+        bound = (n - 1) / n if n > 1 else 0.0
+        values = [float(np.clip(r, -bound, bound)) for r in values]
+    elif any(abs(r) >= 1 for r in values):
+        raise ValueError("fisher_mean: a correlation of +-1 has an infinite z; give n for the finite-sample clip")
     return float(math.tanh(float(np.mean([math.atanh(r) for r in values]))))
 
 
@@ -224,6 +241,125 @@ def bootstrap_ci(
 
 def fisher_statistic(sample: np.ndarray) -> float | None:
     return fisher_mean(sample.tolist())
+
+
+# -- BFI and games: profiles from item-level values, two-way bootstrap --------------------------------------
+@dataclass
+class ProfileData:
+    """One person's item-level values on the profile's scale (BFI: each item keyed, 6 - x when reverse-keyed;
+    games: each game's response on 0-1): the agent's, the person's scored wave and their retest wave."""
+
+    agent: dict[str, float]
+    human: dict[str, float]
+    retest: dict[str, float]
+
+
+def profile_groups(instrument: Any, family: str) -> dict[str, str]:
+    """item -> the score it counts toward: its BFI trait, or (games) the game itself."""
+    if family == "bfi":
+        return {qid: trait for trait, key in instrument.scoring.get("traits", {}).items() for qid in key["items"]}
+    return {q.id: q.id for q in instrument.questions}
+
+
+def profile_values(instrument: Any, family: str, answers: Mapping[str, Any]) -> dict[str, float]:
+    """Item-level values of an answer sheet (invalid or unscalable answers left out)."""
+    from surveys.scoring import scale_game
+
+    out: dict[str, float] = {}
+    if family == "bfi":
+        for trait, key in instrument.scoring.get("traits", {}).items():
+            reverse = set(key.get("reverse", []))
+            for qid in key["items"]:
+                raw = answers.get(qid)
+                if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+                    continue
+                try:
+                    value = int(instrument.question(qid).validate_value(raw))
+                except (ValueError, KeyError, TypeError):
+                    continue
+                out[qid] = float(6 - value if qid in reverse else value)
+        return out
+    for question in instrument.questions:
+        if answers.get(question.id) is None:
+            continue
+        try:
+            out[question.id] = float(scale_game(question, answers[question.id]))
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+def _profile(values: Mapping[str, float], groups: Mapping[str, str], weights: Mapping[str, float] | None) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for qid, value in values.items():
+        w = 1.0 if weights is None else weights.get(qid, 0.0)
+        if w > 0 and qid in groups:
+            totals[groups[qid]] = totals.get(groups[qid], 0.0) + w * value
+            counts[groups[qid]] = counts.get(groups[qid], 0.0) + w
+    return {g: totals[g] / counts[g] for g in totals}
+
+
+def profile_person(data: ProfileData, groups: Mapping[str, str], weights: Mapping[str, float] | None = None) -> dict[str, float | None]:
+    """MAE, r and retest r over one person's profile; the per-person ratio only when the retest r is > 0."""
+    agent, human = _profile(data.agent, groups, weights), _profile(data.human, groups, weights)
+    retest = _profile(data.retest, groups, weights) if data.retest else {}
+    r = pearson_over(agent, human)
+    r_retest = pearson_over(retest, human) if retest else None
+    return {"scores": float(len([g for g in agent if g in human])), "mae": mean_abs_diff(agent, human),
+            "retest_mae": mean_abs_diff(retest, human) if retest else None, "correlation": r,
+            "retest_correlation": r_retest, "has_retest": bool(retest),
+            "normalized_correlation": r / r_retest if r is not None and r_retest is not None and r_retest > 0 else None}
+
+
+def profile_statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
+    """Means over people of `profile_person` rows, both normalized correlations and the exclusion counts."""
+    out: dict[str, float | None] = {k: mean([r.get(k) for r in rows]) for k in ("mae", "retest_mae", "correlation",
+                                                                               "retest_correlation", "normalized_correlation")}
+    both = [(r["correlation"], r["retest_correlation"]) for r in rows
+            if r.get("correlation") is not None and r.get("retest_correlation") is not None]
+    denominator = float(np.mean([b for _, b in both])) if both else None
+    out["normalized_correlation_ratio_of_means"] = (float(np.mean([a for a, _ in both])) / denominator
+                                                    if denominator is not None and denominator > 0 else None)
+    with_retest = [r for r in rows if r.get("has_retest")]
+    out["people_with_retest"] = float(len(with_retest))
+    out["correlation_excluded_people"] = float(sum(1 for r in with_retest if r.get("normalized_correlation") is None))
+    return out
+
+
+def profile_summary(people: Sequence[ProfileData], groups: Mapping[str, str], *, n_boot: int = 1000, seed: int = 0,
+                    level: float = 0.95) -> dict[str, Any]:
+    """{key: {"mean", "ci", "n"}} over people, intervals from a two-way bootstrap (people and items resampled
+    with replacement; an item drawn c times weighs c in its trait's mean)."""
+    if not people:
+        return {"people": 0}
+    rows = [profile_person(p, groups) for p in people]
+    point = profile_statistics(rows)
+    items = sorted(groups)
+    reps: dict[str, list[float]] = {k: [] for k in PROFILE_KEYS}
+    if n_boot > 0 and len(people) >= 2:
+        rng = np.random.default_rng(seed)
+        for _ in range(n_boot):
+            idx = rng.integers(0, len(people), len(people))
+            counts = np.bincount(rng.integers(0, len(items), len(items)), minlength=len(items))
+            weights = {q: float(c) for q, c in zip(items, counts) if c}
+            stats = profile_statistics([profile_person(people[i], groups, weights) for i in idx])
+            for key in PROFILE_KEYS:
+                if stats[key] is not None:
+                    reps[key].append(stats[key])
+    alpha = (1 - level) / 2
+    out: dict[str, Any] = {"people": len(people), "bootstrap": "two-way: people and items",
+                           "people_with_retest": int(point["people_with_retest"] or 0),
+                           "correlation_excluded_people": int(point["correlation_excluded_people"] or 0)}
+    for key in PROFILE_KEYS:
+        if point[key] is None:
+            continue
+        n = sum(1 for r in rows if r.get(key) is not None) if key != "normalized_correlation_ratio_of_means" else \
+            sum(1 for r in rows if r.get("correlation") is not None and r.get("retest_correlation") is not None)
+        ci = [float(np.quantile(reps[key], alpha)), float(np.quantile(reps[key], 1 - alpha))] if len(reps[key]) >= 2 else None
+        out[key] = {"mean": point[key], "ci": ci, "n": n}
+    out["items_per_person"] = mean([r["scores"] for r in rows])
+    return out
 
 
 def random_choice_accuracy(questions: Iterable[Question]) -> float | None:

@@ -3,10 +3,13 @@
 Used by `evaluate` for every survey instrument of a run and by the full-panel reference table. Inputs are
 option-index arrays over people x target items (see `panel.PanelMatrix`); outputs are JSON-ready blocks:
 
-- each condition: raw accuracy first, retest agreement, normalized accuracy (mean of per-person ratios, the
-  paper's rule, and ratio of means), Fisher-z correlations and their ratio, each with a two-way (people x
-  items) bootstrap interval; people below `min_items` excluded and counted; coverage (valid / asked);
-  failed answers scored as wrong (the headline) and excluded; no valid answers -> no score;
+- each condition: raw accuracy first, retest agreement, normalized accuracy by the person's own retest (mean of
+  per-person ratios, the paper's rule, and ratio of means), normalized accuracy by the paper's 2-week item
+  consistency (`normalized_accuracy_paper`, GSS items), correlations (Fisher-z mean) and both normalized
+  correlations (mean of per-person ratios, guarded; ratio of mean r), each with a two-way (people x items)
+  bootstrap interval; the spread of per-person ratios (see `stats`); people below `min_items` excluded and
+  counted; coverage (valid / asked); failed answers scored as wrong (the headline) and excluded; no valid
+  answers -> no score;
 - distribution metrics (log-loss, Brier per person; 1 - TV/TV_uniform per item);
 - the population-informed version of each agent condition (`<condition>+population`), its placebo
   (`<condition>+placebo`: another person's agent distribution) and the stacked condition (`<condition>+stacked`:
@@ -26,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from experiments.scoring import stats as st
+from experiments.scoring.groups import age_group
 from experiments.scoring.distributions import (answer_distribution, brier_per_person, describe_origin, log_loss_per_person,
                                                paired_log_loss, population_tv)
 from experiments.scoring.mixing import placebo_agent, population_informed, weight_interval
@@ -36,7 +40,6 @@ RANDOM = "random_floor"
 # which reference's distribution an agent condition is mixed with (the one that sees what the agent sees)
 MIX_WITH = {"demographic": "demographic_knn", "composite": "composite_knn", "combined": "composite_knn"}
 SAMPLE_INTERVALS = {"2016": "2016 -> 2020 (4 years)", "2018": "2018 -> 2020 (2 years)"}
-AGE_BINS = [(18, 29), (30, 44), (45, 64), (65, 200)]
 
 
 @dataclass
@@ -354,19 +357,6 @@ def _items(sub: PanelMatrix, conditions: dict[str, st.Cells], min_people: int) -
     return rows
 
 
-def _age_group(value: Any) -> str | None:
-    try:
-        age = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(age):
-        return None
-    for low, high in AGE_BINS:
-        if low <= age <= high:
-            return f"{low}-{high}" if high < 200 else f"{low}+"
-    return None
-
-
 POLVIEWS_GROUPS = ("liberal", "moderate", "conservative")  # GSS polviews 1-3 / 4 / 5-7
 
 
@@ -406,7 +396,7 @@ def _parity(sub: PanelMatrix, all_sums: dict[str, st.PersonSums], boot: st.Boots
         if name in columns:
             values = demo[name].reindex([str(p) for p in sub.people]).tolist()
             if name == "age":
-                labels[name] = [_age_group(v) for v in values]
+                labels[name] = [age_group(v) for v in values]
             elif name == "polviews":
                 labels[name] = [_polviews_group(v) for v in values]
             else:

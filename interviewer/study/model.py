@@ -331,6 +331,14 @@ def _seed(seed: int, study_id: str, respondent: str) -> int:
     return int(hashlib.sha256(f"{seed}:{study_id}:{respondent}".encode()).hexdigest()[:16], 16)
 
 
+def _is_file(path: Path) -> bool:
+    """`path.is_file()`, and False for a name no file can have (too long, a NUL byte) instead of an error."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _format_error(path: Path, exc: ValidationError) -> str:
     lines = []
     # a misspelt field also shows up as a missing one: the misspelling (the cause) comes first
@@ -382,7 +390,7 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
         else:
             candidate = Path(ref.id).expanduser()
             candidate = candidate if candidate.is_absolute() else base / candidate
-            if not candidate.is_file():
+            if not _is_file(candidate):
                 raise StudyError(f"{field}]: {ref.id!r} is neither a shipped instrument ({', '.join(sorted(shipped))}) nor a file")
             target = candidate
         try:
@@ -410,6 +418,9 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
         field = f"{where} [experiments[{index}]]"
         if experiment_loader is None:
             raise StudyError(f"{field}: experiments are resolved by `simulacra study create` (experiments layer)")
+        if "\x00" in name or any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in Path(name).parts):
+            shown = repr(name) if len(name) <= 60 else repr(name[:57]) + "..."
+            raise StudyError(f"{field}: {shown} is neither an experiment id nor a file name (too long, or a NUL byte)")
         try:
             instrument, info = experiment_loader(name, base)
         except SimulacraError as exc:
@@ -428,7 +439,7 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
         script = spec.interview.script
         candidate = base / script
         try:
-            load_script(str(candidate) if candidate.is_file() else script)
+            load_script(str(candidate) if _is_file(candidate) else script)
         except SimulacraError as exc:
             raise StudyError(f"{where} [interview.script]: {exc}") from None
     quotas = [_resolve_quota(quota, index, instruments, where) for index, quota in enumerate(spec.quotas)]

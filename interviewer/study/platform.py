@@ -15,7 +15,6 @@ External ids reach a file, so they pass the one name rule (`surveys.names`) wher
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from interviewer.study.model import StudyError
-from simulacra.workspace import PRIVATE_FILE, append_line, atomic_write_json, atomic_write_text, private_dir
+from simulacra.workspace import PRIVATE_FILE, append_line, atomic_write_json, atomic_write_text, file_lock, private_dir
 from surveys.errors import InvalidNameError
 from surveys.names import check_name
 
@@ -49,14 +48,8 @@ def check_external_id(value: Any, where: str = "external participant id") -> str
 def _locked(folder: Path) -> Iterator[None]:
     """One writer at a time for a study's platform files (the server's threads and a CLI process)."""
     private_dir(folder)
-    with _LOCK:
-        fd = os.open(folder / ".platform.lock", os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+    with _LOCK, file_lock(folder / ".platform.lock"):
+        yield
 
 
 class ExternalIds:

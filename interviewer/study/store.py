@@ -14,16 +14,14 @@ ignored when read and never glued to the next answer.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -32,7 +30,7 @@ from interviewer.storage import validate_respondent
 from interviewer.study.model import Study, StudyError
 from interviewer.study.platform import forget_in_study_files
 from simulacra.withdraw import Step, Withdrawal
-from simulacra.workspace import PRIVATE_FILE, Workspace, atomic_write_json, atomic_write_text, private_dir
+from simulacra.workspace import PRIVATE_FILE, Workspace, atomic_write_json, atomic_write_text, file_lock, private_dir
 from surveys.errors import InvalidNameError
 from surveys.names import check_name
 
@@ -213,17 +211,6 @@ class StudyStore:
             return participant
 
     # -- answers -------------------------------------------------------------------------------------
-    @contextmanager
-    def _file_lock(self, path: Path) -> Iterator[None]:
-        private_dir(path.parent)
-        fd = os.open(str(path) + ".lock", os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
     def answers(self, study_id: str, respondent: str) -> dict[tuple[int, str, str], Any]:
         """{(wave, instrument, question): value}; the first saved answer per key counts."""
         path = self._answers_path(study_id, respondent)
@@ -259,7 +246,7 @@ class StudyStore:
         already saved (a resent request). Raises AnswerValidationError / AnswerConflict / StudyError."""
         canonical = study.question(instrument, question).validate_value(value)
         path = self._answers_path(study.id, respondent)
-        with self._lock, self._file_lock(path):
+        with self._lock, file_lock(Path(str(path) + ".lock")):
             existing = self.answers(study.id, respondent)
             key = (wave, instrument, question)
             if key in existing:

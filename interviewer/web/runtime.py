@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator, Callable
 
 from interviewer.speech import TextToSpeech
 from interviewer.speech.errors import SpeechError
+from interviewer.web.engine_api import InterviewEngine
 
 log = logging.getLogger("interviewer.web.turns")
 
@@ -106,7 +107,7 @@ class Speech:
 @dataclass
 class LiveSession:
     respondent: str
-    engine: Any  # interviewer.engine.InterviewSession
+    engine: InterviewEngine
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     speech: dict[int, Speech] = field(default_factory=dict)  # turn index -> its audio
     last_timing: dict[str, Any] | None = None
@@ -115,7 +116,7 @@ class LiveSession:
 class SessionPool:
     """Live engine sessions by respondent, opened on first use (which resumes a saved transcript)."""
 
-    def __init__(self, opener: Callable[[str], Any], tts: TextToSpeech | None):
+    def __init__(self, opener: Callable[[str], InterviewEngine], tts: TextToSpeech | None):
         self._opener = opener
         self.tts = tts
         self._live: OrderedDict[str, LiveSession] = OrderedDict()

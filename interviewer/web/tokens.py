@@ -24,6 +24,7 @@ import secrets
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 from pydantic import BaseModel
 
@@ -153,12 +154,18 @@ class SessionRegistry:
 
     def renew(self, respondent: str, days: float | None = None) -> Invitation:
         """Extend a link's life (the same link keeps working) by `days` from now (default: the ttl)."""
+        return self._update(respondent, lambda invitation: {"expires_at": _in_days(days or self.link_ttl_days)})
+
+    def _update(self, respondent: str, change: Callable[[Invitation], dict[str, str]]) -> Invitation:
+        """Save the fields `change` returns for the respondent's invitation (KeyError when there is none)."""
         with self._lock:
             invitation = self.get(respondent)
             if invitation is None:
                 raise KeyError(respondent)
-            invitation = invitation.model_copy(update={"expires_at": _in_days(days or self.link_ttl_days)})
-            atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
+            update = change(invitation)
+            if update:
+                invitation = invitation.model_copy(update=update)
+                atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
             return invitation
 
     def forget(self, respondent: str) -> int:
@@ -190,19 +197,15 @@ class SessionRegistry:
 
     def record_consent(self, respondent: str, name: str | None = None) -> Invitation:
         """Consent is recorded once (its first time kept); a name given with it is remembered."""
-        with self._lock:
-            invitation = self.get(respondent)
-            if invitation is None:
-                raise KeyError(respondent)
+        def consent(invitation: Invitation) -> dict[str, str]:
             update: dict[str, str] = {}
             if invitation.consented_at is None:
                 update["consented_at"] = _now()
             if name and not invitation.name:
                 update["name"] = name
-            if update:
-                invitation = invitation.model_copy(update=update)
-                atomic_write_json(self._invitation_path(respondent), invitation.model_dump())
-            return invitation
+            return update
+
+        return self._update(respondent, consent)
 
     def all(self) -> list[Invitation]:
         found = []

@@ -184,6 +184,7 @@ def _genagents_nodes(path: Path) -> list[MemoryNode]:
     if not isinstance(raw, list):
         raise DataFileError(path, "expected a list of memory nodes")
     nodes = []
+    seen: set[int] = set()
     for position, item in enumerate(raw):
         if not isinstance(item, dict) or "content" not in item:
             raise DataFileError(path, "each node needs a 'content'", field=f"[{position}]")
@@ -204,6 +205,9 @@ def _genagents_nodes(path: Path) -> list[MemoryNode]:
         except (TypeError, ValueError):
             raise DataFileError(path, f"pointer_id must be a node id or a list of node ids, not {pointer!r}",
                                 field=f"[{position}].pointer_id") from None
+        if node_id in seen:  # memory ids are unique (the vector store refuses repeats)
+            raise DataFileError(path, f"node_id {node_id} appears twice", field=f"[{position}].node_id")
+        seen.add(node_id)
         nodes.append(
             MemoryNode(id=node_id, kind=kind, text=text, created=created, last_retrieved=last,
                        importance=min(100.0, max(0.0, importance)), evidence=evidence)

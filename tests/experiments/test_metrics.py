@@ -94,3 +94,67 @@ def test_random_floor_expectations():
 def test_ratio_leaves_out_a_zero_ceiling():
     assert m.ratio(0.5, 0.0) is None
     assert m.ratio(0.5, 0.75) == pytest.approx(2 / 3)
+
+
+def test_fisher_mean_clips_r_one_at_n_minus_one_over_n():
+    # n = 10 values: r = 1 counts as .9 ; atanh(.9) = 1.472219, atanh(.5) = .549306 -> tanh(1.010763) = .766077
+    assert m.fisher_mean([1.0, 0.5], n=10) == pytest.approx(math.tanh((math.atanh(0.9) + math.atanh(0.5)) / 2))
+    assert m.fisher_mean([1.0, 0.5], n=10) == pytest.approx(0.766077, abs=1e-6)
+    with pytest.raises(ValueError):
+        m.fisher_mean([1.0, 0.5])  # never the old 0.999999 clip (z = 7.25)
+
+
+# a three-score profile: items a1, a2 -> score A; b1 -> B; c1 -> C
+GROUPS = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
+HUMAN = {"a1": 4.0, "a2": 2.0, "b1": 5.0, "c1": 1.0}  # profile (3, 5, 1)
+R_P = 4 / math.sqrt(42 / 9 * 8)  # agent (5, 4, 2) vs (3, 5, 1): sum dxdy = 4, sum dx2 = 42/9, sum dy2 = 8 -> .654654
+
+
+def test_profile_person_by_hand():
+    p = m.ProfileData(agent={"a1": 5.0, "a2": 5.0, "b1": 4.0, "c1": 2.0}, human=HUMAN,
+                      retest={"a1": 3.0, "a2": 3.0, "b1": 4.0, "c1": 2.0})  # retest profile (3, 4, 2)
+    row = m.profile_person(p, GROUPS)
+    assert row["correlation"] == pytest.approx(R_P)
+    assert row["retest_correlation"] == pytest.approx(1.0)  # dt = (0, 1, -1), dy = (0, 2, -2)
+    assert row["normalized_correlation"] == pytest.approx(R_P)
+    assert row["mae"] == pytest.approx((2 + 1 + 1) / 3) and row["retest_mae"] == pytest.approx((0 + 1 + 1) / 3)
+    # an item drawn twice and another not at all (a bootstrap replicate): A = a1 only -> human (4, 5, 1)
+    row = m.profile_person(p, GROUPS, weights={"a1": 2.0, "b1": 1.0, "c1": 1.0})
+    # x = (5, 4, 2), y = (4, 5, 1): dx = (4, 1, -5)/3, dy = (2, 5, -7)/3 -> 48/9 / sqrt(42/9 * 78/9) = 48 / sqrt(3276)
+    assert row["correlation"] == pytest.approx(48 / math.sqrt(3276))
+
+
+def test_profile_ratio_guard_and_ratio_of_means_by_hand():
+    agent_p = {"a1": 5.0, "a2": 5.0, "b1": 4.0, "c1": 2.0}
+    people = [
+        m.ProfileData(agent_p, HUMAN, {"a1": 3.0, "a2": 3.0, "b1": 4.0, "c1": 2.0}),  # r = .6547, retest r = 1
+        m.ProfileData(dict(HUMAN), HUMAN, {"a1": 1.0, "a2": 1.0, "b1": 3.0, "c1": 5.0}),  # r = 1, retest (1, 3, 5): r = -.5
+        m.ProfileData(agent_p, HUMAN, {"a1": 3.0, "a2": 3.0, "b1": 3.0, "c1": 3.0}),  # retest does not vary: undefined
+    ]
+    stats = m.profile_statistics([m.profile_person(p, GROUPS) for p in people])
+    # the paper's per-person ratio: person 0 only; persons 1 (retest r <= 0) and 2 (undefined) excluded, counted
+    assert stats["normalized_correlation"] == pytest.approx(R_P)
+    assert stats["correlation_excluded_people"] == 2 and stats["people_with_retest"] == 3
+    # ratio of mean correlations over the people with both: (R_P + 1) / 2 over (1 - .5) / 2
+    assert stats["normalized_correlation_ratio_of_means"] == pytest.approx(((R_P + 1) / 2) / 0.25)
+    assert stats["correlation"] == pytest.approx((R_P + 1 + R_P) / 3)  # plain mean over people
+    summary = m.profile_summary(people, GROUPS, n_boot=200, seed=0)
+    assert summary["normalized_correlation"]["mean"] == pytest.approx(R_P) and summary["normalized_correlation"]["n"] == 1
+    assert summary["correlation_excluded_people"] == 2 and summary["bootstrap"].startswith("two-way")
+    assert summary["correlation"]["ci"] is not None
+    again = m.profile_summary(people, GROUPS, n_boot=200, seed=0)
+    assert again == summary
+
+
+def test_profile_values_reverse_keys_bfi_and_scales_games():
+    from surveys.instruments import load_instrument
+
+    bfi = load_instrument("bfi44")
+    key = bfi.scoring["traits"]["E"]
+    reverse = key["reverse"][0]
+    forward = next(q for q in key["items"] if q not in key["reverse"])
+    values = m.profile_values(bfi, "bfi", {forward: "4", reverse: "4", "not_an_item": "9"})
+    assert values == {forward: 4.0, reverse: 2.0}
+    assert m.profile_groups(bfi, "bfi")[reverse] == "E"
+    games = load_instrument("games")
+    assert m.profile_values(games, "games", {"dictator": 2.5})["dictator"] == pytest.approx(0.5)  # $2.5 of $5

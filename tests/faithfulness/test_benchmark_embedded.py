@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from typer.testing import CliRunner
+
+REFERENCES = ("majority", "demographic_knn", "composite_knn", "logistic")
 
 
 @pytest.mark.embedded
@@ -20,14 +23,24 @@ def test_llm_condition_beside_the_reference_conditions_with_a_verdict(isolated_w
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["schema_version"] == 2
     conditions = metrics["conditions"]
-    for name in ("demographic", "majority", "demographic_knn", "composite_knn", "logistic", "random_floor"):
+    for name in ("demographic", *REFERENCES, "random_floor"):
         assert name in conditions, name
-    for name in ("majority", "demographic_knn", "composite_knn", "logistic"):  # same people as the agents
-        assert conditions[name]["gss"]["people"] == conditions["demographic"]["gss"]["people"] or conditions["demographic"]["gss"].get("no_valid_answers")
     dem = conditions["demographic"]["gss"]
-    assert dem["coverage"]["asked"] >= 1
-    assert dem["no_valid_answers"] or dem["accuracy"]["mean"] is not None
+    # the embedded model answers under a grammar: the condition must have a score, not "no valid answers"
+    assert dem["no_valid_answers"] is False
+    assert dem["coverage"]["asked"] == 2 * 4 and 1 <= dem["coverage"]["valid"] <= dem["coverage"]["asked"]
+    assert dem["people"] == 2
+    for name in REFERENCES:  # the same people as the agents
+        assert conditions[name]["gss"]["people"] == dem["people"], name
+    assert 0.0 <= dem["accuracy"]["mean"] <= 1.0
+    assert dem["normalized_accuracy_paper"]["mean"] is not None  # GSS items carry the paper's 2-week consistency
     verdict = next(v for v in metrics["verdicts"] if v["condition"] == "demographic")
-    assert verdict["verdict"]
+    assert verdict["reference"] in REFERENCES and math.isfinite(verdict["reference_value"])
+    assert isinstance(verdict["difference"], float) and verdict["ci"] is not None and verdict["ci"][0] <= verdict["ci"][1]
+    # the verdict's words follow its interval
+    low, high = verdict["ci"]
+    expected = "better" if low > 0 else "worse" if high < 0 else "not distinguishable"
+    assert expected in verdict["verdict"], verdict
     assert "verdict" in result.output and "ref composite kNN" in result.output
+    assert f"{verdict['difference']:+.3f}" in result.output
     assert "Verdict" in (run / "report.html").read_text()

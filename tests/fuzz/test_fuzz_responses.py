@@ -126,6 +126,8 @@ def panel_files(draw) -> tuple[str, bytes]:
 @example(file=(".csv", b"firstid,wave,natspac\n1,1,1\n1,2,2\n1,2,3\n"))  # found: twice in wave 2 (pandas reindex error)
 @example(file=(".csv", b"firstid,wave,natspac\n1,1,1\n1,1e309,2\n"))  # found: an infinite wave (IntCastingNaNError)
 @example(file=(".csv", b"firstid,wave,natspac\n1,1,1\n1,99999999999999999999999,2\n"))  # found: OverflowError
+@example(file=(".csv", b"yearid,samptype,natspac_1a,natspac_2\n1,1e309,1,2\n"))  # found: an infinite sample (OverflowError)
+@example(file=(".csv", b"yearid,samptype,age_1a,natspac_1a,natspac_2\n1,2016,9e30,1,2\n"))  # found: TypeError casting to Int64
 @counted
 def test_mutated_panel_files_load_or_refuse(tmp_path, file):
     suffix, data = file

@@ -109,7 +109,7 @@ STUDY_DOCUMENTS = [yaml.safe_load(text) for text in STUDY_SEEDS]
 
 
 def _experiment_loader():
-    from experiments.study_cli import behavioral_experiment
+    from experiments.studies import behavioral_experiment
 
     return behavioral_experiment
 
@@ -127,6 +127,10 @@ def _read_study(folder, data: bytes) -> Study | None:
 @example(data=b"title: Test study\ntitle2: x\ninstruments: [games]\n")  # found: one message line per problem
 @example(data=b"id: s1\ninstruments: [games\n")  # found: yaml's multi-line message (mark and snippet)
 @example(data=b"id: s1\x08\ninstruments: [games]\n")  # a control character (yaml's ReaderError)
+@example(data=b"id: s1\ninstruments: [" + b"9" * 5000 + b"about_you]\n")  # found: OSError, file name too long
+@example(data=b'id: s1\ninstruments: [games]\ninterview: {script: "a\\0b.yaml"}\n')  # a NUL byte in a file name
+@example(data=b'id: s1\ninstruments: [games]\nexperiments: ["' + b"x" * 5000 + b'.yaml"]\n')  # found: the same
+@example(data=b'id: s1\ninstruments: [games]\nexperiments: ["a\\0b.yaml"]\n')
 @counted
 def test_mutated_study_bytes_load_or_refuse(tmp_path, data):
     _read_study(tmp_path, data)

@@ -203,6 +203,8 @@ def _import(folder: Path, files: dict[str, bytes | None]) -> list | None:
     {text: ["x"] * DIMENSION for text in EMBEDDINGS}).encode()})  # vectors of the right length, but not numbers
 @example(files={**FILES, "meta.json": b'{"id": "../../outside"}'})
 @example(files={**FILES, "scratch.json": b"[1, 2]"})
+@example(files={**FILES, "memory_stream/nodes.json": json.dumps(  # found: a repeated node_id (chromadb DuplicateIDError)
+    [FEW_NODES[1], {**FEW_NODES[2], "node_id": FEW_NODES[1]["node_id"]}]).encode()})
 @counted
 def test_genagents_folders_import_or_refuse(tmp_path, files):
     _import(tmp_path, files)

@@ -31,6 +31,12 @@ PUBLIC = {("GET", "/api/health"), ("POST", "/api/study/join")}  # open by design
 NO_LIMITS = RateLimits(address_burst=1e9, address_rate=1e9, token_burst=1e9, token_rate=1e9)
 
 
+try:  # the study commands' library functions (experiments/study_cli.py re-exports them)
+    from experiments.studies import create_study, invite_respondents
+except ImportError:
+    from experiments.study_cli import create_study, invite_respondents
+
+
 def interviewer_reply(request) -> str:
     """The interviewer model, scripted: always move on; notes from answers."""
     if request.schema_name == "NotesUpdate":
@@ -42,7 +48,6 @@ class Api:
     """The app on a workspace with a study (the tests' mini survey) and people in several states."""
 
     def __init__(self, root: Path):
-        from experiments.study_cli import create_study, invite_respondents
         from interviewer.script import parse_script
 
         self.workspace = Workspace(root / "workspace")
@@ -79,8 +84,6 @@ class Api:
         if f"journey-{kind}" in self.tokens:
             return
         if kind == "study":
-            from experiments.study_cli import invite_respondents
-
             link = invite_respondents("s1", 1, workspace=self.workspace, base_url="http://testserver")[0][1]
             self.tokens["journey-study"] = link.split("#", 1)[1]
         else:

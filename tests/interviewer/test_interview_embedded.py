@@ -104,3 +104,38 @@ async def test_interview_yield_at_tiny_scale(tmp_path):
     assert (tmp_path / "yield" / "report.md").is_file()
     transcript = (tmp_path / "yield" / "transcripts").glob("*.jsonl")
     assert any(transcript)
+
+
+async def test_the_issues_closed_loop_on_the_embedded_model_stops_with_one_line(tmp_path):
+    """Issue #25 reproduced: `simulacra interview --respondent-agent <the genagents sample agent> --max-minutes 2`
+    on the embedded default (temperature 0, so the same replies every run). PLACEHOLDER"""
+    from experiments.demo import sample_agent_folder
+    from interviewer.agent_loop import AgentNotInterviewable
+    from interviewer.session_cli import register
+    from simulacra.agents.build import import_genagents
+    from simulacra.agents.cli import agents_app
+    from simulacra.transcript import UnusableTranscriptError
+    from simulacra.workspace import Workspace
+    import typer
+
+    (agent,) = await import_genagents(sample_agent_folder(Workspace.default()), None, AgentBank(), reflections=False)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    args = ["interview", "--respondent-agent", agent.id, "--max-minutes", "2"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert isinstance(result.exception, AgentNotInterviewable), result.output + repr(result.exception)
+    message = str(result.exception)
+    from simulacra.config import load_settings
+    from simulacra.llm import describe_backend
+
+    model = describe_backend(load_settings(), role="agents")["model"]  # what answered, without loading it again
+    assert "\n" not in message and message.startswith("interview stopped: ")
+    assert f"this agent cannot be interviewed on {model}" in message
+    transcript = read_transcript(TranscriptStore().path(f"agent-{agent.id}"))
+    answers = [t for t in transcript.turns if t.speaker == "respondent" and t.adequacy is not None]
+    bad = [t for t in answers if t.adequacy == "non_answer"]
+    assert len(answers) == 10 and len(bad) > 5 and f"{len(bad)} of 10 answers were not answers" in message
+    assert transcript.meta["unusable"] is True
+    refused = await asyncio.to_thread(CliRunner().invoke, agents_app, ["build", str(TranscriptStore().path(f"agent-{agent.id}"))])
+    assert isinstance(refused.exception, UnusableTranscriptError)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from typing import Literal, Sequence
 
-import pytest
 import typer
 from rich.console import Console
 from typer.testing import CliRunner

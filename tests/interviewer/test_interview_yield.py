@@ -10,8 +10,6 @@ import pytest
 
 from interview_fakes import InterviewerModel
 
-pytest.importorskip("experiments.faithfulness.gss_benchmark")
-
 
 def _shared_data() -> bool:
     from surveys.paths import shared_data_dir

@@ -121,7 +121,7 @@ async def test_withdraw_removes_every_trace_of_the_respondent(workspace, genagen
     before = files_holding(workspace.root, PHRASE)
     places = {path.split("/")[0] for path in before}
     assert {"transcripts", "agents", "cache", "runs"} <= places, before
-    assert any(p.endswith("chroma.sqlite3") for p in before)  # chromadb's own store holds the documents
+    assert not any(p.endswith("chroma.sqlite3") for p in before)  # memory texts are never stored in chromadb
     assert any(p.endswith("responses.csv") for p in before) and any(p.endswith("responses.sqlite") for p in before)
     assert set(run_rows(workspace)["agent"]) == {AGENT_ID, OTHER}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import stat
 
@@ -16,7 +15,6 @@ from experiments.runs.folder import OldRunFormatError, RunMismatchError
 from experiments.runs.runner import RunInterrupted, RunStopped
 from experiments.runs.store import AnswerKey, StoredAnswer
 from simulacra.errors import SimulacraError
-from simulacra.llm import LLM, FakeBackend
 from simulacra.workspace import private_dir
 from surveys.model import Answer, AnswerAttempt, AnswerStatus
 

@@ -12,6 +12,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from experiments.runs.folder import RunFolder  # noqa: E402
 from experiments.runs.spec import RunSpec
 from experiments.runs import RunInterrupted, run_batch, select_questions  # noqa: E402
 from experiments.runs.executors.ray_executor import RayExecutor  # noqa: E402

@@ -61,13 +61,37 @@ def test_near_duplicates_never_inform_the_target():
     assert (logistic_clean == q0).mean() < 0.8
 
 
-def test_demographic_knn_uses_the_nearest_others_and_drops_target_fields():
+def test_demographic_knn_uses_the_nearest_others():
     demo = {"age": [30, 31, 70, 71, 72], "sex": ["f", "f", "m", "m", "m"]}
     w1 = [[0], [0], [1], [1], [1]]
     p = panel(w1, demographics=demo)
     knn = DemographicKNN(k=1, fields=("age", "sex"))
     # p0's nearest other is p1 (age 31, f) -> 0; p2's nearest is p3 -> 1
     assert knn.predict(p, ["q0"])[:, 0].tolist() == [0, 0, 1, 1, 1]
+
+
+def named_panel(item: str, answers: np.ndarray, demographics: dict) -> PanelMatrix:
+    people = np.array([f"p{i}" for i in range(len(answers))], dtype=object)
+    w1 = np.asarray(answers, dtype=np.int16)[:, None]
+    return PanelMatrix(people, [item], {item: question(item, 4)}, w1, w1.copy(),
+                       pd.DataFrame(demographics, index=[str(p) for p in people]))
+
+
+def test_demographic_knn_drops_a_field_that_is_the_target_or_its_near_duplicate():
+    # 120 people; the demographic field `degree` IS each person's answer; age carries nothing about it
+    rng = np.random.default_rng(0)
+    answers = rng.integers(0, 4, 120)
+    demo = {"age": rng.integers(20, 80, 120).tolist(), "degree": [f"d{a}" for a in answers]}
+    knn = DemographicKNN(k=1, fields=("age", "degree"))
+    # control: a target item under another name -> the degree field is used, and the nearest other shares it
+    leaky = knn.predict(named_panel("q0", answers, demo), ["q0"])[:, 0]
+    assert (leaky == answers).mean() == 1.0
+    # the target is `degree` itself: the field is dropped, only age is left -> about chance (1/4)
+    clean = knn.predict(named_panel("degree", answers, demo), ["degree"])[:, 0]
+    assert (clean == answers).mean() < 0.45
+    # a near-duplicate of the target (educ ~ degree) is dropped too
+    near = DemographicKNN({"educ": {"degree"}}, k=1, fields=("age", "degree")).predict(named_panel("educ", answers, demo), ["educ"])[:, 0]
+    assert (near == answers).mean() < 0.45
 
 
 @pytest.mark.parametrize("name", ["majority", "demographic_knn", "composite_knn", "logistic"])

@@ -247,3 +247,27 @@ def test_parity_two_way_resamples_items_too():
     people_only = st.parity(np.array([1.0, 2.0]), ["x", "y"], min_group=1, boot_replicates=200, permutations=0)
     # with items resampled, person 1 (right on every item) keeps ratio 1 / retest, which varies with the items
     assert out["ci_fixed_groups"] != people_only["ci_fixed_groups"]
+
+
+def test_political_ideology_is_a_default_parity_field_grouped_in_three():
+    from experiments.scoring.panel import PanelMatrix
+    from experiments.scoring.survey import SurveySettings, _parity, _polviews, _polviews_group
+    from surveys.model import Option, Question, QuestionKind
+
+    assert [_polviews_group(c) for c in ("1", "3", "4", "5", "7", 2.0, "8", None)] == [
+        "liberal", "liberal", "moderate", "conservative", "conservative", "liberal", None, None]
+    assert _polviews_group("slightly conservative") == "conservative"
+    assert _polviews_group("moderate, middle of the road") == "moderate"
+    # from the panel's wave-1 answers when the demographics do not carry it
+    polviews = Question(id="polviews", text="polviews", kind=QuestionKind.ordinal,
+                        options=[Option(code=str(c), label=str(c)) for c in range(1, 8)])
+    answers = np.array([[0], [3], [6], [-1]], np.int16)  # codes 1, 4, 7, missing
+    panel = PanelMatrix(np.array(["a", "b", "c", "d"], dtype=object), ["polviews"], {"polviews": polviews}, answers, answers)
+    assert _polviews(panel, np.array([2, 0, 1, 3])) == ["conservative", "liberal", "moderate", None]
+    # default fields: polviews is among them; two groups of 2 people, per-person normalized accuracy 1.0 vs 2.0
+    sums = st.person_sums(cells([[0, 1, 0, 0], TRUTH[1], [0, 1, 0, 0], TRUTH[1]], TRUTH * 2, RETEST * 2))
+    sub = PanelMatrix(np.array(["p0", "p1", "p2", "p3"], dtype=object), [], {}, np.zeros((4, 0), np.int16), np.zeros((4, 0), np.int16))
+    out = _parity(sub, {"x": sums}, st.Bootstrap(4, 4, 20, 0), SurveySettings(min_items=1, parity_min_group=2, bootstrap=20),
+                  ["liberal", "conservative", "liberal", "conservative"])
+    field = out["x"]["fields"]["polviews"]
+    assert field["best"] == "conservative" and field["difference"] == pytest.approx(1.0)

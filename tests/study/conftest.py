@@ -116,7 +116,7 @@ def clock() -> Clock:
 @pytest.fixture
 def make_study(tmp_path, workspace):
     def make(**kwargs: Any):
-        from experiments.study_cli import create_study
+        from experiments.studies import create_study
 
         study, _ = create_study(write_study(tmp_path, **kwargs), workspace=workspace)
         return study
@@ -127,7 +127,7 @@ def make_study(tmp_path, workspace):
 @pytest.fixture
 def invite(workspace):
     def invite(study_id: str = "s1", count: int = 1) -> list[Person]:
-        from experiments.study_cli import invite_respondents
+        from experiments.studies import invite_respondents
 
         rows = invite_respondents(study_id, count, workspace=workspace, base_url="http://testserver")
         return [Person(r, link.split("#", 1)[1]) for r, link in rows]

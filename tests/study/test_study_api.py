@@ -207,7 +207,7 @@ def test_withdrawal_removes_study_answers(make_study, invite, client, workspace)
     (other,) = invite()
     start(client, other)
     client.post("/api/study/answer", headers=other.headers, json={"instrument": "mini", "question": "color", "wave": 1, "value": "g"})
-    from experiments.study_cli import export_study
+    from experiments.studies import export_study
 
     exported = {p.name: p for p in export_study("s1", workspace=workspace)}
     assert person.respondent in exported["responses.csv"].read_text()

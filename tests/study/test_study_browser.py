@@ -53,7 +53,7 @@ def test_study_in_a_real_browser(tmp_path, workspace, make_study, invite, app_fa
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the CI script installs it)")
     from playwright.sync_api import expect, sync_playwright
 
-    from experiments.study_cli import export_study
+    from experiments.studies import export_study
 
     make_study(interview=True)
     (person,) = invite()

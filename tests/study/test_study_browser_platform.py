@@ -160,7 +160,7 @@ def test_custom_consent_text_on_the_interview_page(make_study, invite, app_facto
 def test_quota_full_page(tmp_path, workspace, app_factory):
     from playwright.sync_api import expect, sync_playwright
 
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
 
     path = tmp_path / "quota.yaml"
     path.write_text("id: q1\ninterview: {required: false}\ninstruments:\n  - {id: about_you, questions: [about_sex]}\n"

@@ -58,7 +58,7 @@ def agent_reply(request):
 
 
 def test_two_person_study_exported_and_evaluated(tmp_path, workspace, client, clock, monkeypatch):
-    from experiments.study_cli import create_study, evaluate_study, export_study, invite_respondents
+    from experiments.studies import create_study, evaluate_study, export_study, invite_respondents
     from surveys.loaders import load_responses
 
     (tmp_path / "mini.yaml").write_text(MINI)

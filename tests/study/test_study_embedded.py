@@ -41,7 +41,7 @@ CONDITIONS = ("interview", "combined", "composite", "demographic", "persona")
 
 def test_study_evaluate_on_the_embedded_model(tmp_path, workspace, client, clock):
     from experiments.cli import app
-    from experiments.study_cli import create_study, invite_respondents
+    from experiments.studies import create_study, invite_respondents
 
     (tmp_path / "script.yaml").write_text(SCRIPT)
     (tmp_path / "study.yaml").write_text(STUDY)

@@ -78,7 +78,7 @@ def test_consent_and_retest_invitation_from_the_study_file(make_study, invite, c
 
 def test_an_empty_consent_text_is_refused(tmp_path, workspace):
     from conftest import write_study
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
     from interviewer.study.model import StudyError
 
     with pytest.raises(StudyError, match=r"consent.text"):
@@ -126,7 +126,7 @@ def test_status_before_consent_is_invited_not_survey(make_study, invite):
 
 
 def create_about_study(tmp_path, workspace, extra: str = ""):
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
 
     path = tmp_path / "about.yaml"
     path.write_text(ABOUT_STUDY + extra)

@@ -11,7 +11,7 @@ from conftest import write_study
 def test_experiment_conditions_stimulus_and_export(tmp_path, workspace, client):
     from experiments.behavioral.assignment import group_sizes
     from experiments.behavioral.definition import load_study
-    from experiments.study_cli import create_study, export_study, invite_respondents
+    from experiments.studies import create_study, export_study, invite_respondents
     from interviewer.study.store import StudyStore
 
     path = write_study(tmp_path, extra="experiments: [ames_fiske_2015]\n")

@@ -48,7 +48,7 @@ def test_escape_cell(value, expected):
 
 
 def build(tmp_path, workspace):
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
 
     (tmp_path / "tricky.yaml").write_text(TRICKY)
     (tmp_path / "study.yaml").write_text(STUDY)
@@ -56,7 +56,7 @@ def build(tmp_path, workspace):
 
 
 def people(workspace, count):
-    from experiments.study_cli import invite_respondents
+    from experiments.studies import invite_respondents
 
     rows = invite_respondents("ex1", count, workspace=workspace, base_url="http://testserver")
     return [Person(r, link.split("#", 1)[1]) for r, link in rows]
@@ -79,7 +79,7 @@ def run_wave(client, person, clock, values, times):
 
 
 def test_export_carries_times_order_completion_and_retest_interval(tmp_path, workspace, client, clock):
-    from experiments.study_cli import export_study
+    from experiments.studies import export_study
 
     study = build(tmp_path, workspace)
     alice, bob = people(workspace, 2)
@@ -159,7 +159,7 @@ def test_export_carries_times_order_completion_and_retest_interval(tmp_path, wor
 
 
 def test_every_csv_the_study_writes_is_escaped(tmp_path, workspace, client, clock):
-    from experiments.study_cli import export_study
+    from experiments.studies import export_study
 
     build(tmp_path, workspace)
     alice, bob = people(workspace, 2)
@@ -205,7 +205,7 @@ def test_every_csv_the_study_writes_is_escaped(tmp_path, workspace, client, cloc
 
 
 def test_export_with_no_answers_writes_headers_only(tmp_path, workspace):
-    from experiments.study_cli import export_study
+    from experiments.studies import export_study
 
     build(tmp_path, workspace)
     paths = {p.name: p for p in export_study("ex1", workspace=workspace)}

@@ -41,7 +41,7 @@ def fill(schema: dict):
 
 
 def test_study_evaluate_sends_no_target_or_near_duplicate_answer(tmp_path, workspace):
-    from experiments.study_cli import create_study, evaluate_study, invite_respondents
+    from experiments.studies import create_study, evaluate_study, invite_respondents
     from interviewer.study.store import StudyStore
 
     (tmp_path / "study.yaml").write_text(STUDY)

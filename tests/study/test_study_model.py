@@ -9,7 +9,7 @@ from interviewer.study.model import StudyError, load_study_file
 
 
 def test_study_file_is_validated_and_frozen(tmp_path, workspace):
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
 
     study, folder = create_study(write_study(tmp_path), workspace=workspace)
     assert [i.id for i in study.instruments] == ["mini", "games"]

@@ -143,7 +143,7 @@ def test_join_without_the_id_parameter(make_study, client):
 ])
 def test_bad_platform_and_quota_settings_name_the_field(tmp_path, workspace, platform, field):
     from conftest import write_study
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
     from interviewer.study.model import StudyError
 
     with pytest.raises(StudyError) as info:
@@ -152,7 +152,7 @@ def test_bad_platform_and_quota_settings_name_the_field(tmp_path, workspace, pla
 
 
 def make_quota_study(tmp_path, workspace):
-    from experiments.study_cli import create_study
+    from experiments.studies import create_study
 
     path = tmp_path / "quota.yaml"
     path.write_text(QUOTA_STUDY)

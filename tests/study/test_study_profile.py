@@ -35,7 +35,7 @@ def agent_reply(request):
 
 
 def _study_with_answers(tmp_path, workspace):
-    from experiments.study_cli import create_study, invite_respondents
+    from experiments.studies import create_study, invite_respondents
     from interviewer.study.store import StudyStore
 
     (tmp_path / "study.yaml").write_text(STUDY)
@@ -51,7 +51,7 @@ def _study_with_answers(tmp_path, workspace):
 
 
 def test_about_you_builds_demographic_and_persona_agents(tmp_path, workspace):
-    from experiments.study_cli import build_study_agents, evaluate_study, scored_instruments
+    from experiments.studies import build_study_agents, evaluate_study, scored_instruments
 
     study, people = _study_with_answers(tmp_path, workspace)
     assert [i.id for i in scored_instruments(study)] == ["gss"]
@@ -91,10 +91,10 @@ def test_about_you_builds_demographic_and_persona_agents(tmp_path, workspace):
 
 
 def test_without_about_you_the_missing_agents_are_said(tmp_path, workspace):
-    from experiments.study_cli import build_study_agents
+    from experiments.studies import build_study_agents
 
     (tmp_path / "study.yaml").write_text(STUDY.replace("  - about_you\n", ""))
-    from experiments.study_cli import create_study, invite_respondents
+    from experiments.studies import create_study, invite_respondents
     from interviewer.study.store import StudyStore
 
     study, _ = create_study(tmp_path / "study.yaml", workspace=workspace)
