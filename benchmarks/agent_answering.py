@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import tempfile
 import time
@@ -33,7 +32,6 @@ from simulacra.llm import LLM, open_llm
 from simulacra.workspace import Workspace
 from surveys.instruments import load_instrument
 from surveys.model import AnswerStatus
-from surveys.paths import shared_data_dir
 
 
 def forget_prefix(llm: LLM, keep_ram_cache: bool) -> None:

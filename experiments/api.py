@@ -16,10 +16,10 @@
 
 Every function that answers questions plans a `RunSpec` and calls `experiments.pipeline.run`; nothing here
 produces an answer or a metric itself. The leak rule holds here as on every command: `run_instrument` computes
-the run's exclusions once (`exclusions_for` the questions asked, and the agents' demographic fields), records
-them in the spec and applies them to every agent before it answers (a composite or combined agent never sees a
-near-duplicate of the item it predicts; a demographic agent loses a field that repeats a target). Functions run
-synchronously, also inside Jupyter (whose own event loop is left alone). The workspace is
+the run's exclusions once (`exclusions_for` the questions asked and the agents' demographic fields) and passes
+them into the spec, which applies them to every agent however it was built (a composite or combined agent never
+sees a near-duplicate of the item it predicts; a demographic field repeating a target is left out). Functions
+run synchronously, also inside Jupyter (whose own event loop is left alone). The workspace is
 `Workspace.default()` (SIMULACRA_HOME) unless one is passed.
 """
 
@@ -248,22 +248,6 @@ def persona_agent(path: str | Path, agent_id: str, *, respondent: str | None = N
 
 
 # -- running -------------------------------------------------------------------------------------------------
-def _apply_exclusions(agent: Agent, excluded: Exclusions) -> Agent:
-    """The agent under the run's exclusions (a copy when something changes): known answers hidden with each
-    target they nearly duplicate; demographic fields repeating a target dropped from a demographic agent."""
-    if isinstance(agent, KnownAnswers):
-        hidden = {k: list(v) for k, v in agent.hidden_with.items()}
-        for target, items in _hidden_with(excluded, agent.known_answers).items():
-            hidden[target] = sorted(set(hidden.get(target, [])) | set(items))
-        if hidden != agent.hidden_with:
-            return agent.model_copy(update={"hidden_with": hidden})
-    if isinstance(agent, DemographicAgent):
-        kept = {k: v for k, v in agent.demographics.items() if k not in excluded.dropped_fields}
-        if kept != agent.demographics:
-            return agent.model_copy(update={"demographics": kept})
-    return agent
-
-
 def _truth_for_run(truth: Any, targets: Sequence[str], agents: Sequence[Agent]) -> Any:
     """A ResponseSet cut to what the run scores and what its agents know (the references learn from the same)."""
     if not isinstance(truth, ResponseSet):
@@ -345,14 +329,13 @@ def run_instrument(
     wanted = instruments if isinstance(instruments, (list, tuple)) else [instruments]
     chosen = select_questions([_instrument(i) for i in wanted], questions, limit)
     targets = [q.id for i in chosen for q in i.questions]
-    fields = sorted({f for a in agents if isinstance(a, DemographicAgent) for f in a.demographics})
-    excluded = exclusions_for(targets, fields)  # once for the run: recorded in the spec, applied to every agent
-    live = [_apply_exclusions(agent, excluded) for agent in agents]
+    fields = sorted({f for a in agents for f in a.demographics})
+    excluded = exclusions_for(targets, fields)  # once for the run: RunSpec.build applies it to every agent
     settings = load_settings()
     spec = RunSpec.build(
-        live, chosen, model=_model(llm), options=_options(scoring, debias, leave_out, folds), samples=samples,
+        agents, chosen, model=_model(llm), options=_options(scoring, debias, leave_out, folds), samples=samples,
         batch_size=batch_size, temperature=None if llm is not None else settings.llm.temperature,
-        max_tokens=None if llm is not None else settings.llm.max_tokens, truth=_truth_for_run(truth, targets, live),
+        max_tokens=None if llm is not None else settings.llm.max_tokens, truth=_truth_for_run(truth, targets, agents),
         design=design, exclusions=excluded, label=label, run_id=run_id, extra={"api": "run_instrument"},
     )
     return _execute(spec, executor=executor, llm=llm, workspace=workspace, new_run=new_run, retry_failed=retry_failed,

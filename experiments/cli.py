@@ -68,10 +68,10 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except RunInterrupted as exc:  # resumable: its own exit code (README), so a script can retry later
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)  # one line, piped or not
         sys.exit(EXIT_INTERRUPTED)
     except SimulacraError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)  # one line, piped or not
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: everything answered so far is saved; run the same command to resume.")

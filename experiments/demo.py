@@ -24,8 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
+from simulacra.agents.bank import AgentBank
+from simulacra.agents.build import import_genagents
+from simulacra.config import load_settings
+from simulacra.errors import DataFileError
+from simulacra.llm import describe_backend, open_llm
 from simulacra.terminal import print_table
 from simulacra.workspace import Workspace, private_dir
+from surveys.paths import shared_data_dir
+
+from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
+from experiments.pipeline import EvalSettings, report, run_async
+from experiments.reports.report import print_summary
+from experiments.runs.executors import LocalExecutor, answering
 
 DEMO_BATCH_SIZE = 8  # one transaction per agent; the runner asks one question a call on the embedded model
 DEMO_CONTEXT_ITEMS = 6
@@ -51,10 +65,6 @@ class DemoOptions:
 
 def sample_agent_folder(workspace: Workspace, sample_dir: Path | None = None) -> Path:
     """Rebuild genagents' folder layout (<id>/meta.json, scratch.json, memory_stream/nodes.json) from the flat sample files."""
-    from surveys.paths import shared_data_dir
-
-    from simulacra.errors import DataFileError
-
     source = Path(sample_dir) if sample_dir else shared_data_dir() / "genagents_sample"
     meta_file = source / SAMPLE_FILES["meta.json"]
     if not meta_file.is_file():
@@ -72,9 +82,6 @@ def sample_agent_folder(workspace: Workspace, sample_dir: Path | None = None) ->
 
 async def sample_interview_agent(workspace: Workspace, llm: Any, *, reflections: bool, progress: Any = None) -> Any:
     """The sample interview agent from the workspace's bank, importing it on first use."""
-    from simulacra.agents.bank import AgentBank
-    from simulacra.agents.build import import_genagents
-
     folder = sample_agent_folder(workspace)
     bank = AgentBank(workspace.agents)
     agent_id = folder.name
@@ -100,17 +107,6 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
              executor: str = "local", ray_address: str | None = None, workers: int | None = None) -> DemoResult:
     """Build the agents, run the battery through the pipeline (resumable), write the report; returns where it is.
     `llm` (tests) answers locally; otherwise `executor` (local, or ray) answers on the configured model."""
-    from rich.console import Console
-
-    from simulacra.config import load_settings
-    from simulacra.llm import describe_backend, open_llm
-
-    from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
-    from experiments.pipeline import report, run_async
-    from experiments.reports.report import print_summary
-    from experiments.runs.executors import LocalExecutor, answering
-    from experiments.pipeline import EvalSettings
-
     options = options or DemoOptions()
     console = console or Console()
     workspace = workspace or Workspace.default()
@@ -150,8 +146,6 @@ def run_demo(options: DemoOptions | None = None, *, workspace: Workspace | None 
 
 def _print_unscored_answers(folder: Any, metrics: dict[str, Any], console: Any) -> None:
     """What the sample interview agent answered (it has no GSS answers on record to score against)."""
-    from rich.table import Table
-
     unscored = {a["agent"] for a in metrics["unscored_agents"]}
     if not unscored:
         return

@@ -22,16 +22,35 @@ a particular model: the interviewer uses the "interviewer" role's model, the age
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import numpy as np
+import typer
+from rich.console import Console
 
+from interviewer.agent_loop import interview_agent
+from interviewer.clock import SpeakingRateClock
+from interviewer.engine import InterviewSession
+from interviewer.script import load_script, select_blocks
+from interviewer.storage import TranscriptStore
+from interviewer.validation import embedding_similarity
+from simulacra.agent import AnswerOptions
+from simulacra.agents.bank import AgentBank
+from simulacra.agents.build import build_agent_from_transcript
+from simulacra.config import load_settings
 from simulacra.errors import SimulacraError
+from simulacra.llm import open_llm
 from simulacra.terminal import print_markdown
+from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
 
+from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
+from experiments.pipeline import EvalSettings, report, run_async
+from experiments.runs.executors import answering
+from experiments.runs.options import EXECUTOR_HELP, RAY_ADDRESS_HELP, WORKERS_HELP
 from experiments.runs.spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -57,8 +76,6 @@ class Condition:
 
 def plan_yield(panel: str = "2016-2020", *, people: int = 1, targets: int = 4, context_items: int = 12, seed: int = 0) -> YieldPlan:
     """People, targets and twins (the targets excluded from each twin's known answers)."""
-    from experiments.faithfulness.gss_benchmark import plan_gss_benchmark
-
     plan = plan_gss_benchmark(panel, people=people, items=targets, seed=seed, context_items=context_items, conditions=("composite",))
     truth: dict[tuple[str, str], str] = {}
     for person in plan.people:
@@ -84,9 +101,6 @@ def check_no_leak(plan: YieldPlan) -> None:
 
 async def interview_twin(twin: Any, script: Any, store: Any, *, interviewer_llm: Any, agent_llm: Any, turns: int,
                          similarity_fn: Any = None) -> Any:
-    from interviewer.agent_loop import interview_agent
-    from interviewer.clock import SpeakingRateClock
-    from interviewer.engine import InterviewSession
 
     respondent = f"yield-{twin.respondent}"
     session = InterviewSession.open(script, respondent, interviewer_llm, store, SpeakingRateClock(), name=twin.name or "there",
@@ -181,8 +195,6 @@ async def interview_and_build(plan: YieldPlan, script: Any, blocks: Sequence[str
                               similarity_fn: Any = None, say: Any = print) -> tuple[list[Any], dict[str, str], dict[str, str]]:
     """Interview each twin, build interview agents from the transcript and its cuts. Returns (agents, agent id ->
     person, agent id -> condition); the twins are among the agents (condition `twin`)."""
-    from simulacra.agents.build import build_agent_from_transcript
-
     agents: list[Any] = []
     respondents: dict[str, str] = {}
     conditions: dict[str, str] = {}
@@ -230,15 +242,6 @@ async def run_interview_yield(
 ) -> dict[str, Any]:
     """Run the whole measure through the pipeline; returns the yield report (also written into the run folder as
     yield.json and yield.md, beside the run's metrics.json and report.html)."""
-    from interviewer.script import load_script, select_blocks
-    from interviewer.storage import TranscriptStore
-    from simulacra.agent import AnswerOptions
-    from simulacra.agents.bank import AgentBank
-    from simulacra.llm import open_llm
-    from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
-
-    from experiments.pipeline import EvalSettings, report, run_async
-
     say = progress or (lambda message: None)
     started = time.perf_counter()
     plan = plan_yield(panel, people=people, targets=targets, context_items=context_items, seed=seed)
@@ -252,7 +255,6 @@ async def run_interview_yield(
     bank = AgentBank(work / "agents")
     similarity_fn = None
     if embeddings:
-        from interviewer.validation import embedding_similarity
 
         similarity_fn = embedding_similarity()
     interviewer_llm = open_llm(role="interviewer")
@@ -337,14 +339,6 @@ def interview_yield(
     workers: int | None = None,
 ) -> None:
     """Measure how much of what an interviewee knows reaches an agent built from the interview."""
-    import asyncio
-
-    from rich.console import Console
-
-    from experiments.runs.executors import answering
-    from simulacra.config import load_settings
-    from simulacra.workspace import Workspace
-
     console = Console()
     workspace = Workspace.default()
     with answering(executor, load_settings(), workspace, address=ray_address, workers=workers) as (_llm, runs_on):
@@ -358,9 +352,6 @@ def interview_yield(
 
 
 def register(app: Any) -> None:
-    import typer
-
-    from experiments.runs.options import EXECUTOR_HELP, RAY_ADDRESS_HELP, WORKERS_HELP
 
     def command(
         panel: str = typer.Option("2016-2020", help="GSS panel: 2016-2020 or 2006-2010."),

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from simulacra.config import load_settings
+from simulacra.llm import open_llm
 from simulacra.workspace import Workspace
 
 from experiments.behavioral.runner import execute_experiment, plan_experiment
@@ -69,8 +71,6 @@ async def run_async(
     workspace = workspace or Workspace.default()
     if executor is None:
         if llm is None:
-            from simulacra.config import load_settings
-            from simulacra.llm import open_llm
 
             llm = open_llm(load_settings(), workspace)
         executor = LocalExecutor(llm)

@@ -12,6 +12,25 @@ from typing import Any, Sequence
 
 from rich.console import Console
 
+from interviewer.storage import TranscriptStore
+from interviewer.study.export import export_study as write_export
+from interviewer.study.model import ExperimentInfo, StudyError, load_study_file
+from interviewer.study.store import StudyStore
+from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, SessionRegistry
+from simulacra.agents.bank import AgentBank
+from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
+from simulacra.agents.build import build_agent_from_transcript
+from simulacra.agents.interview import CombinedAgent
+from simulacra.workspace import Workspace
+from surveys.model import Instrument
+from surveys.responses import ResponseSet
+
+from experiments.behavioral.assignment import assign_conditions
+from experiments.behavioral.definition import load_study
+from experiments.pipeline import EvalSettings, report, run_async
+from experiments.runs.spec import RunSpec
+from experiments.scoring.leakage import exclusions_for, field_item
+
 CONDITIONS = ("interview", "combined", "composite", "demographic", "persona")
 ABOUT_YOU = "about_you"  # the shipped "about you" instrument: demographics and the persona paragraph, never scored
 
@@ -57,9 +76,6 @@ def profile_answers(study: Any, wave_1: dict[str, Any]) -> tuple[dict[str, str],
 
 def study_store(workspace: Any = None):
     """The workspace's study store (default workspace when None)."""
-    from interviewer.study.store import StudyStore
-    from simulacra.workspace import Workspace
-
     return StudyStore(workspace or Workspace.default())
 
 
@@ -67,10 +83,6 @@ def study_store(workspace: Any = None):
 def behavioral_experiment(name: str, base: Path):
     """A behavioral experiment (experiments/behavioral study definition, by id or YAML path relative to the
     study file) as a study instrument plus its conditions' stimuli."""
-    from experiments.behavioral.definition import load_study
-    from interviewer.study.model import ExperimentInfo
-    from surveys.model import Instrument
-
     candidate = base / name
     definition = load_study(str(candidate) if candidate.suffix in (".yaml", ".yml") and candidate.is_file() else name)
     several = len(definition.steps) > 1
@@ -91,7 +103,6 @@ def behavioral_experiment(name: str, base: Path):
 
 
 def create_study(path: Path, *, workspace: Any = None, replace: bool = False):
-    from interviewer.study.model import load_study_file
 
     study = load_study_file(path, behavioral_experiment)
     folder = study_store(workspace).create(study, Path(path).read_text(encoding="utf-8"), replace=replace)
@@ -103,13 +114,10 @@ def invite_respondents(study_id: str, count: int, *, workspace: Any = None, base
                        respondents: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(respondent, link) for `count` new respondents (and a fresh link for each of `respondents`, which revokes
     their old one). The link lives at least until the retest has opened plus the web app's default link life."""
-    from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, SessionRegistry
-
     store = study_store(workspace)
     study = store.load(study_id)
     ttl = link_days or max(DEFAULT_LINK_TTL_DAYS, study.spec.retest_days + DEFAULT_LINK_TTL_DAYS)
     registry = SessionRegistry(store.workspace.sessions / "web", link_ttl_days=ttl)
-    from experiments.behavioral.assignment import assign_conditions
 
     out = []
     wanted: list[str | None] = [*respondents, *([None] * count)]
@@ -117,7 +125,6 @@ def invite_respondents(study_id: str, count: int, *, workspace: Any = None, base
         if respondent is not None:
             other = store.study_of(respondent)
             if other is not None and other != study_id:
-                from interviewer.study.model import StudyError
 
                 raise StudyError(f"respondent {respondent} is already in study {other}")
         token, invitation = registry.invite(respondent, label or f"study:{study_id}")
@@ -137,8 +144,6 @@ def invite_respondents(study_id: str, count: int, *, workspace: Any = None, base
 
 def study_responses(study_id: str, *, workspace: Any = None):
     """The study's human answers as a ResponseSet (waves 1 and 2)."""
-    from surveys.responses import ResponseSet
-
     store = study_store(workspace)
     study = store.load(study_id)
     return ResponseSet.from_records(f"study-{study_id}", store.response_records(study), source=str(store.folder(study_id)))
@@ -150,9 +155,6 @@ def export_study(study_id: str, out: Path | None = None, *, workspace: Any = Non
     responses-<instrument>.csv each, what `simulacra report --truth FILE` reads), answers.csv with answer
     times and item positions, item_order.csv, participants.csv (wave completion times, retest interval), the
     instruments as asked; external_ids.csv only with `with_external_ids`. Files are 0600 (personal data)."""
-    from interviewer.study.export import export_study as write_export
-    from interviewer.web.tokens import SessionRegistry
-
     store = study_store(workspace)
     return write_export(store, study_id, Path(out) if out else None, with_external_ids=with_external_ids,
                         registry=SessionRegistry(store.workspace.sessions / "web"))
@@ -171,13 +173,6 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
     a composite or combined agent predicting an item never sees its near-duplicates, a demographic agent never
     gets a field that is or maps to a scored item (the fields dropped are recorded in `exclusions`).
     Returns (agents, agent id -> respondent, notes on what could not be built)."""
-    from interviewer.storage import TranscriptStore
-    from simulacra.agents.bank import AgentBank
-    from experiments.scoring.leakage import exclusions_for, field_item
-    from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
-    from simulacra.agents.build import build_agent_from_transcript
-    from simulacra.agents.interview import CombinedAgent
-
     store = study_store(workspace)
     study = store.load(study_id)
     questions = [q for i in scored_instruments(study) for q in i.questions]
@@ -188,7 +183,6 @@ async def build_study_agents(study_id: str, llm: Any, *, workspace: Any = None, 
     bank = AgentBank(store.workspace.agents)
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
-        from interviewer.study.model import StudyError
 
         raise StudyError(f"unknown condition(s) {', '.join(unknown)}; choose from {', '.join(CONDITIONS)}")
     agents: list[Any] = []
@@ -257,19 +251,116 @@ def _hidden_with(exclusions: Any, known: dict[str, Any]) -> dict[str, list[str]]
     return {target: items for target, items in out.items() if items}
 
 
+# shipped instrument id -> the shipped population whose wave-1 answers its references learn from (#23 item 7)
+SHIPPED_POPULATIONS = {"gss": "gss-panel-2016-2020"}
+
+
+def _parse_time(value: Any) -> Any:
+    from datetime import datetime, timezone
+
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def retest_days(store: Any, study: Any, respondent: str) -> float | None:
+    """A person's retest interval in days, from their wave timestamps: wave-2 completion minus wave-1 completion
+    (as the export's participants.csv; a wave not marked complete ends at its last saved answer); None without a
+    retest."""
+    participant = store.participant(study.id, respondent)
+    times = store.answer_times(study.id, respondent)
+    ends = []
+    for wave in (1, 2):
+        marked = (participant.completed or {}).get(str(wave)) if participant is not None else None
+        stamps = [t for t in (_parse_time(v) for (w, _i, _q), v in times.items() if w == wave) if t is not None]
+        end = _parse_time(marked) or (max(stamps) if stamps else None)
+        ends.append(end)
+    if ends[0] is None or ends[1] is None:
+        return None
+    return (ends[1] - ends[0]).total_seconds() / 86400
+
+
+def study_demographics(store: Any, study: Any) -> Any:
+    """Per participant: their `about_you` demographics (`profile_answers`: the fields a demographic agent is given,
+    GSS labels) and `retest_interval_days` (`retest_days`), indexed by respondent: the truth's demographics, so
+    demographic references see what demographic agents see and the report states each person's retest interval."""
+    import pandas as pd
+
+    rows: dict[str, dict[str, Any]] = {}
+    for participant in store.participants(study.id):
+        person = participant.respondent
+        saved = store.answers(study.id, person)
+        about, _paragraph = profile_answers(study, {q: v for (w, _i, q), v in saved.items() if w == 1})
+        rows[person] = {**about, "retest_interval_days": retest_days(store, study, person)}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index = frame.index.astype(str)
+    frame.index.name = "respondent"
+    return frame
+
+
+def study_population(instruments: Sequence[Any], population: Any = None, columns: Sequence[str] = ()) -> Any:
+    """The population the study's references also learn from, or None: the wave-1 answers to the scored items of
+    `population` (a ResponseSet, a response set name or a file: `simulacra study evaluate --population FILE`), else
+    of the shipped population of each scored shipped instrument (`SHIPPED_POPULATIONS`: wave 1 of the GSS
+    2016-2020 panel for GSS items). Respondent ids get `POPULATION_PREFIX`: these people have no agent, so they
+    are never scored; they only enlarge the people references learn from (never the person themself: every
+    reference leaves the predicted person out). Demographic columns kept: those in `columns` (the study's)."""
+    from surveys.loaders import load_gss_panel, load_responses
+    from surveys.responses import ResponseSet
+
+    from experiments.scoring.matched import POPULATION_PREFIX
+
+    scored = {q.id for i in instruments for q in i.questions}
+    if population is not None:
+        source = population if isinstance(population, ResponseSet) else load_responses(str(population))
+        items = scored
+    else:
+        shipped = [i for i in instruments if i.id in SHIPPED_POPULATIONS]
+        if not shipped:
+            return None
+        items = {q.id for i in shipped for q in i.questions}
+        source = load_gss_panel(SHIPPED_POPULATIONS[shipped[0].id].removeprefix("gss-panel-"), "gss", waves=(1,))  # type: ignore[arg-type]
+    data = source.data[(source.data["wave"] == 1) & source.data["question"].isin(items)].copy()
+    if data.empty:
+        return None
+    data["respondent"] = POPULATION_PREFIX + data["respondent"].astype(str)
+    demographics = source.demographics
+    if demographics is not None and not demographics.empty:
+        demographics = demographics[[c for c in demographics.columns if c in set(columns)]].copy()
+        demographics.index = POPULATION_PREFIX + demographics.index.astype(str)
+        demographics = demographics[demographics.index.isin(set(data["respondent"]))]
+    return ResponseSet(name=source.name, data=data.reset_index(drop=True), demographics=demographics,
+                       instrument=source.instrument, source=source.source)
+
+
+def with_population(truth: Any, population: Any) -> Any:
+    """The study's truth with the population's wave-1 rows (and demographics) appended."""
+    import pandas as pd
+
+    from surveys.responses import ResponseSet
+
+    data = pd.concat([truth.data, population.data], ignore_index=True)
+    frames = [d for d in (truth.demographics, population.demographics) if d is not None and not d.empty]
+    demographics = pd.concat(frames) if frames else truth.demographics
+    return ResponseSet(name=truth.name, data=data, demographics=demographics, instrument=truth.instrument,
+                       source=truth.source)
+
+
 async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, model: dict[str, Any] | None = None,
                          conditions: Sequence[str] = CONDITIONS, reflections: bool = True, bootstrap: int = 1000,
                          min_items: int | None = None, batch_size: int = 5, run_id: str | None = None, new_run: bool = False,
-                         show_progress: bool = False, progress: Any = None, executor: Any = None):
+                         show_progress: bool = False, progress: Any = None, executor: Any = None,
+                         population: Any = None):
     """Build the study's agents, plan them as a RunSpec on the study's scored instruments (the study's answers as
     its truth, the exclusions computed once), run it through the pipeline and write the report.
+    The truth carries each participant's `about_you` demographics and retest interval (`study_demographics`) and,
+    for the references to learn from, a population's wave-1 answers (`study_population`: `population`, else the
+    shipped population of a shipped instrument such as GSS), marked by `POPULATION_PREFIX` and never scored.
     Returns (run folder, ReportResult, notes). `executor`: where answers are made (default: locally on `llm`)."""
-    from experiments.pipeline import report, run_async
-    from experiments.runs.spec import RunSpec
-    from experiments.pipeline import EvalSettings
-    from experiments.scoring.leakage import exclusions_for
-    from interviewer.study.model import StudyError
-
     store = study_store(workspace)
     study = store.load(study_id)
     truth = study_responses(study_id, workspace=store.workspace)
@@ -280,6 +371,14 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
     truth.data = truth.data[truth.data["question"].isin(scored_ids)].reset_index(drop=True)  # the targets only
     if truth.data.empty:
         raise StudyError(f"study {study_id} has no answers yet; nothing to evaluate")
+    truth.demographics = study_demographics(store, study)
+    people = population_info = None
+    pop = study_population(instruments, population, [c for c in truth.demographics.columns if c != "retest_interval_days"])
+    if pop is not None:
+        truth = with_population(truth, pop)
+        people = int(pop.data["respondent"].nunique())
+        population_info = {"name": pop.name, "source": pop.source, "people": people, "wave": 1,
+                           "items": sorted(set(pop.data["question"]))}
     exclusions = exclusions_for([q.id for i in instruments for q in i.questions])
     agents, respondents, notes = await build_study_agents(study_id, llm, workspace=store.workspace, conditions=conditions,
                                                           reflections=reflections, progress=progress, exclusions=exclusions)
@@ -287,9 +386,15 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
         raise StudyError(f"study {study_id}: no agent could be built ({'; '.join(notes) or 'no participants'})")
     if study.experiments:
         notes.append(f"experiments ({', '.join(study.experiments)}) are not scored here: run them with `simulacra experiment`")
+    if population_info is not None:
+        notes.append(f"references learn from the study's other participants plus {people} people of "
+                     f"{population_info['name']} (wave 1, {len(population_info['items'])} items; never scored)")
+    extra = {"study": study_id, "retest_days": study.spec.retest_days}
+    if population_info is not None:
+        extra["population"] = population_info
     spec = RunSpec.build(agents, instruments, model=model or {"model": getattr(llm, "model", "")}, batch_size=batch_size,
                          truth=truth, exclusions=exclusions, respondents=respondents, label=f"study {study_id}",
-                         run_id=run_id, extra={"study": study_id, "retest_days": study.spec.retest_days})
+                         run_id=run_id, extra=extra)
     outcome = await run_async(spec, executor, llm=llm, workspace=store.workspace, new_run=new_run,
                               console=Console(stderr=True) if show_progress else None)
     result = report(outcome.folder, None, EvalSettings(bootstrap=bootstrap, min_items=min_items))

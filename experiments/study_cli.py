@@ -154,6 +154,7 @@ def evaluate_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Run folder name (default: derived, so a rerun resumes)."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a new run folder when the agents or settings changed."),
+    population: Optional[str] = typer.Option(None, "--population", help="A response set (file or name) whose wave-1 answers the references also learn from (default: wave 1 of the GSS 2016-2020 panel for GSS items)."),
 ) -> None:
     """Build the study's agents, run them on its instruments and write the report (normalized by each
     person's own retest)."""
@@ -171,7 +172,7 @@ def evaluate_cmd(
         folder, result, notes = asyncio.run(evaluate_study(
             study, llm, workspace=workspace, model=describe_backend(settings), conditions=condition or CONDITIONS,
             reflections=reflections, bootstrap=bootstrap, min_items=min_items, run_id=run_id, new_run=new_run,
-            show_progress=True, progress=lambda message: _say(message, "dim"), executor=runs_on))
+            show_progress=True, progress=lambda message: _say(message, "dim"), executor=runs_on, population=population))
     for note in notes:
         _say(note, "yellow")
     print_summary(result.metrics, console)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 
 from simulacra.agent import Agent
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent
@@ -150,6 +151,19 @@ def demographic_profile(panel: ResponseSet, person: str, gss: Instrument, target
     return profile
 
 
+def _item_columns(demographics: Any, panel: ResponseSet, items: Sequence[str]) -> Any:
+    """The demographics with each person's wave-1 answer code to `items` (polviews, partyid, relig: what demographic
+    agents are told) as columns of the same name, so the matched reference (experiments.scoring.matched) sees them."""
+    frame = demographics.copy() if demographics is not None else pd.DataFrame()
+    frame.index = frame.index.astype(str)
+    first = panel.data[(panel.data["wave"] == 1) & panel.data["question"].isin(set(items))]
+    for item in items:
+        values = first[first["question"] == item].drop_duplicates("respondent").set_index("respondent")["value"]
+        values.index = values.index.astype(str)
+        frame[item] = values.astype(str).reindex(frame.index) if not frame.empty else values.astype(str)
+    return frame
+
+
 def plan_gss_benchmark(
     panel_name: str = "2016-2020",
     *,
@@ -194,6 +208,7 @@ def plan_gss_benchmark(
     truth = panel.subset(questions=list(targets) + list(extra))
     truth.name = panel.name if panel_file is not None else f"gss-panel-{panel_name}"
     truth.instrument = gss.id
+    truth.demographics = _item_columns(truth.demographics, panel, [i for i in DEMOGRAPHIC_ITEMS if i not in targets])
     first = panel.subset(respondents=chosen_people, questions=[q.id for q in known_questions]).wave(1)
 
     excluded = exclusions_for(targets, [*DEMOGRAPHIC_FIELDS, *ITEM_FIELDS.values()])

@@ -20,6 +20,7 @@ from simulacra.workspace import atomic_write_json, atomic_write_text
 
 from experiments.runs.folder import RunFolder
 from experiments.scoring.evaluate import CONDITION_ORDER, EvalSettings
+from experiments.scoring.matched import matched_line
 from experiments.scoring.score import score_folder
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -396,6 +397,8 @@ def print_population_checks(metrics: dict[str, Any], console: Any) -> None:
 def print_verdicts(metrics: dict[str, Any], console: Any) -> None:
     for verdict in metrics.get("verdicts", []):
         name = CONDITION_LABELS.get(verdict["condition"], verdict["condition"])
+        if verdict.get("matched"):  # like-for-like first (#23 item 2), then the best reference
+            console.print(matched_line(name, verdict["matched"]))
         if verdict.get("difference") is None:
             console.print(f"[bold]verdict[/bold] {name}: {verdict['verdict']}")
             continue

@@ -21,11 +21,14 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, Field
 
+import simulacra
 from simulacra.errors import DataFileError, SimulacraError
 from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
 from surveys.model import Instrument
+from surveys.responses import ResponseSet
 
 from experiments.runs.identity import (
     check_run_id,
@@ -56,6 +59,9 @@ class AgentEntry(BaseModel):
     respondent: str | None = None  # whose human answers this agent is scored against
     name: str | None = None
     fingerprint: str = ""  # the agent's stable content: a changed agent is a different run
+    # what the agent sees of the person, as data (Agent.inputs(): demographic fields, known items): what a matched
+    # reference condition must see too
+    inputs: dict[str, Any] = Field(default_factory=dict)
 
 
 class InstrumentEntry(BaseModel):
@@ -150,8 +156,6 @@ def default_run_id(manifest: RunManifest) -> str:
 
 def parse_manifest(path: Path, text: str) -> RunManifest:
     """A manifest of this version, an old batch manifest migrated in memory, or one clear line saying why not."""
-    import simulacra
-
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -186,7 +190,6 @@ def parse_manifest(path: Path, text: str) -> RunManifest:
 
 class RunFolder:
     """Open an existing run folder, or create one with `RunFolder.create`."""
-
     def __init__(self, path: Path):
         self.path = Path(path)
         if not self.manifest_path.is_file():
@@ -362,10 +365,6 @@ def save_truth(folder: RunFolder, responses: Any) -> None:
 
 def load_saved_truth(folder: RunFolder):
     """The ResponseSet saved by `save_truth`."""
-    import pandas as pd
-
-    from surveys.responses import ResponseSet
-
     target = folder.path / "truth"
     responses_csv = target / "responses.csv"
     if not responses_csv.is_file():

@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import simulacra
+from simulacra import prompts
 from surveys.names import check_name
 
 # settings that change what a model is asked or how an answer is chosen (batch size and concurrency do not)
@@ -58,15 +60,11 @@ def agent_fingerprint(agent: Any) -> str:
 
 def prompt_template_hashes() -> dict[str, str]:
     """{template path: sha16} for every template the answering path may use."""
-    from simulacra.prompts import ANSWER_TEMPLATE_DIRS, template_hashes
-
-    return template_hashes(*ANSWER_TEMPLATE_DIRS)
+    return prompts.template_hashes(*prompts.ANSWER_TEMPLATE_DIRS)  # read at call time (tests point it elsewhere)
 
 
 def code_version() -> dict[str, Any]:
     """The package version and, when run from a git checkout, its commit and whether the tree is dirty."""
-    import simulacra
-
     info: dict[str, Any] = {"simulacra": getattr(simulacra, "__version__", "unknown")}
     repo = Path(__file__).resolve().parents[2]
     if not (repo / ".git").exists():

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
 
 class ProgressBar:
     """A rich progress bar: answers done, failures, tokens and cost so far. Use as a context manager and
     pass `bar.update` as the runner's `on_progress`."""
-
     def __init__(self, label: str, console: Any = None):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),

@@ -244,6 +244,7 @@ def agent_entries(agents: Sequence[Agent], respondents: dict[str, str] | None = 
             respondent=respondents.get(agent.id) or agent.respondent or agent.id,
             name=agent.name,
             fingerprint=agent_fingerprint(agent),
+            inputs=agent.inputs(),
         )
         for agent in agents
     ]

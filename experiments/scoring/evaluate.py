@@ -11,7 +11,10 @@ the statistical reference conditions (majority, demographic kNN, composite kNN, 
 learn from other people only) and the random floor, on the same people and items, with two-way bootstrap
 intervals, failed answers scored both ways (as wrong: the headline; and excluded), distribution metrics,
 population-informed versions of the agent conditions and a verdict per agent condition against the best
-reference. BFI and games keep the profile scoring below.
+reference and against its matched reference, which sees exactly the condition's agents' inputs
+(`experiments.scoring.matched`); a verdict on fewer than 10 people or 10 items says "too small to judge".
+Respondents whose id starts with `POPULATION_PREFIX` (a study's population: `experiments.studies.study_population`)
+have no agent: references learn from them, nobody scores them. BFI and games keep the profile scoring below.
 
 Conventions, stated once:
 - when a person has a retest, only items they answered in both waves are scored, so the agent's accuracy
@@ -33,10 +36,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from surveys.instruments import load_instrument
 from surveys.model import Instrument, Question, QuestionKind
 from surveys.responses import ResponseSet
 
 from experiments.scoring.groups import age_group
+from experiments.scoring.matched import POPULATION_PREFIX, plan_matched
 from experiments.scoring import metrics as m
 from experiments.runs.folder import RunFolder
 
@@ -52,7 +57,8 @@ CONDITION_ORDER = (
     + ["majority", "demographic_knn", "composite_knn", "logistic", FLOOR_MAJORITY, FLOOR_RANDOM]
 )
 RANDOM_DRAWS = 20
-NOT_DEMOGRAPHIC = {"year", "sample", "wave", "id", "respondent", "weight", "name", "first_name", "last_name"}
+NOT_DEMOGRAPHIC = {"year", "sample", "wave", "id", "respondent", "weight", "name", "first_name", "last_name",
+                   "retest_interval_days"}
 
 
 @dataclass
@@ -442,6 +448,7 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
 
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
     notes = exclusion_notes(conditions, effective_min, settings)
+    notes += [note for i in instruments if instrument_family(i) == "bfi" for note in partial_traits(i)]
     metrics = {
         "schema_version": SCHEMA_VERSION,
         "run": {
@@ -457,11 +464,14 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
         "truth": {
             "name": truth.name,
             "source": truth.source,
-            "people_in_truth": len(truth_people),
+            "people_in_truth": len({p for p in truth_people if not p.startswith(POPULATION_PREFIX)}),
+            "population_people": len({p for p in truth_people if p.startswith(POPULATION_PREFIX)}),
+            "population": (manifest.extra or {}).get("population"),
             "wave": settings.wave,
             "retest_wave": settings.retest_wave,
             "design": "same-wave" if settings.wave == 1 else "cross-wave",
             "retest_interval": retest_interval(truth),
+            "retest_interval_days": person_retest_days(truth),
         },
         "answers": {"total": int(len(frame)), "ok": int(counts.get("ok", 0)), "failed": int(counts.get("failed", 0)),
                     "expected": manifest.total_answers, "headline": "failed answers count as wrong",
@@ -515,8 +525,54 @@ def exclusion_notes(conditions: Mapping[str, Mapping[str, Any]], effective_min: 
 REFERENCE_CONDITIONS = {"majority", "demographic_knn", "composite_knn", "logistic", FLOOR_MAJORITY, FLOOR_RANDOM}
 
 
+def partial_traits(instrument: Instrument) -> list[str]:
+    """BFI traits measured by fewer than their items (a study asking a subset), flagged in words: the trait key of
+    the shipped instrument of the same id when there is one, else the instrument's own."""
+    key = instrument.scoring.get("traits", {}) if isinstance(instrument.scoring, dict) else {}
+    try:
+        key = load_instrument(instrument.id).scoring.get("traits", {}) or key
+    except Exception:  # noqa: BLE001 - a user instrument: its own key
+        pass
+    asked = {q.id for q in instrument.questions}
+    out = []
+    for trait, spec in key.items():
+        items = list(spec.get("items", []))
+        n = sum(1 for q in items if q in asked)
+        if 0 < n < len(items):
+            out.append(f"{instrument.id} trait {trait}: measured by {n} of its {len(items)} items (flagged: a partial "
+                       "score, less reliable than the full scale)")
+    return out
+
+
+def person_retest_days(truth: ResponseSet) -> dict[str, float] | None:
+    """Each person's retest interval in days, when the truth's demographics carry it (`retest_interval_days`: a
+    study's, from each person's wave timestamps); None otherwise."""
+    demo = truth.demographics
+    if demo is None or demo.empty or "retest_interval_days" not in demo.columns:
+        return None
+    values = pd.to_numeric(demo["retest_interval_days"], errors="coerce")
+    return {str(p): float(v) for p, v in values.items() if np.isfinite(v) and not str(p).startswith(POPULATION_PREFIX)}
+
+
+def _duration(days: float) -> str:
+    if days < 1 / 24:
+        return f"{days * 1440:.0f} minutes"
+    if days < 2:
+        return f"{days * 24:.1f} hours"
+    return f"{days:.1f} days"
+
+
 def retest_interval(truth: ResponseSet) -> str:
-    """The time between the scored wave and the retest, as far as the response set says."""
+    """The time between the scored wave and the retest: each person's own from their wave timestamps when the
+    truth carries them (a study), with the distribution over people; else as far as the response set says."""
+    days = person_retest_days(truth)
+    if days:
+        values = np.array(sorted(days.values()))
+        text = (f"each person's own, from their wave timestamps: median {_duration(float(np.median(values)))} "
+                f"(range {_duration(float(values[0]))} to {_duration(float(values[-1]))}) over {len(values)} people")
+        if len(values) <= 10:
+            text += "; " + ", ".join(f"{p}: {_duration(v)}" for p, v in sorted(days.items()))
+        return text
     name = f"{truth.name} {truth.source or ''}"
     if "2016" in name and "2020" in name or "gss-panel-2016" in name:
         return "2 or 4 years: the 2018 sample re-interviewed in 2020 (2 years), the 2016 sample in 2020 (4 years); reported apart"
@@ -602,6 +658,7 @@ def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: 
         min_items=min_items, bootstrap=settings.bootstrap, seed=settings.seed, references=settings.references,
         population=settings.population, parity_min_group=settings.parity_min_group,
         min_item_people=settings.min_item_people, parity_fields=settings.parity_fields, exclusions=exclusions,
+        matched=plan_matched(by_condition, panel, exclusions),
     )
     return score_survey(panel, targets, rows, agents, survey_settings), min_items
 

@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from experiments.scoring.panel import MISSING, PanelMatrix
 
@@ -124,18 +125,22 @@ class DemographicKNN(_KNN):
         self.seed = seed
 
     def _distance(self, panel: PanelMatrix, fields: Sequence[str], rows: np.ndarray) -> np.ndarray:
-        """Gower distance over the fields: |age difference| / range, mismatch for the others (0.5 if unknown)."""
+        """Gower distance over the fields: |age difference| / range, mismatch for the others (0.5 if unknown).
+        A field that is no demographics column but an item of the panel (e.g. polviews, partyid, relig) is read
+        as the item's wave-1 answer code, a categorical field (the matched reference of an agent given them)."""
         demo = panel.demographics
         n = len(panel.people)
         dist = np.zeros((len(rows), n))
         used = 0
         for name in fields:
-            if demo is None or name not in demo.columns:
+            if (demo is None or name not in demo.columns) and name in panel.items:
+                codes_w1 = panel.seen[:, panel.item_index(name)]
+                column = pd.Series(np.where(codes_w1 >= 0, codes_w1.astype(str), None), dtype="object")
+            elif demo is None or name not in demo.columns:
                 continue
-            column = demo[name]
+            else:
+                column = demo[name]
             if name == "age":
-                import pandas as pd
-
                 values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
                 span = np.nanmax(values) - np.nanmin(values) if np.isfinite(values).any() else 1.0
                 d = np.abs(values[rows][:, None] - values[None, :]) / (span or 1.0)

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from experiments.scoring import matched
 from experiments.scoring import stats as st
 from experiments.scoring.groups import age_group
 from experiments.scoring.distributions import (answer_distribution, brier_per_person, describe_origin, log_loss_per_person,
@@ -58,6 +59,9 @@ class SurveySettings:
     # target -> items no reference may learn from when predicting it: the run's exclusions (RunSpec), computed once;
     # None (a run from before RunSpec, or the reference table): the near-duplicate table's
     exclusions: dict[str, set[str]] | None = None
+    # agent condition -> what its matched reference sees (`matched.plan_matched`, from the manifest's agent inputs);
+    # None: no matched verdicts (the reference table)
+    matched: dict[str, Any] | None = None
 
 
 @dataclass
@@ -199,8 +203,15 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
             result.verdicts.append({"condition": name, "verdict": "no reference to compare with", "difference": None, "ci": None})
             continue
         diff = st.paired_difference(all_sums[name], best_sums, boot, "normalized_accuracy", settings.min_items)
-        result.verdicts.append({"condition": name, "reference": best, "reference_label": LABELS.get(best, best),
-                                "reference_value": best_value, **diff, "verdict": _verdict_word(diff)})
+        row = {"condition": name, "reference": best, "reference_label": LABELS.get(best, best),
+               "reference_value": best_value, **diff,
+               "verdict": matched.too_small(all_sums[name], settings.min_items) or _verdict_word(diff)}
+        if settings.matched and name in settings.matched and name in agent_cells:  # #23 item 2: like-for-like
+            row["matched"] = matched.matched_verdict(settings.matched[name], panel, sub, targets, rows, cells,
+                                                     all_sums[name], excluded, boot, min_items=settings.min_items,
+                                                     k=settings.k, seed=settings.seed)
+            result.conditions[name]["matched"] = settings.matched[name].as_json()
+        result.verdicts.append(row)
 
     for name, block in result.conditions.items():  # the real mixture against its placebo, paired
         placebo = block.get("placebo")

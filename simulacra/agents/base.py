@@ -71,6 +71,12 @@ class Agent(ABC, BaseModel):
         Used by leak tests and cost estimates. Where routing would need the model, every expert's notes are
         shown (a superset of what answering uses)."""
 
+    # -- what it sees --------------------------------------------------------------------------------------
+    def inputs(self) -> dict[str, Any]:
+        """What this agent knows of the person, as data (recorded with a run, so that a matched reference
+        condition can be given exactly the same): its demographic fields; kinds with known answers add them."""
+        return {"demographic_fields": sorted(self.demographics)} if self.demographics else {}
+
     # -- exclusions ----------------------------------------------------------------------------------------
     def excluding(self, hidden: Mapping[str, Sequence[str]], dropped_fields: Iterable[str]) -> "Agent":
         """This agent under a run's exclusions (computed once per run; see experiments.runs.spec.Exclusions):

@@ -118,6 +118,13 @@ class KnownAnswers(BaseModel):
     # item -> the other items never shown while it is predicted (its near-duplicates: the run's exclusions)
     hidden_with: dict[str, list[str]] = Field(default_factory=dict)
 
+    def inputs(self) -> dict[str, Any]:
+        out = dict(super().inputs())  # type: ignore[misc]
+        out["known_items"] = sorted(self.known_answers)
+        if self.hidden_with:
+            out["hidden_with"] = {k: list(v) for k, v in sorted(self.hidden_with.items())}
+        return out
+
     def excluding(self, hidden: Mapping[str, Sequence[str]], dropped_fields: Iterable[str]) -> Any:
         """Also hide, while an item is predicted, the known items `hidden[item]` names (merged into `hidden_with`)."""
         agent = super().excluding(hidden, dropped_fields)  # type: ignore[misc]

@@ -34,8 +34,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     total = sum(COUNTS.values())
     terminalreporter.section("fuzzing: examples tried")
-    terminalreporter.write_line(" tried  accepted  test (the rest were refused with one error line)")
+    terminalreporter.write_line(" tried  accepted  test  (accepted: a valid object, exit 0 or a 2xx; the rest were refused cleanly)")
     for name, count in sorted(COUNTS.items()):
         terminalreporter.write_line(f"{count:6d}  {ACCEPTED[name]:8d}  {name}")
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-    terminalreporter.write_line(f"fuzz: {total} examples tried in {len(COUNTS)} tests (profile {profile}, derandomized)")
+    seed = "a random seed" if profile == "explore" else "derandomized: a fixed seed"
+    terminalreporter.write_line(f"fuzz: {total} examples tried in {len(COUNTS)} tests (profile {profile}, {seed})")
