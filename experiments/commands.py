@@ -7,7 +7,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from experiments import batch_cli, interview_yield, study_cli
+    from experiments import batch_cli, study_cli, yield_cli
     from experiments import withdraw as withdraw_cli
     from experiments import experiment_cli as behavioral_cli
 
@@ -15,4 +15,4 @@ def register(app: typer.Typer) -> None:
     behavioral_cli.register(app)
     withdraw_cli.register(app)  # `simulacra withdraw`
     study_cli.register(app)  # `simulacra study ...`
-    interview_yield.register(app)  # `simulacra interview-yield`
+    yield_cli.register(app)  # `simulacra interview-yield`

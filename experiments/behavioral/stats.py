@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 Z95 = 1.959963984540054
 
@@ -70,8 +71,6 @@ def d_confidence(d: float, n1: float, n2: float) -> tuple[float, float]:
 # -- chi-square ------------------------------------------------------------------------------------
 def chi_square_2x2(higher: tuple[int, int], lower: tuple[int, int]) -> TestResult:
     """`higher`/`lower` = (events, non-events) in the group hypothesised to have more / fewer events."""
-    from scipy import stats
-
     a, b = (int(x) for x in higher)
     c, d_ = (int(x) for x in lower)
     n = a + b + c + d_
@@ -128,8 +127,6 @@ def _from_contrast(
     n1: float, n2: float, groups: dict[str, Any], *, square: bool,
 ) -> TestResult:
     """Shared tail of the t-test and the interaction F: statistic, p, d and its CI, degenerate cases."""
-    from scipy import stats
-
     if pooled_sd == 0.0:
         if estimate == 0.0:
             return TestResult(test, 0.0, df, 1.0, 0.0, None, None, n, groups, "no variation within conditions and no difference to test", 0.0)
@@ -170,8 +167,6 @@ def anova_interaction_2x2(cells: Mapping[str, Sequence[float]], contrast: Mappin
 
 def two_way_anova_2x2(cells: Mapping[tuple[int, int], Sequence[float]]) -> dict[str, dict[str, float]]:
     """Full 2 x 2 table (Type III SS via +/-1 contrasts of cell means) for display: A, B, A x B, error."""
-    from scipy import stats
-
     arrays = {key: np.asarray(v, dtype=float) for key, v in cells.items()}
     n = sum(len(v) for v in arrays.values())
     df_error = n - 4
@@ -196,8 +191,6 @@ def two_way_anova_2x2(cells: Mapping[tuple[int, int], Sequence[float]]) -> dict[
 # -- across studies --------------------------------------------------------------------------------
 def effect_size_correlation(agent_d: Sequence[float | None], human_d: Sequence[float | None]) -> tuple[float | None, int]:
     """Pearson r of agent vs human d over studies where both are finite; None with fewer than 3 pairs."""
-    from scipy import stats
-
     pairs = [(a, h) for a, h in zip(agent_d, human_d) if _finite(a) is not None and _finite(h) is not None]
     if len(pairs) < 3:
         return None, len(pairs)

@@ -25,7 +25,11 @@ import itertools
 
 import numpy as np
 
+from surveys.instruments import load_instrument
+from surveys.loaders import load_gss_panel
+
 from experiments.scoring.leakage import DATA, KNOWN_PAIRS
+from experiments.scoring.panel import PanelMatrix
 
 
 def conditional_mode_accuracy(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> tuple[float, float, int]:
@@ -44,10 +48,6 @@ def gain(accuracy: float, majority: float) -> float:
 
 
 def compute(threshold: float = 0.8, min_gain: float = 0.5, min_pairs: int = 100) -> list[dict]:
-    from surveys.instruments import load_instrument
-    from surveys.loaders import load_gss_panel
-
-    from experiments.scoring.panel import PanelMatrix
 
     gss = load_instrument("gss")
     panel = PanelMatrix.from_responses(load_gss_panel("2016-2020", gss), gss.questions)

@@ -106,36 +106,47 @@ async def test_interview_yield_at_tiny_scale(tmp_path):
     assert any(transcript)
 
 
-async def test_the_issues_closed_loop_on_the_embedded_model_stops_with_one_line(tmp_path):
-    """Issue #25 reproduced: `simulacra interview --respondent-agent <the genagents sample agent> --max-minutes 2`
-    on the embedded default (temperature 0, so the same replies every run). PLACEHOLDER"""
+async def test_the_issues_closed_loop_on_the_embedded_model_no_longer_says_saved(tmp_path):
+    """Issue #25 on the embedded default (temperature 0: the same replies every run), as `simulacra interview
+    --respondent-agent <the genagents sample agent> --max-minutes 2` runs it. Before the fix the agent was asked
+    the intro, answered its checkpoint message ("Saved"), and, shown that exchange as a prior step, said "Saved"
+    to every question after it (reproduced on the original tree: 15 x "Saved", then "Yes" x 16 and echoes of the
+    questions). Now the intro is not put to the agent, its first reply to the life story is judged, refused and
+    asked for once more, and no "Saved" reaches the transcript. (The stop line itself is tested with a scripted
+    agent in test_adequacy.py: on this model the answers no longer degenerate far enough to reach it, and ten
+    answers of the sample agent take 15-30 minutes here.)"""
     from experiments.demo import sample_agent_folder
-    from interviewer.agent_loop import AgentNotInterviewable
-    from interviewer.session_cli import register
+    from interviewer.script import load_script, shorten
+    from interviewer.validation import embedding_similarity
     from simulacra.agents.build import import_genagents
-    from simulacra.agents.cli import agents_app
-    from simulacra.transcript import UnusableTranscriptError
     from simulacra.workspace import Workspace
-    import typer
 
     (agent,) = await import_genagents(sample_agent_folder(Workspace.default()), None, AgentBank(), reflections=False)
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    register(app)
-    args = ["interview", "--respondent-agent", agent.id, "--max-minutes", "2"]
-    result = await asyncio.to_thread(CliRunner().invoke, app, args)
-    assert isinstance(result.exception, AgentNotInterviewable), result.output + repr(result.exception)
-    message = str(result.exception)
-    from simulacra.config import load_settings
-    from simulacra.llm import describe_backend
+    store = TranscriptStore()
+    llm, agent_llm = open_llm(role="interviewer"), open_llm(role="agents")
+    heard: list[tuple[str, list[str]]] = []
+    answer = agent.answer
 
-    model = describe_backend(load_settings(), role="agents")["model"]  # what answered, without loading it again
-    assert "\n" not in message and message.startswith("interview stopped: ")
-    assert f"this agent cannot be interviewed on {model}" in message
-    transcript = read_transcript(TranscriptStore().path(f"agent-{agent.id}"))
-    answers = [t for t in transcript.turns if t.speaker == "respondent" and t.adequacy is not None]
-    bad = [t for t in answers if t.adequacy == "non_answer"]
-    assert len(answers) == 10 and len(bad) > 5 and f"{len(bad)} of 10 answers were not answers" in message
-    assert transcript.meta["unusable"] is True
-    refused = await asyncio.to_thread(CliRunner().invoke, agents_app, ["build", str(TranscriptStore().path(f"agent-{agent.id}"))])
-    assert isinstance(refused.exception, UnusableTranscriptError)
+    async def listening(questions, **kwargs):  # what the agent is told: the line and the prior steps
+        heard.append((questions[0].text, [step.stimulus + " | " + step.answer for step in kwargs.get("prior", [])]))
+        return await answer(questions, **kwargs)
+
+    object.__setattr__(agent, "answer", listening)
+    session = InterviewSession.open(shorten(load_script("default"), 2), f"agent-{agent.id}", llm, store, SpeakingRateClock(),
+                                    name=agent.name, meta={"respondent_agent": agent.id}, similarity_fn=embedding_similarity())
+    try:
+        await interview_agent(session, agent, agent_llm, max_turns=2)
+    finally:
+        await llm.aclose()
+        await agent_llm.aclose()
+    transcript = read_transcript(store.path(f"agent-{agent.id}"))
+    answers = [t for t in transcript.turns if t.speaker == "respondent"]
+    assert answers[0].text == "" and answers[0].meta["agent_status"] == "not_asked"  # the intro
+    assert not any("checkpoint" in line or "Saved" in " ".join(prior) for line, prior in heard)
+    assert heard[0][0].startswith("To start, I would like to begin with a big question")
+    said = [a.text for a in answers[1:]]
+    assert len(said) == 2 and all(text.strip() and "saved" not in text.casefold() for text in said)
+    first = answers[1].meta["agent_check"]
+    assert first["first_problems"] and first["regenerated"] == 1  # its first reply was refused and asked for again
+    assert all(a.adequacy in ("adequate", "non_answer") for a in answers[1:])
+    assert not transcript.meta.get("unusable")

@@ -119,7 +119,7 @@ def test_the_command_registers():
     import typer
     from typer.testing import CliRunner
 
-    from experiments.interview_yield import register
+    from experiments.yield_cli import register
 
     app = typer.Typer()
     register(app)

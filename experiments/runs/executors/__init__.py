@@ -10,11 +10,14 @@ Ray is imported only by `experiments.runs.executors.ray_executor`, and only when
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any, Iterator, Protocol, Sequence
 
 from simulacra.agent import Agent, AnswerOptions, PriorStep
+from simulacra.config import load_settings
 from simulacra.errors import SimulacraError
+from simulacra.transcript import read_transcript
 from surveys.model import Answer, Question
 
 from experiments.runs.executors.local import LocalExecutor, SampledLLM, sampled
@@ -56,7 +59,7 @@ def answering(name: str, settings: Any, workspace: Any, *, address: str | None =
     if name == "local":
         if address or workers:
             raise SimulacraError("--ray-address and --workers go with --executor ray")
-        from simulacra.llm import open_llm
+        from simulacra.llm import open_llm  # looked up when called: a test or a caller may swap the workspace's model
 
         llm = open_llm(settings, workspace)
         yield llm, LocalExecutor(llm)
@@ -74,10 +77,6 @@ async def build_agents_on(builder: Any, transcripts: Sequence[Any], bank: Any, *
     """Interview agents from transcript files, built on `builder` (a RayBuilder) and saved by this process, the
     single writer of `bank` (it embeds the memories into the bank's store when saving). Each file is one unit: a
     file that cannot be read or built is reported as (file, message) and the others are still built."""
-    import asyncio
-
-    from simulacra.transcript import read_transcript
-
     built: list[Any] = []
     errors: list[tuple[str, str]] = []
     gate = asyncio.Semaphore(max(1, int(getattr(builder, "slots", 1))))
@@ -106,14 +105,11 @@ def build_agents(name: str, transcripts: Sequence[Any], bank: Any, *, settings: 
                  address: str | None = None, workers: int | None = None, reflections: bool = True,
                  reflection_limit: int | None = None, agent_id: str | None = None, progress: Any = None,
                  **kwargs: Any) -> tuple[list[Any], list[tuple[str, str]], dict[str, Any]]:
-    """`simulacra agents build --executor ray`: (agents built and saved, [(file, error)], usage). Registered as the
-    agents CLI's build hook by experiments.commands (simulacra/ cannot import experiments/)."""
-    import asyncio
-
+    """`simulacra agents build --executor ray`: (agents built and saved, [(file, error)], usage). Handed to the
+    agents CLI by the composition root (experiments.wiring.cli_objects; simulacra/ cannot import experiments/)."""
     if name != "ray":
         raise SimulacraError(f"unknown executor {name!r} for building agents (choose {' or '.join(EXECUTORS)})")
     from experiments.runs.executors.ray_executor import RayBuilder
-    from simulacra.config import load_settings
 
     with RayBuilder(settings or load_settings().llm, address=address, workers=workers, **kwargs) as builder:
         built, errors = asyncio.run(build_agents_on(builder, transcripts, bank, reflections=reflections,
