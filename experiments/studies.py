@@ -18,7 +18,7 @@ from interviewer.study.model import ExperimentInfo, StudyError, load_study_file
 from interviewer.study.store import StudyStore
 from interviewer.web.tokens import DEFAULT_LINK_TTL_DAYS, SessionRegistry
 from simulacra.agents.bank import AgentBank
-from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent
+from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent, shown_value
 from simulacra.agents.build import build_agent_from_transcript
 from simulacra.agents.interview import CombinedAgent
 from simulacra.workspace import Workspace
@@ -60,13 +60,8 @@ def profile_answers(study: Any, wave_1: dict[str, Any]) -> tuple[dict[str, str],
                 continue
             field = question.meta.get("demographic")
             if field:
-                shown = value
-                if question.is_choice:
-                    try:
-                        shown = question.option(str(value)).label
-                    except ValueError:
-                        shown = value
-                elif isinstance(value, float) and value.is_integer():
+                shown = shown_value(question, value)
+                if not question.is_choice and isinstance(value, float) and value.is_integer():
                     shown = int(value)
                 demographics[str(field)] = str(shown)
             elif question.meta.get("persona"):

@@ -268,11 +268,13 @@ def _export(responses, path: Path) -> None:
     import os
     import tempfile
 
+    from surveys.exports import csv_safe_frame
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
-            responses.data.to_csv(fh, index=False)
+            csv_safe_frame(responses.data).to_csv(fh, index=False)  # opened in spreadsheets: no formulas
         os.chmod(tmp, 0o600)  # answers are personal data
         os.replace(tmp, path)
     except BaseException:

@@ -73,7 +73,8 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def _csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell (and header) `csv_safe`: what every CSV the product writes for people goes through."""
     out = frame.copy()
     for column in out.columns:
         if not pd.api.types.is_numeric_dtype(out[column]):  # object or string dtype: text cells (numbers pass unchanged)
@@ -273,7 +274,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    safe = _csv_safe_frame(frame)
+    safe = csv_safe_frame(frame)
     return _atomic(path, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8", quoting=csv.QUOTE_MINIMAL))
 
 

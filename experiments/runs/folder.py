@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 import simulacra
 from simulacra.errors import DataFileError, SimulacraError
 from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
+from surveys.exports import csv_safe_frame
 from surveys.model import Instrument
 from surveys.responses import ResponseSet
 
@@ -326,7 +327,7 @@ class RunFolder:
         """Write responses.parquet and responses.csv atomically from the database."""
         frame = export_frame(self.answers())
         paths = {"csv": self.path / "responses.csv", "parquet": self.path / "responses.parquet"}
-        atomic_write_text(paths["csv"], frame.to_csv(index=False))
+        atomic_write_text(paths["csv"], csv_safe_frame(frame).to_csv(index=False))  # opened in spreadsheets: no formulas
         tmp = self.path / ".responses.parquet.tmp"
         frame.to_parquet(tmp, index=False)
         tmp.chmod(0o600)

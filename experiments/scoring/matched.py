@@ -177,17 +177,23 @@ def too_small(sums: st.PersonSums, min_items: int) -> str | None:
             f"{MIN_PEOPLE_TO_JUDGE} people and {MIN_ITEMS_TO_JUDGE} items)")
 
 
-def _word(diff: Mapping[str, Any]) -> str:
+def verdict_word(diff: Mapping[str, Any], against: str = "the best reference") -> str:
+    """A paired difference in words: better / worse than `against` when its interval excludes 0, else not
+    distinguishable (no interval: the sign alone)."""
     ci = diff.get("ci")
     if diff.get("difference") is None:
         return "not estimable"
     if not ci:
         return "better" if diff["difference"] > 0 else "worse" if diff["difference"] < 0 else "equal"
     if ci[0] > 0:
-        return "better than the matched reference"
+        return f"better than {against}"
     if ci[1] < 0:
-        return "worse than the matched reference"
-    return "not distinguishable from the matched reference"
+        return f"worse than {against}"
+    return f"not distinguishable from {against}"
+
+
+def _word(diff: Mapping[str, Any]) -> str:
+    return verdict_word(diff, "the matched reference")
 
 
 def matched_verdict(spec: MatchedSpec, panel: PanelMatrix, sub: PanelMatrix, targets: list[str], rows: np.ndarray,

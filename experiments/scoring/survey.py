@@ -205,7 +205,7 @@ def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agent
         diff = st.paired_difference(all_sums[name], best_sums, boot, "normalized_accuracy", settings.min_items)
         row = {"condition": name, "reference": best, "reference_label": LABELS.get(best, best),
                "reference_value": best_value, **diff,
-               "verdict": matched.too_small(all_sums[name], settings.min_items) or _verdict_word(diff)}
+               "verdict": matched.too_small(all_sums[name], settings.min_items) or matched.verdict_word(diff)}
         if settings.matched and name in settings.matched and name in agent_cells:  # #23 item 2: like-for-like
             row["matched"] = matched.matched_verdict(settings.matched[name], panel, sub, targets, rows, cells,
                                                      all_sums[name], excluded, boot, min_items=settings.min_items,
@@ -293,17 +293,6 @@ def _placebo_word(diff: dict[str, Any]) -> str:
     return "no evidence of person-specific information: the real mixture does not beat its placebo (interval reaches 0)"
 
 
-def _verdict_word(diff: dict[str, Any]) -> str:
-    ci = diff.get("ci")
-    if diff.get("difference") is None:
-        return "not estimable"
-    if not ci:
-        return "better" if diff["difference"] > 0 else "worse" if diff["difference"] < 0 else "equal"
-    if ci[0] > 0:
-        return "better than the best reference"
-    if ci[1] < 0:
-        return "worse than the best reference"
-    return "not distinguishable from the best reference"
 
 
 def _weights(weights: np.ndarray, scored: np.ndarray) -> dict[str, Any]:

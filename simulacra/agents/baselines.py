@@ -87,14 +87,18 @@ def twin_key(question: Question) -> str:
     return str(item) if item else question.id
 
 
-def format_known_answer(question: Question, value: Any) -> str:
-    shown = value
+def shown_value(question: Question, value: Any) -> Any:
+    """How an answer reads to a person: a choice's option label (the code itself when it names no option)."""
     if question.is_choice:
         try:
-            shown = question.option(str(value)).label
+            return question.option(str(value)).label
         except ValueError:
-            shown = value
-    return f"- {question.text.strip()}\n  My answer: {shown}"
+            return value
+    return value
+
+
+def format_known_answer(question: Question, value: Any) -> str:
+    return f"- {question.text.strip()}\n  My answer: {shown_value(question, value)}"
 
 
 def _stable_rank(key: str) -> int:
