@@ -338,6 +338,9 @@ class RunFolder:
         """Update counts, usage and (optionally) status from the database; marks stale sessions interrupted."""
         manifest = self.manifest
         self.store.close_stale_sessions()
+        if status is None and manifest.status == "running" and not any(
+                s["outcome"] == "running" for s in self.store.sessions()):
+            status = "interrupted"  # its process ended without closing it: say so, not "running"
         manifest.counts = self.store.counts()
         manifest.counts["expected"] = manifest.total_answers
         manifest.usage = self.store.total_usage()

@@ -69,6 +69,11 @@ def score_folder(folder: RunFolder, truth: Any = None, settings: EvalSettings | 
     metrics = evaluate(folder, responses, settings)
     missing = instruments_without_truth(folder, responses)
     notes = list(metrics.get("notes", []))
+    people = {a.respondent or a.id for a in folder.manifest.agents}
+    covered = people & set(responses.data["respondent"].astype(str))
+    if len(covered) < len(people):  # deliberate (scoring a subset is legitimate), but never silent
+        notes.append(f"the human answers {responses.name!r} cover {len(covered)} of the run's {len(people)} people: "
+                     f"the others are not scored (unscored_agents); this report replaces one made with other answers")
     for instrument in missing:
         notes.append(f"{instrument}: not scored: the human answers {responses.name!r} hold none of its questions "
                      "(score it with --truth naming answers that do)")

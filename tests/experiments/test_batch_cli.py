@@ -160,3 +160,18 @@ def test_an_existing_simulacra_home_is_used_as_it_is(tmp_path, monkeypatch):
     runs = Workspace.default().runs
     assert home.stat().st_mode & 0o777 == 0o750  # not chmodded: simulacra did not create it
     assert runs.stat().st_mode & 0o777 == 0o700  # what it creates is private
+
+
+async def test_a_truth_covering_only_some_people_says_so(isolated_workspace, monkeypatch):
+    """Scoring a subset of a run's people is legitimate, but the report that replaces the full one says so."""
+    import experiments.scoring.score as scoring
+
+    folder = await make_run(isolated_workspace / "runs", AGENTS, "partial")
+    first = sorted({a.respondent for a in AGENTS})[0]
+    subset = TRUTH.subset(respondents=[first])
+    monkeypatch.setattr(scoring, "load_responses", lambda name: subset)
+    result = CliRunner().invoke(app, ["report", folder.path.name, "--truth", "subset.csv", "--bootstrap", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["metrics"]["notes"]
+    people = len({a.respondent for a in AGENTS})
+    assert any(f"cover 1 of the run's {people} people" in n for n in notes), notes

@@ -64,6 +64,10 @@ def test_kill_9_keeps_usage_and_the_next_invocation_marks_the_session(tmp_path):
     session = folder.sessions()[0]
     assert session["outcome"] == "running"  # nobody closed it ...
     assert session["usage"]["calls"] == session["answers_written"] // 2 >= 3  # ... but its usage is on disk
+    from experiments.runs.summary import describe_run
+
+    shown = describe_run(folder)  # `simulacra runs show`: the header says what happened, not "running"
+    assert shown["manifest"]["status"] == "interrupted" and shown["sessions"][0]["outcome"] == "interrupted"
 
     agents = [EchoAgent(id="a"), EchoAgent(id="b")]
     inst = instrument(20)
