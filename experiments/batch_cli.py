@@ -411,11 +411,33 @@ def runs_show(
     counts = m.get("counts", {})
     _say(f"  answers: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed of {counts.get('expected', 0)}")
     _say(f"  prompt templates: {len(m.get('prompt_hashes', {}))} pinned")
+    for line in environment_lines(m.get("environment") or {}):
+        _say(f"  {line}")
     for session in data["sessions"]:
         code = session.get("code_version", {})
         commit = (code.get("git_commit") or "")[:12] + (" (dirty)" if code.get("git_dirty") else "")
         _say(f"  session {session['id']}: {session['outcome']}, {session['answers_written']} answers, "
              f"{int(session['usage'].get('calls', 0))} calls, simulacra {code.get('simulacra', '?')} {commit}".rstrip())
+
+
+def environment_lines(env: dict[str, Any]) -> list[str]:
+    """The manifest's environment in a few lines: the model file's hash or the endpoint's fingerprint, libraries."""
+    if not env:
+        return ["environment: not recorded (a run from before simulacra recorded it)"]
+    if env.get("error"):
+        return [f"environment: not recorded ({env['error']})"]
+    model = env.get("model") or {}
+    if model.get("kind") == "endpoint":
+        shown = f"model: endpoint {model.get('model')} at {model.get('base_url')}, system_fingerprint " \
+                f"{model.get('system_fingerprint') or '(none sent)'}"
+    else:
+        digest = model.get("sha256") or ""
+        shown = f"model: {model.get('file') or model.get('local_model')} sha256 {digest[:16]}" + \
+                ("" if model.get("verified") else " (not a known digest)")
+    libraries = env.get("libraries") or {}
+    wanted = ("numpy", "pandas", "scikit-learn", "openai", "llama-cpp-python", "chromadb")
+    versions = ", ".join(f"{name} {libraries[name]}" for name in wanted if libraries.get(name))
+    return [shown, f"simulacra {env.get('simulacra')}, python {env.get('python')}; {versions}"]
 
 
 def register(app: typer.Typer) -> None:

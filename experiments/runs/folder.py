@@ -98,6 +98,9 @@ class RunManifest(BaseModel):
     seed: int | None = None  # experiments: the assignment seed
     studies: dict[str, StudyEntry] = Field(default_factory=dict)  # experiments: study id -> definition, assignment
     exclusions: dict[str, Any] = Field(default_factory=dict)  # RunSpec.exclusions: what no predictor of a target sees
+    # what the latest session computed with (simulacra.environment.run_environment): library versions, the model
+    # file's SHA-256 or the endpoint's model and system_fingerprint, the embedder's files
+    environment: dict[str, Any] = Field(default_factory=dict)
     spec_version: int | None = None  # the RunSpec version that wrote this manifest (None: before RunSpec)
     extra: dict[str, Any] = Field(default_factory=dict)
 

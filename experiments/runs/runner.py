@@ -309,6 +309,20 @@ class Runner:
     def _usage_now(self) -> dict[str, Any]:
         return self.executor.usage()
 
+    def _record_environment(self) -> None:
+        """The executor's environment (libraries, model hash or endpoint fingerprint) into the manifest; best
+        effort: a run is never lost because its environment could not be described."""
+        describe = getattr(self.executor, "environment", None)
+        if describe is None:
+            return
+        try:
+            environment = describe()
+        except Exception as exc:  # noqa: BLE001 - the answers are saved; say why the record is missing
+            environment = {"error": f"{type(exc).__name__}: {exc}"}
+        manifest = self.folder.manifest
+        manifest.environment = environment
+        self.folder.save_manifest(manifest)
+
     def _session_usage(self) -> dict[str, Any]:
         return _usage_delta(self._start_usage, self._usage_now())
 
@@ -411,6 +425,7 @@ class Runner:
         finally:
             usage = self._session_usage()
             store.finish_session(self._session, outcome, self.progress.done, usage, message or None)
+            self._record_environment()
             counts = store.counts()
             if outcome == "complete":
                 status = "complete" if counts.get("failed", 0) == 0 else "incomplete"

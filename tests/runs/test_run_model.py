@@ -270,3 +270,19 @@ def test_a_symlinked_run_folder_pointing_outside_is_refused(tmp_path):
     with pytest.raises(SimulacraError):
         new_run(tmp_path, [EchoAgent(id="a")], instrument(2), run_id="sneaky")
     assert list(outside.iterdir()) == []
+
+
+async def test_a_run_records_what_it_computed_with_and_runs_show_prints_it(tmp_path, monkeypatch, capsys):
+    """Reproducible from its folder: library versions and the model (file hash, or endpoint and fingerprint)."""
+    from experiments.batch_cli import environment_lines
+
+    agents = [EchoAgent(id="a")]
+    inst = instrument(2)
+    folder = new_run(tmp_path, agents, inst)
+    await run_batch(folder, agents, [inst], fake_llm())
+    env = folder.manifest.environment
+    assert env["libraries"]["numpy"] and env["libraries"]["pandas"] and env["simulacra"]
+    assert env["model"]["kind"] in ("embedded", "endpoint")
+    lines = environment_lines(env)
+    assert lines[0].startswith("model: ") and "numpy " in lines[1]
+    assert environment_lines({}) == ["environment: not recorded (a run from before simulacra recorded it)"]

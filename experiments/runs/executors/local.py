@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from simulacra.agent import Agent, AnswerOptions, PriorStep
+from simulacra.environment import run_environment
 from simulacra.llm.fleet import prefix_scope
 from surveys.model import Answer, Question
 
@@ -50,6 +51,10 @@ class LocalExecutor:
 
     def usage(self) -> dict[str, Any]:
         return self.llm.usage.snapshot()
+
+    def environment(self) -> dict[str, Any]:
+        """What answers were computed with (recorded in the run's manifest)."""
+        return run_environment(self.llm.settings, self.llm)
 
     def close(self) -> None:
         return None

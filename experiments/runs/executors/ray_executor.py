@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra
 
 from simulacra.agent import Agent, AnswerOptions, PriorStep
 from simulacra.config import LLMSettings
+from simulacra.environment import run_environment
 from simulacra.errors import SimulacraError
 from surveys.model import Answer, Question
 
@@ -167,6 +168,10 @@ class _ActorPool:
 class RayExecutor(_ActorPool):
     """Answers the runner's batches on Ray actors. `address`: None starts a local cluster sized to this machine
     (at most 2 CPUs, no dashboard, loopback only); "auto" or "ray://host:port" joins an existing one."""
+
+    def environment(self) -> dict[str, Any]:
+        """What the actors answer with, as this driver sees it (the same LLM settings and installed libraries)."""
+        return run_environment(self.settings)
 
     def __init__(
         self,
