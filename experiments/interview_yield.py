@@ -39,6 +39,7 @@ from simulacra.agent import AnswerOptions
 from simulacra.agents.bank import AgentBank
 from simulacra.agents.build import build_agent_from_transcript
 from simulacra.errors import SimulacraError
+from simulacra.transcript import UnusableTranscriptError
 from simulacra.llm import open_llm
 from simulacra.workspace import Workspace, atomic_write_json, atomic_write_text, private_dir
 
@@ -209,8 +210,12 @@ async def interview_and_build(plan: YieldPlan, script: Any, blocks: Sequence[str
                 say(f"{person}: {name}: no answers in this cut (no agent)")
                 continue
             say(f"{person}: building the {name} agent")
-            agent = await build_agent_from_transcript(cut, agent_llm, bank=bank, reflections=False, score=False,
-                                                      agent_id=f"yield-{person}-{name.replace(':', '-')}")
+            try:
+                agent = await build_agent_from_transcript(cut, agent_llm, bank=bank, reflections=False, score=False,
+                                                          agent_id=f"yield-{person}-{name.replace(':', '-')}")
+            except UnusableTranscriptError as exc:  # the closed loop stopped: its answers were mostly non-answers
+                say(f"{person}: {name}: no agent ({exc})")
+                continue
             agents.append(agent)
             respondents[agent.id], conditions[agent.id] = person, name
     return agents, respondents, conditions
