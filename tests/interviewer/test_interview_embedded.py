@@ -89,21 +89,23 @@ async def test_interviewing_an_agent_gives_a_transcript_agents_build_accepts(tmp
     assert built.source == "interview" and len(built.observations()) == sum(1 for a in answers if a.text.strip())
 
 
-async def test_interview_yield_at_tiny_scale(tmp_path):
+async def test_interview_yield_at_tiny_scale(isolated_workspace):
     """`interview-yield` end to end on the embedded model: one GSS panel person, two held-out items, the life-story
-    block, three answers; a report with the ratio to the twin and its interval."""
+    block, three answers; through the pipeline: a run folder with the ratio to the twin, its interval and the
+    reference conditions."""
     from experiments.interview_yield import run_interview_yield
+    from experiments.runs.folder import RunFolder
 
     report = await run_interview_yield(people=1, targets=2, context_items=6, blocks=["life_story"], turns=3, lengths=[1],
-                                       out_dir=tmp_path / "yield")
+                                       bootstrap=20)
     rows = {row["condition"]: row for row in report["conditions"]}
-    assert {"twin", "interview", "interview:first-1", "interview:block:life_story", "ref:majority"} <= set(rows)
+    assert {"twin", "interview"} <= set(rows) and "majority" in report["references"]
     assert report["person_items"] == 2 and rows["twin"]["answered"] >= 1
     for row in rows.values():
         assert 0.0 <= row["accuracy"] <= 1.0 and len(row["ci95"]) == 2
-    assert (tmp_path / "yield" / "report.md").is_file()
-    transcript = (tmp_path / "yield" / "transcripts").glob("*.jsonl")
-    assert any(transcript)
+    folder = RunFolder.resolve(report["run"])
+    assert (folder.path / "yield.md").is_file() and (folder.path / "metrics.json").is_file()
+    assert any((isolated_workspace / "interview-yield").glob("*/transcripts/*.jsonl"))
 
 
 async def test_the_issues_closed_loop_on_the_embedded_model_no_longer_says_saved(tmp_path):
