@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from typer.testing import CliRunner
 
-from conftest import answer, finish_interview, good_value
+from conftest import answer, finish_interview, good_value, write_study
 
 runner = CliRunner()
 
@@ -77,7 +77,6 @@ def test_consent_and_retest_invitation_from_the_study_file(make_study, invite, c
 
 
 def test_an_empty_consent_text_is_refused(tmp_path, workspace):
-    from conftest import write_study
     from experiments.studies import create_study
     from interviewer.study.model import StudyError
 

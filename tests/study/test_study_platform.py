@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import answer, good_value
+from conftest import answer, good_value, write_study
 
 runner = CliRunner()
 
@@ -142,7 +142,6 @@ def test_join_without_the_id_parameter(make_study, client):
     ("quotas: [{field: sleep, cells: {'1': 1}}]", "quotas[0].field"),
 ])
 def test_bad_platform_and_quota_settings_name_the_field(tmp_path, workspace, platform, field):
-    from conftest import write_study
     from experiments.studies import create_study
     from interviewer.study.model import StudyError
 
