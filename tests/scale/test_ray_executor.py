@@ -256,3 +256,13 @@ def test_simulacra_experiment_run_on_ray_stores_the_answers_of_a_local_run(tmp_p
     assert there.equals(here)
     conditions = [(folders[n].path / "results.json").read_text() for n in ("local", "ray")]
     assert '"studies"' in conditions[0] and "schilke_2015" in conditions[1]
+
+
+def test_usage_replies_arriving_out_of_order_do_not_lower_the_totals():
+    from experiments.runs.executors.ray_executor import _ActorPool
+    pool = _ActorPool.__new__(_ActorPool)
+    pool._usage = {}
+    pool._record_usage("actor-a", {"calls": 3, "prompt_tokens": 30})
+    pool._record_usage("actor-a", {"calls": 2, "prompt_tokens": 20})  # an older reply, delivered late
+    pool._record_usage("actor-b", {"calls": 1, "prompt_tokens": 7})
+    assert pool.usage() == {"calls": 4, "prompt_tokens": 37}

@@ -147,6 +147,14 @@ class _ActorPool:
                     total[k] = total.get(k, 0) + v
         return total
 
+    def _record_usage(self, incarnation: str, snapshot: dict[str, Any]) -> None:
+        """Keep an actor's running totals. Replies from one actor can arrive out of order (it answers several
+        calls at once), so an older snapshot must not overwrite a newer one: totals only grow, keep the max."""
+        kept = self._usage.setdefault(incarnation, {})
+        for k, v in snapshot.items():
+            if isinstance(v, (int, float)):
+                kept[k] = max(kept.get(k, v), v)
+
     def close(self) -> None:
         for actor in self.actors:
             try:
@@ -267,7 +275,7 @@ class RayExecutor(_ActorPool):
         finally:
             self._inflight[index] -= 1
         self.incarnations.add(result["incarnation"])
-        self._usage[result["incarnation"]] = result["usage"]
+        self._record_usage(result["incarnation"], result["usage"])
         return [Answer.model_validate(a) for a in result["answers"]]
 
 
@@ -374,6 +382,6 @@ class RayBuilder(_ActorPool):
         finally:
             self._inflight[index] -= 1
         self.incarnations.add(result["incarnation"])
-        self._usage[result["incarnation"]] = result["usage"]
+        self._record_usage(result["incarnation"], result["usage"])
         return InterviewAgent.model_validate(result["agent"])
 
