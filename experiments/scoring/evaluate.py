@@ -14,7 +14,8 @@ population-informed versions of the agent conditions and a verdict per agent con
 reference and against its matched reference, which sees exactly the condition's agents' inputs
 (`experiments.scoring.matched`); a verdict on fewer than 10 people or 10 items says "too small to judge".
 Respondents whose id starts with `POPULATION_PREFIX` (a study's population: `experiments.studies.study_population`)
-have no agent: references learn from them, nobody scores them. BFI and games keep the profile scoring below.
+have no agent: references learn from them, nobody scores them. BFI and games: profiles (trait scores, game
+responses) on the same two-way bootstrap (`experiments.scoring.profiles`).
 
 Conventions, stated once:
 - when a person has a retest, only items they answered in both waves are scored, so the agent's accuracy
@@ -43,6 +44,7 @@ from surveys.responses import ResponseSet
 from experiments.scoring.groups import age_group
 from experiments.scoring.matched import POPULATION_PREFIX, plan_matched
 from experiments.scoring import metrics as m
+from experiments.scoring.profiles import ProfileData, profile_groups, profile_summary, profile_values
 from experiments.runs.folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -118,36 +120,6 @@ def agent_answers(frame: pd.DataFrame, questions: Mapping[str, Question]) -> tup
     return combined, {a: qs - set(combined.get(a, {})) for a, qs in failed.items()}
 
 
-# -- BFI and games scoring (the rules live in surveys.scoring) -------------------------------------------
-def trait_scores(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, float]:
-    """BFI trait means (reverse keyed 6 - x) over the items answered; invalid values are left out."""
-    from surveys.scoring import bfi_traits
-
-    valid = {}
-    for qid, value in answers.items():
-        if qid in {q.id for q in instrument.questions}:
-            try:
-                valid[qid] = instrument.question(qid).validate_value(value)
-            except (ValueError, KeyError):
-                continue
-    return {k: float(v) for k, v in bfi_traits(valid, instrument).items()}
-
-
-def game_scores(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, float]:
-    """Each game's response on 0-1 by its offered range; answers that cannot be scaled are left out."""
-    from surveys.scoring import scale_game
-
-    out: dict[str, float] = {}
-    for question in instrument.questions:
-        if answers.get(question.id) is None:
-            continue
-        try:
-            out[question.id] = float(scale_game(question, answers[question.id]))
-        except ValueError:
-            continue
-    return out
-
-
 # -- per-person scoring ------------------------------------------------------------------------------
 class Scorer:
     """Scores predictions for one instrument against one ResponseSet (wave 1 with wave-2 retest)."""
@@ -170,55 +142,6 @@ class Scorer:
         if any(q in second for q in items):
             items = [q for q in items if q in second]
         return items
-
-    def score(self, person: str, predicted: Mapping[str, Any], failed: Iterable[str] = ()) -> dict[str, float | None]:
-        if self.family == "bfi":
-            return self._score_profile(person, predicted, lambda a: trait_scores(self.instrument, a))
-        if self.family == "games":
-            return self._score_profile(person, predicted, lambda a: game_scores(self.instrument, a))
-        return self._score_survey(person, predicted, failed)
-
-    def _score_survey(self, person: str, predicted: Mapping[str, Any], failed: Iterable[str]) -> dict[str, float | None]:
-        first = self.w1.get(person, {})
-        second = self.w2.get(person, {})
-        items = self.items_for(person, self.choice_items)
-        acc, n = m.accuracy(self.questions, predicted, first, items, failed)
-        retest, n_retest = m.accuracy(self.questions, second, first, items) if second else (None, 0)
-        r, _ = m.answer_correlation(self.questions, predicted, first, items)
-        r_retest, _ = m.answer_correlation(self.questions, second, first, items) if second else (None, 0)
-        numeric = self.items_for(person, self.numeric_items)
-        mae, n_numeric = m.scaled_mae(self.questions, predicted, first, numeric)
-        mae_retest, _ = m.scaled_mae(self.questions, second, first, numeric) if second else (None, 0)
-        answered = sum(1 for q in items if q in predicted)
-        return {
-            "items": float(n),
-            "coverage": (answered / n) if n else None,
-            "accuracy": acc,
-            "retest_agreement": retest,
-            "normalized_accuracy": m.ratio(acc, retest),
-            "correlation": r,
-            "retest_correlation": r_retest,
-            "normalized_correlation": m.ratio(r, r_retest),
-            "numeric_items": float(n_numeric),
-            "numeric_mae": mae,
-            "retest_numeric_mae": mae_retest,
-        }
-
-    def _score_profile(self, person: str, predicted: Mapping[str, Any], profile) -> dict[str, float | None]:
-        first = self.w1.get(person, {})
-        second = self.w2.get(person, {})
-        agent_p, human_p = profile(predicted), profile(first)
-        retest_p = profile(second) if second else {}
-        r = m.pearson_over(agent_p, human_p)
-        r_retest = m.pearson_over(retest_p, human_p) if retest_p else None
-        return {
-            "items": float(len(agent_p)),
-            "mae": m.mean_abs_diff(agent_p, human_p),
-            "retest_mae": m.mean_abs_diff(retest_p, human_p) if retest_p else None,
-            "correlation": r,
-            "retest_correlation": r_retest,
-            "normalized_correlation": m.ratio(r, r_retest),
-        }
 
     # -- floors ----------------------------------------------------------------------------------------
     def majority_answers(self, person: str) -> dict[str, Any]:
@@ -257,36 +180,7 @@ class Scorer:
             self._count_cache = counts
         return self._count_cache
 
-    def random_scores(self, person: str, rng: np.random.Generator) -> dict[str, float | None]:
-        """Uniform random answers: expected accuracy exactly (1/k), correlations by seeded draws."""
-        if self.family != "survey":
-            draws = [self.score(person, self._random_answers(rng)) for _ in range(RANDOM_DRAWS)]
-            return _combine_draws(draws)
-        first = self.w1.get(person, {})
-        second = self.w2.get(person, {})
-        items = self.items_for(person, self.choice_items)
-        acc = m.random_choice_accuracy(self.questions[q] for q in items)
-        retest, _ = m.accuracy(self.questions, second, first, items) if second else (None, 0)
-        rs = [m.answer_correlation(self.questions, self._random_answers(rng, items), first, items)[0] for _ in range(RANDOM_DRAWS)]
-        r_retest, _ = m.answer_correlation(self.questions, second, first, items) if second else (None, 0)
-        r = m.fisher_mean(rs)
-        numeric = self.items_for(person, self.numeric_items)
-        errors = [m.uniform_expected_abs_error(float(self.questions[q].scaled(first[q]))) for q in numeric]
-        return {
-            "items": float(len(items)),
-            "coverage": 1.0 if items else None,
-            "accuracy": acc,
-            "retest_agreement": retest,
-            "normalized_accuracy": m.ratio(acc, retest),
-            "correlation": r,
-            "retest_correlation": r_retest,
-            "normalized_correlation": m.ratio(r, r_retest),
-            "numeric_items": float(len(errors)),
-            "numeric_mae": float(np.mean(errors)) if errors else None,
-            "retest_numeric_mae": m.scaled_mae(self.questions, second, first, numeric)[0] if second else None,
-        }
-
-    def _random_answers(self, rng: np.random.Generator, items: Iterable[str] | None = None) -> dict[str, Any]:
+    def random_answers(self, rng: np.random.Generator, items: Iterable[str] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for qid in items if items is not None else self.questions:
             question = self.questions[qid]
@@ -302,44 +196,10 @@ def _key(question: Question, value: Any) -> Any:
     return float(value) if question.kind == QuestionKind.numeric else m._code(value)
 
 
-def _combine_draws(draws: list[dict[str, float | None]]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for key in draws[0]:
-        values = [d.get(key) for d in draws]
-        out[key] = m.fisher_mean(values) if "correlation" in key and "normalized" not in key else m.mean(values)
-    return out
-
-
 def _wave(data: pd.DataFrame, wave: int) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for row in data[data.wave == wave].itertuples(index=False):
         out.setdefault(str(row.respondent), {})[str(row.question)] = row.value
-    return out
-
-
-# -- aggregation -----------------------------------------------------------------------------------------
-CORRELATION_KEYS = {"correlation", "retest_correlation"}
-
-
-def summarize(people: list[dict[str, float | None]], settings: EvalSettings) -> dict[str, Any]:
-    """Across people: means (Fisher z for correlations) with bootstrap intervals over people."""
-    if not people:
-        return {"people": 0}
-    out: dict[str, Any] = {"people": len(people)}
-    keys = [k for k in people[0] if k not in ("items", "numeric_items")]
-    for key in keys:
-        values = [p.get(key) for p in people]
-        present = [v for v in values if v is not None]
-        if not present:
-            continue
-        if key in CORRELATION_KEYS:
-            value = m.fisher_mean(present)
-            ci = m.bootstrap_ci(present, m.fisher_statistic, n_boot=settings.bootstrap, seed=settings.seed)
-        else:
-            value = m.mean(present)
-            ci = m.bootstrap_ci(present, n_boot=settings.bootstrap, seed=settings.seed)
-        out[key] = {"mean": value, "ci": list(ci) if ci else None, "n": len(present)}
-    out["items_per_person"] = m.mean([p.get("items") for p in people])
     return out
 
 
@@ -423,14 +283,15 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
             if scorer.numeric_items:
                 _numeric_blocks(scorer, by_condition, predictions, failures, settings, conditions, instrument.id)
             continue
-        # BFI and games: profiles per person from item-level values, two-way bootstrap (metrics.profile_summary);
-        # floors: the majority answers of the other people, one seeded uniform-random answer sheet per person
-        groups = m.profile_groups(instrument, family)
-        rows_by_condition: dict[str, list[m.ProfileData]] = defaultdict(list)
+        # BFI and games: profiles per person from item-level values on the engine's two-way bootstrap
+        # (`profiles.profile_summary`); floors: the majority answers of the other people, one seeded
+        # uniform-random answer sheet per person
+        groups = profile_groups(instrument, family)
+        rows_by_condition: dict[str, list[ProfileData]] = defaultdict(list)
         people_scored: set[str] = set()
 
-        def profile_of(person: str, answers: Mapping[str, Any]) -> m.ProfileData:
-            return m.ProfileData(*(m.profile_values(instrument, family, a) for a in (answers, scorer.w1.get(person, {}), scorer.w2.get(person, {}))))
+        def profile_of(person: str, answers: Mapping[str, Any]) -> ProfileData:
+            return ProfileData(*(profile_values(instrument, family, a) for a in (answers, scorer.w1.get(person, {}), scorer.w2.get(person, {}))))
 
         for condition, entries in by_condition.items():
             seen: set[str] = set()
@@ -442,9 +303,9 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
             people_scored |= seen
         for person in sorted(people_scored):
             rows_by_condition[FLOOR_MAJORITY].append(profile_of(person, scorer.majority_answers(person)))
-            rows_by_condition[FLOOR_RANDOM].append(profile_of(person, scorer._random_answers(rng)))
+            rows_by_condition[FLOOR_RANDOM].append(profile_of(person, scorer.random_answers(rng)))
         for condition, rows in rows_by_condition.items():
-            conditions[condition][instrument.id] = m.profile_summary(rows, groups, n_boot=settings.bootstrap, seed=settings.seed)
+            conditions[condition][instrument.id] = profile_summary(rows, groups, n_boot=settings.bootstrap, seed=settings.seed)
 
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
     notes = exclusion_notes(conditions, effective_min, settings)
