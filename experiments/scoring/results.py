@@ -1,8 +1,11 @@
-"""metrics.json as a typed model (#11 item 7): a schema version and the blocks reports read.
+"""metrics.json as a typed model: a schema version, the top-level layout and the blocks reports read.
 
-The blocks keep their JSON shapes (dicts) so reports and comparisons read them directly; the model pins
-the top-level layout and the version, and `load_metrics` refuses a file of another version with a clear
-message instead of misreading it.
+Every block is a pydantic model whose known fields are typed (a statistic is `Stat`: mean, interval, n; a
+condition's block is `ConditionBlock`; a verdict is `Verdict`), so a block that is not what reports expect fails
+when it is written, not when it is read. Blocks keep their JSON shapes: a field that was not set is not written
+(no `null` keys appear), fields not named here are kept as they are (`extra="allow"`), and a block reads like
+the mapping it was (`block["people"]`, `block.get("accuracy")`). `load_metrics` refuses a file of another
+schema version with a clear message instead of misreading it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,77 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 SCHEMA_VERSION = 2
+
+
+class Block(BaseModel):
+    """A metrics block: typed known fields, other fields kept; only what was set is written."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_set(self, handler: Any) -> Any:
+        data = handler(self)
+        kept = self.model_fields_set | set(self.model_extra or {})
+        return {k: v for k, v in data.items() if k in kept}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.model_fields_set or key in (self.model_extra or {}):
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.model_fields_set or key in (self.model_extra or {})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
+class Stat(Block):
+    """One statistic of a condition: the point value, its 95% interval (two-way bootstrap) and how many it is over."""
+
+    mean: float | None = None
+    ci: list[float] | None = None
+    n: int | None = None
+
+
+class ConditionBlock(Block):
+    """One condition on one instrument (or one sample of it, or its failed-excluded version)."""
+
+    kind: str | None = None  # agent, reference, floor, population, placebo, stacked
+    label: str | None = None
+    people: int = 0
+    excluded_people: int | None = None
+    items_per_person: float | None = None
+    accuracy: Stat | None = None
+    retest_agreement: Stat | None = None
+    normalized_accuracy: Stat | None = None
+    normalized_accuracy_ratio_of_means: Stat | None = None
+    normalized_accuracy_paper: Stat | None = None
+    paper_consistency: Stat | None = None
+    correlation: Stat | None = None
+    retest_correlation: Stat | None = None
+    normalized_correlation: Stat | None = None
+    normalized_correlation_ratio_of_means: Stat | None = None
+    mae: Stat | None = None
+    retest_mae: Stat | None = None
+    numeric_mae: Stat | None = None
+    failed_excluded: "ConditionBlock | None" = None
+    by_sample: dict[str, "ConditionBlock"] | None = None
+
+
+class Verdict(Block):
+    """An agent condition against a reference: the paired difference on a metric, its interval, in words."""
+
+    condition: str
+    verdict: str
+    metric: str | None = None
+    reference: str | None = None
+    difference: float | None = None
+    ci: list[float] | None = None
+    instrument: str | None = None
 
 
 class RunInfo(BaseModel):
@@ -56,9 +127,9 @@ class Metrics(BaseModel):
     run: RunInfo
     truth: TruthInfo
     answers: AnswerCounts
-    conditions: dict[str, dict[str, dict[str, Any]]]  # condition -> instrument -> block
+    conditions: dict[str, dict[str, ConditionBlock]]  # condition -> instrument -> block
     families: dict[str, str]
-    verdicts: list[dict[str, Any]] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
     parity: dict[str, Any] = Field(default_factory=dict)
     per_item: list[dict[str, Any]] = Field(default_factory=list)
     per_person: list[dict[str, Any]] = Field(default_factory=list)
