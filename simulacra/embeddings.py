@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 import numpy as np
+from scipy.special import erf
+from threadpoolctl import ThreadpoolController
 
 from simulacra.config import EmbeddingSettings, Settings, load_settings
 from simulacra.errors import ConfigError, EndpointError
@@ -126,7 +128,7 @@ class MiniLMNumpy:
     """
 
     def __init__(self, folder: Path):
-        from safetensors.numpy import load_file
+        from safetensors.numpy import load_file  # this embedder's own libraries: loaded only when it is chosen
         from tokenizers import Tokenizer
 
         for label in EMBEDDER_FILES:
@@ -171,8 +173,6 @@ class MiniLMNumpy:
             )
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        from scipy.special import erf
-
         batch, length = ids.shape
         hidden = self.word.shape[1]
         head_dim = hidden // self.heads
@@ -203,8 +203,6 @@ class MiniLMNumpy:
 
     def _single_thread(self) -> Any:
         if self._threads is None:
-            from threadpoolctl import ThreadpoolController
-
             self._threads = ThreadpoolController()
         return self._threads.limit(limits=1, user_api="blas")
 
@@ -283,7 +281,7 @@ class EndpointEmbedder:
     """An OpenAI-compatible embeddings endpoint (OpenAI, vLLM, Ollama, llama.cpp server ...)."""
 
     def __init__(self, settings: EmbeddingSettings, batch_size: int = 64):
-        import openai
+        import openai  # the OpenAI client (~0.5 s) only for an endpoint embedder
 
         self.base_url = settings.base_url or "https://api.openai.com/v1"
         self.model = settings.model
@@ -297,7 +295,7 @@ class EndpointEmbedder:
         self._memo = _MemoCache()
 
     def _compute(self, texts: Sequence[str]) -> list[list[float]]:
-        import openai
+        import openai  # (see __init__)
 
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
@@ -349,7 +347,7 @@ def _chroma_class() -> Any:
     global _CHROMA_CLASS
     if _CHROMA_CLASS is not None:
         return _CHROMA_CLASS
-    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings  # chromadb (~1 s) only with a store
     from chromadb.utils.embedding_functions import register_embedding_function
 
     class ChromaEmbedding(EmbeddingFunction[Documents]):

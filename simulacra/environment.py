@@ -20,6 +20,7 @@ from typing import Any
 import simulacra
 from simulacra.config import LLMSettings, Settings
 from simulacra.errors import SimulacraError
+from simulacra.llm.models import resolve_local_model
 from simulacra.model_files import KNOWN_SHA256, file_sha256
 
 # distributions whose versions can change answers, scores or reports
@@ -54,8 +55,6 @@ def _endpoint_fingerprints(backend: Any) -> tuple[str | None, list[str]]:
 
 
 def _local_model(llm_settings: LLMSettings, backend: Any) -> dict[str, Any]:
-    from simulacra.llm.models import resolve_local_model
-
     path = Path(backend.model_path) if backend is not None and hasattr(backend, "model_path") else None
     entry: dict[str, Any] = {"kind": "embedded", "local_model": llm_settings.local_model}
     try:

@@ -41,6 +41,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from simulacra.agents.bank import AgentBank
+from simulacra.agents.memory import _collection_name
 from simulacra.errors import SimulacraError
 from simulacra.llm.cache import delete_entries, delete_tagged
 from simulacra.workspace import PRIVATE_FILE, Workspace, append_line, private_dir
@@ -240,9 +242,6 @@ def _remove_transcripts(found: Withdrawal) -> None:
 def _remove_agents(found: Withdrawal) -> None:
     if not found.agent_ids:
         return
-    from simulacra.agents.bank import AgentBank
-
-    from simulacra.agents.memory import _collection_name
 
     bank = AgentBank(found.bank_root)
     for agent_id in found.agent_ids:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from simulacra.errors import ConfigError, SimulacraError
+
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 DEFAULT_HOME = "simulacra-data"
@@ -25,7 +27,6 @@ DEFAULT_HOME = "simulacra-data"
 
 def home_setting() -> str:
     """`$SIMULACRA_HOME` as given (default `simulacra-data`); set but empty (or blank) is a ConfigError."""
-    from simulacra.errors import ConfigError
 
     value = os.environ.get("SIMULACRA_HOME")
     if value is None:
@@ -60,7 +61,6 @@ def private_dir(path: Path, *, within: Path | None = None) -> Path:
     Only folders created here are made 0700: an existing folder is used as it is, never chmodded (it may be a
     folder of the user's that simulacra did not make). With `within`, a path that resolves outside that folder
     (a `..` or an absolute path, a symlink out) is refused."""
-    from simulacra.errors import SimulacraError
 
     restrict_umask()
     path = Path(path)
@@ -152,7 +152,6 @@ class Workspace:
     @classmethod
     def default(cls) -> "Workspace":
         """`$SIMULACRA_HOME` (default ./simulacra-data); empty, a file, or under a file is a ConfigError."""
-        from simulacra.errors import ConfigError
 
         root = Path(home_setting()).expanduser().resolve()
         blocker = _file_in_the_way(root)

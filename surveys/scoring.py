@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
+from surveys.instruments import BUILTIN, _builtin, load_instrument
 from surveys.model import AnswerValidationError, Instrument, Question, QuestionKind
 
 if TYPE_CHECKING:  # pandas is imported lazily: scoring a few answers should not need it loaded
@@ -21,8 +22,6 @@ TRAITS = ("E", "A", "C", "N", "O")
 
 
 def _instrument(instrument: Instrument | str | None, default: str) -> Instrument:
-    from surveys.instruments import BUILTIN, _builtin, load_instrument
-
     key = instrument or default
     if isinstance(key, str) and key in BUILTIN:
         return _builtin(key)  # read-only use: skip the defensive copy
@@ -79,7 +78,7 @@ def retest_agreement(responses: "ResponseSet", first: int = 1, second: int = 2) 
 
     Columns: item, n_pairs, agreement; one row per item with at least one pair, sorted by item.
     """
-    import pandas as pd
+    import pandas as pd  # lazily: see the TYPE_CHECKING note above
 
     pairs = responses.retest_pairs(first, second)
     if pairs.empty:
@@ -94,7 +93,7 @@ def person_agreement(responses: "ResponseSet", first: int = 1, second: int = 2) 
 
     This is the denominator of normalized accuracy. Columns: respondent, n_items, agreement.
     """
-    import pandas as pd
+    import pandas as pd  # lazily: see the TYPE_CHECKING note above
 
     pairs = responses.retest_pairs(first, second)
     if pairs.empty:

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulacra.errors import DataFileError, SimulacraError
+from simulacra.workspace import Workspace
 from surveys.errors import number_too_long
 from surveys.instruments import refuse_alias_bombs
 from surveys.model import Question, QuestionKind
@@ -350,8 +351,6 @@ def load_study_file(path: Path) -> StudyDefinition:
 
 
 def user_studies_dir() -> Path:
-    from simulacra.workspace import Workspace
-
     return Workspace.default().root / "studies"
 
 

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from experiments.behavioral import stats
 from experiments.behavioral.runner import REPORT, analyze_run, experiment_studies
 from experiments.runs.folder import RunFolder
 from simulacra.terminal import print_lines, print_table, print_wrapped
@@ -99,8 +106,6 @@ def plain_report(collected: Sequence[dict[str, Any]]) -> str:
 
 def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
     """A rich table on a wide terminal; plain lines when piped or narrower than the table needs."""
-    from rich.markup import escape
-    from rich.table import Table
 
     if not console.is_terminal or console.width < 120:
         print_lines(console, plain_report(collected).splitlines())  # wrapped to the width, words whole
@@ -145,7 +150,7 @@ def print_report(console: Any, collected: Sequence[dict[str, Any]]) -> None:
 
 def effect_plot_png(collected: Sequence[dict[str, Any]]) -> str:
     """Agent d against human d for every study (with 95% CIs), identity line; base64 PNG."""
-    import matplotlib
+    import matplotlib  # matplotlib (~0.5 s) only when a plot is drawn; Agg: rendered to PNG, no display
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -202,10 +207,6 @@ def effect_plot_png(collected: Sequence[dict[str, Any]]) -> str:
 
 
 def render_html(collected: Sequence[dict[str, Any]]) -> str:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    from experiments.behavioral import stats
-
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
     env.filters.update(p=fmt_p, num=fmt_num, statistic=fmt_statistic, d=fmt_d, test=lambda t: TEST_LABEL.get(t, t))
     template = env.get_template("report.html.j2")
@@ -224,9 +225,6 @@ def write_html(collected: Sequence[dict[str, Any]], path: Path) -> Path:
 
 def write_experiment_report(runs: Sequence[Any], *, out: Path | None = None, as_json: bool = False, console: Any = None) -> Path:
     """Results of one or more experiment runs (ids, folders or RunFolders): terminal summary (or JSON) and HTML."""
-    import json
-
-    from rich.console import Console
 
     console = console or Console()
     folders = [r if isinstance(r, RunFolder) else RunFolder.resolve(r) for r in runs]

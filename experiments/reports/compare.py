@@ -15,14 +15,19 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from rich.console import Console
+from rich.table import Table
+from scipy import stats
+
+from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, is_reference
+from experiments.runs.folder import RunFolder
+from experiments.scoring.evaluate import EvalSettings
+from experiments.scoring.results import SCHEMA_VERSION, load_metrics
+from experiments.scoring.score import score_folder
 from simulacra.errors import SimulacraError
 from simulacra.terminal import print_table
 from simulacra.workspace import atomic_write_json, atomic_write_text, private_dir
-
-from experiments.scoring.evaluate import EvalSettings
-from experiments.scoring.score import score_folder
-from experiments.reports.report import CONDITION_LABELS, TEMPLATES, _ordered, fmt, is_reference
-from experiments.runs.folder import RunFolder
 
 PAIRED_METRICS = ["accuracy", "normalized_accuracy", "normalized_accuracy_paper", "correlation", "normalized_correlation",
                   "numeric_mae", "mae"]
@@ -31,7 +36,6 @@ LOWER_IS_BETTER = {"numeric_mae", "mae"}
 
 def run_metrics(folder: RunFolder, truth_spec: str | None, settings: EvalSettings) -> dict[str, Any]:
     """A run's metrics: its metrics.json, or computed now when --truth is given or nothing is saved."""
-    from experiments.scoring.results import SCHEMA_VERSION, load_metrics
 
     saved = folder.path / "metrics.json"
     if saved.is_file() and not truth_spec:
@@ -44,7 +48,6 @@ def run_metrics(folder: RunFolder, truth_spec: str | None, settings: EvalSetting
 
 def paired_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     """Wilcoxon signed-rank and paired t-test of b - a (p-values; None when they cannot be computed)."""
-    from scipy import stats
 
     n = len(a)
     out: dict[str, Any] = {"n": n, "mean_a": None, "mean_b": None, "difference": None, "wilcoxon_p": None, "t_p": None}
@@ -146,8 +149,6 @@ def _pvalue(p: float | None) -> str:
 
 
 def render_compare_html(result: dict[str, Any]) -> str:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["fmt"] = fmt
     env.filters["p"] = _pvalue
@@ -157,9 +158,6 @@ def render_compare_html(result: dict[str, Any]) -> str:
 
 
 def print_comparison(result: dict[str, Any], console: Any = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     names = [r["name"] for r in result["runs"]]
     table = Table(title="runs side by side (means over people)", title_justify="left")

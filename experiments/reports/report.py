@@ -112,7 +112,7 @@ def _ordered(names) -> list[str]:
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # loaded by make_plots (Agg) before any figure exists
 
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -120,7 +120,7 @@ def _png(fig) -> str:
 
 def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
     """Bar charts of the headline metric per condition (with CIs), per-person spread, per-item scatter, parity."""
-    import matplotlib
+    import matplotlib  # matplotlib (~0.5 s) only when a report is drawn; Agg: rendered to PNG, no display
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

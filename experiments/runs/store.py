@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import pandas as pd
+
 from surveys.model import Answer, AnswerStatus
 
 STORE_VERSION = 2
@@ -342,7 +344,6 @@ class ResponseStore:
 
     def frame(self):
         """All answers as a pandas DataFrame, sorted by key (value and probabilities decoded from JSON)."""
-        import pandas as pd
 
         cursor = self._db.execute(
             f"SELECT {', '.join(FRAME_COLUMNS)} FROM answers WHERE run = ? ORDER BY agent, instrument, question, sample",

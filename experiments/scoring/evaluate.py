@@ -37,15 +37,18 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from experiments.runs.folder import RunFolder
+from experiments.scoring import metrics as m
+from experiments.scoring.groups import age_group
+from experiments.scoring.matched import POPULATION_PREFIX, plan_matched
+from experiments.scoring.panel import PanelMatrix
+from experiments.scoring.profiles import ProfileData, profile_groups, profile_summary, profile_values
+from experiments.scoring.results import SCHEMA_VERSION, Metrics
+from experiments.scoring.survey import AgentCells, SurveySettings, score_survey
+from simulacra.errors import SimulacraError
 from surveys.instruments import load_instrument
 from surveys.model import Instrument, Question, QuestionKind
 from surveys.responses import ResponseSet
-
-from experiments.scoring.groups import age_group
-from experiments.scoring.matched import POPULATION_PREFIX, plan_matched
-from experiments.scoring import metrics as m
-from experiments.scoring.profiles import ProfileData, profile_groups, profile_summary, profile_values
-from experiments.runs.folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +233,6 @@ def evaluate(folder: RunFolder, truth: ResponseSet, settings: EvalSettings | Non
 
     Raises SimulacraError when the human answers score nobody in the run (a wrong or empty truth file).
     """
-    from simulacra.errors import SimulacraError
-
-    from experiments.scoring.results import SCHEMA_VERSION, Metrics
 
     settings = settings or EvalSettings()
     manifest = folder.manifest
@@ -450,7 +450,6 @@ def _feature_questions(instrument: Instrument, truth: ResponseSet) -> list[Quest
     extra_ids = set(truth.data["question"].astype(str).unique()) - have
     if extra_ids and truth.instrument:
         try:
-            from surveys.instruments import load_instrument
 
             source = load_instrument(truth.instrument)
             questions += [q for q in source.questions if q.id in extra_ids and q.is_choice]
@@ -467,8 +466,6 @@ def run_exclusions(manifest: Any) -> dict[str, set[str]] | None:
 
 def _score_survey_instrument(instrument: Instrument, truth: ResponseSet, frame: pd.DataFrame, by_condition,
                              settings: EvalSettings, exclusions: dict[str, set[str]] | None = None):
-    from experiments.scoring.panel import PanelMatrix
-    from experiments.scoring.survey import AgentCells, SurveySettings, score_survey
 
     panel = PanelMatrix.from_responses(truth, _feature_questions(instrument, truth), wave=1, retest_wave=2)
     panel.scored_wave = settings.wave

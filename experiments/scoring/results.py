@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
+from simulacra.errors import SimulacraError
+
 SCHEMA_VERSION = 2
 
 
@@ -144,7 +146,6 @@ class Metrics(BaseModel):
 
 def load_metrics(path: Path) -> dict[str, Any]:
     """A saved metrics.json, validated; a file of another schema version is refused with its version named."""
-    from simulacra.errors import SimulacraError
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
+from simulacra.agents.answering import answer_questions
 from simulacra.agents.options import AgentSource, AnswerOptions, ContextFn, PriorStep
 from simulacra.llm import provenance
 from surveys.model import Answer, Question
@@ -46,7 +47,6 @@ class Agent(ABC, BaseModel):
         Answer with status `failed`, `raw`, `error` and `attempts`; any other fault (endpoint gone, request
         rejected, memory store, embedder, a bug) raises.
         """
-        from simulacra.agents.answering import answer_questions
 
         # every model call made for this answer (routing, answering, repairs) is tagged with whose words it is
         # made from, so withdrawing the person deletes those cache entries (simulacra.llm.provenance)

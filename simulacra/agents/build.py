@@ -20,8 +20,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from simulacra.agents.base import Agent
 from simulacra.agents.bank import AgentBank, check_agent_id
+from simulacra.agents.base import Agent
 from simulacra.agents.baselines import DemographicAgent
 from simulacra.agents.importance import score_importance
 from simulacra.agents.interview import InterviewAgent
@@ -32,7 +32,7 @@ from simulacra.agents.router import EXPERTS
 from simulacra.config import load_settings
 from simulacra.errors import DataFileError, SimulacraError
 from simulacra.llm import LLM, provenance
-from simulacra.transcript import Transcript, read_transcript
+from simulacra.transcript import Transcript, check_usable, read_transcript
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,6 @@ async def build_agent_from_transcript(
     chromadb server); the caller saves the agent. A transcript marked unusable is refused unless `force`."""
     transcript = source if isinstance(source, Transcript) else read_transcript(Path(source))
     if not force:
-        from simulacra.transcript import check_usable
 
         check_usable(transcript)  # e.g. a closed-loop interview that stopped on non-answers (interviewer/agent_loop.py)
     meta = transcript.meta or {}

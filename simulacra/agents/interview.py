@@ -24,14 +24,23 @@ from typing import Any, Callable, Literal, Sequence
 
 from pydantic import Field, PrivateAttr
 
-from simulacra.agents.base import Agent, AnswerOptions, ContextFn
 from simulacra.agents.answering import render_text
+from simulacra.agents.base import Agent, AnswerOptions, ContextFn
 from simulacra.agents.baselines import KnownAnswers
-from simulacra.agents.memory import MemoryKind, MemoryNode, MemoryStore, RetrievalWeights, score_memories, select_within_budget
+from simulacra.agents.memory import (
+    MemoryKind,
+    MemoryNode,
+    MemoryStore,
+    RetrievalWeights,
+    score_memories,
+    select_within_budget,
+)
 from simulacra.agents.router import EXPERT_TITLES, EXPERTS, route_questions
 from simulacra.config import load_settings
+from simulacra.errors import SimulacraError
 from simulacra.llm import LLM
 from simulacra.llm.tokens import approx_tokens
+from simulacra.workspace import Workspace
 from surveys.model import Question
 
 log = logging.getLogger(__name__)
@@ -64,7 +73,6 @@ class InterviewAgent(Agent):
     @property
     def store(self) -> MemoryStore:
         if self._store is None:
-            from simulacra.workspace import Workspace
 
             settings = load_settings()
             self._store = MemoryStore.for_bank(Workspace.default().agents, settings.memory.chroma_url)
@@ -329,7 +337,6 @@ class CombinedAgent(KnownAnswers, InterviewAgent):
         person = respondent or interview.respondent or interview.id
         answers = responses.wave(wave).get(person, {})
         if not answers:
-            from simulacra.errors import SimulacraError
 
             raise SimulacraError(
                 f"no answers of respondent {person!r} in wave {wave} of {getattr(responses, 'name', 'the responses')}"

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from simulacra.embeddings import Embedder, chroma_embedding_function, open_embedder
 from simulacra.errors import ConfigError
+from simulacra.workspace import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +130,13 @@ class MemoryStore:
     # -- opening -----------------------------------------------------------------------------------------
     @staticmethod
     def _chroma_settings():
-        from chromadb.config import Settings as ChromaSettings
+        from chromadb.config import Settings as ChromaSettings  # chromadb takes ~1 s to import: only when a store opens
 
         return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
     @classmethod
     def persistent(cls, path: Path, embedder: Embedder | None = None) -> "MemoryStore":
-        import chromadb
-
-        from simulacra.workspace import private_dir
+        import chromadb  # (see _chroma_settings)
 
         private_dir(Path(path))
         client = chromadb.PersistentClient(path=str(path), settings=cls._chroma_settings())
@@ -145,7 +144,7 @@ class MemoryStore:
 
     @classmethod
     def server(cls, url: str, embedder: Embedder | None = None) -> "MemoryStore":
-        import chromadb
+        import chromadb  # (see _chroma_settings)
 
         parsed = urlparse(url if "://" in url else f"http://{url}")
         if not parsed.hostname:
@@ -158,7 +157,7 @@ class MemoryStore:
 
     @classmethod
     def ephemeral(cls, embedder: Embedder | None = None) -> "MemoryStore":
-        import chromadb
+        import chromadb  # (see _chroma_settings)
 
         client = chromadb.EphemeralClient(settings=cls._chroma_settings())
         return cls(client, embedder or open_embedder(), "memory")

@@ -46,15 +46,15 @@ def make_backend(
     embedded model (one loaded copy per model file, shared by the roles that use it)."""
     llm_settings = settings.for_role(role) if isinstance(settings, Settings) else settings
     if llm_settings.uses_fleet:  # several replicas: prefix-affinity routing (simulacra.llm.fleet)
-        from simulacra.llm.fleet import FleetBackend
+        from simulacra.llm.fleet import FleetBackend  # only the chosen backend's client is loaded
 
         return FleetBackend(llm_settings, EndpointMemory.for_workspace(workspace) if workspace is not None else None)
     if llm_settings.uses_endpoint:
-        from simulacra.llm.openai_backend import OpenAIBackend
+        from simulacra.llm.openai_backend import OpenAIBackend  # (the OpenAI client)
 
         memory = EndpointMemory.for_workspace(workspace) if workspace is not None else None
         return OpenAIBackend(llm_settings, memory)
-    from simulacra.llm.local_backend import LocalLlamaBackend
+    from simulacra.llm.local_backend import LocalLlamaBackend  # (llama.cpp)
 
     return LocalLlamaBackend.shared(llm_settings, workspace)
 

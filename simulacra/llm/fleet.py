@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from simulacra.config import LLMSettings
-from simulacra.errors import ConfigError, EndpointError
+from simulacra.errors import ConfigError, EndpointError, RequestRejectedError
+from simulacra.llm.openai_backend import OpenAIBackend
 from simulacra.llm.tokens import approx_tokens
 from simulacra.llm.types import BackendReply, ChatRequest, Message, OptionScores
 
@@ -122,7 +123,6 @@ class FleetBackend:
 
     def __init__(self, settings: LLMSettings, memory: Any = None, *, cooldown: float = 30.0,
                  routing: str = "affinity", backends: dict[str, Any] | None = None):
-        from simulacra.llm.openai_backend import OpenAIBackend
 
         specs = list(settings.base_urls or ([settings.base_url] if settings.base_url else []))
         if not specs:
@@ -179,8 +179,6 @@ class FleetBackend:
         replica.down_until = time.monotonic() + self.cooldown
 
     async def _route(self, messages: Sequence[Message], call: Any) -> Any:
-        from simulacra.errors import RequestRejectedError
-
         key = self.prefix_key(messages)
         last: BaseException | None = None
         for round_ in range(self.settings.max_retries + 1):

@@ -49,7 +49,7 @@ class LocalLlamaBackend:
     def __init__(self, model_path: Path, n_ctx: int | None = None, n_threads: int = 2):
         require("local", "llama_cpp", "the embedded local model (no [llm] base_url set)")
         try:
-            import llama_cpp
+            import llama_cpp  # the [local] extra: checked by require() above, loaded only here
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             from simulacra.llm.embedded_llama import EmbeddedLlama

@@ -16,6 +16,7 @@ Endpoints as they really are:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -81,8 +82,6 @@ def _is_outage(exc: BaseException) -> bool:
 
 
 def _schema_instruction(schema: dict[str, Any]) -> str:
-    import json
-
     return (
         "\n\nReply with only a JSON object (no other text) that follows this JSON schema:\n"
         + json.dumps(schema, ensure_ascii=False)
