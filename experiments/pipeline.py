@@ -71,7 +71,6 @@ async def run_async(
     workspace = workspace or Workspace.default()
     if executor is None:
         if llm is None:
-
             llm = open_llm(load_settings(), workspace)
         executor = LocalExecutor(llm)
     folder = open_folder(spec, workspace=workspace, new_run=new_run)
@@ -83,8 +82,10 @@ async def run_async(
         if spec.kind == "experiment":
             return await execute_experiment(folder, spec, executor, retry_failed=retry_failed, concurrency=concurrency,
                                             on_progress=on_progress)
+        # the answer options travel in the folder's manifest (the spec wrote them): the runner reads them there and
+        # keeps its rule of one question a call on a model that keeps the agent's prefix warm (the embedded one)
         return await run_batch(folder, spec.live_agents, spec.live_instruments, executor, batch_size=spec.batch_size,
-                               retry_failed=retry_failed, on_progress=on_progress, options=spec.answer_options(),
+                               retry_failed=retry_failed, on_progress=on_progress,
                                concurrency=concurrency, questions_per_call=questions_per_call)
     finally:
         if bar is not None:
