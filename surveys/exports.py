@@ -247,14 +247,15 @@ def codebook_table(variables: Sequence[Variable]) -> pd.DataFrame:
     for variable in variables:
         q = variable.question
         base = {"variable": variable.name, "question": q.id, "instrument": q.instrument, "kind": q.kind.value,
-                "text": q.text, "missing_codes": variable.missing}
+                "text": q.text, "source_text": q.source_text or "", "missing_codes": variable.missing}
         if q.is_choice:
             for option in q.options:
                 rows.append({**base, "code_in_file": variable.codes[option.code], "option_code": option.code, "label": option.label})
         else:
             detail = f"{q.min:g} to {q.max:g}{' ' + q.unit if q.unit else ''}" if q.kind == QuestionKind.numeric else "text"
             rows.append({**base, "code_in_file": "", "option_code": "", "label": detail})
-    columns = ["variable", "question", "instrument", "kind", "text", "code_in_file", "option_code", "label", "missing_codes"]
+    columns = ["variable", "question", "instrument", "kind", "text", "source_text", "code_in_file", "option_code", "label",
+               "missing_codes"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -34,7 +34,7 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_TEXT_FIELDS = {"id", "title", "text", "description", "block", "unit", "instrument", "source", "code", "label"}
+_TEXT_FIELDS = {"id", "title", "text", "source_text", "description", "block", "unit", "instrument", "source", "code", "label"}
 _ALLOWED_KEYS = {
     (): set(Instrument.model_fields),
     ("questions",): set(Question.model_fields),

@@ -36,7 +36,7 @@ class Option(BaseModel):
 
 class Question(BaseModel):
     id: str
-    text: str
+    text: str  # the wording respondents and agents read (self-administered)
     kind: QuestionKind
     options: list[Option] = Field(default_factory=list)
     min: float | None = None
@@ -46,6 +46,9 @@ class Question(BaseModel):
     instrument: str = ""
     block: str | None = None
     description: str | None = None  # short label (e.g. GSS variable label)
+    # the source's own wording when `text` was derived from it (GSS: interviewer-administered, instructions
+    # included; the rules are in surveys/wording.py); None when `text` is the source's wording
+    source_text: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -36,6 +36,7 @@ from typing import Any
 from surveys.errors import DataFileError
 from surveys.model import Instrument
 from surveys.names import is_valid_name
+from surveys.wording import find_instructions
 
 SINGLE_ANSWER = {"SAVR", "SAHR", "SACOL", "DL", "SB", "NPS"}
 MATRIX_SELECTORS = {"Likert", "Bipolar"}
@@ -180,6 +181,9 @@ def _convert(qid: str, payload: dict, block: str | None, taken: set[str], result
     tag = str(payload.get("DataExportTag") or qid)
     text = strip_html(payload.get("QuestionText"))
     kind_name = "/".join(str(x) for x in (qtype, selector, sub) if x)
+    instructions = find_instructions(text) if qtype not in NOT_QUESTIONS else []
+    if instructions:  # respondents and agents read the text as it is (surveys/wording.py)
+        result.notes.append(f"{tag}: the text looks like interviewer instructions ({instructions[0]}); edit it before use")
     meta = {"qualtrics_qid": qid, "qualtrics_type": kind_name, "export_tag": tag}
 
     def base(question_id: str, question_text: str, kind: str) -> dict:

@@ -49,8 +49,10 @@ def short_hash(data: Any, n: int = 16) -> str:
 
 
 def question_hash(question: Any) -> str:
-    """A hash of a question's wording: text, kind, options (codes and labels), range and description."""
-    return short_hash(question.model_dump(mode="json", exclude={"instrument"}))
+    """A hash of a question's wording: text, kind, options (codes and labels), range and description (and the
+    source wording when the text was derived from one; absent, it leaves the hash as it was before the field)."""
+    exclude = {"instrument"} | ({"source_text"} if getattr(question, "source_text", None) is None else set())
+    return short_hash(question.model_dump(mode="json", exclude=exclude))
 
 
 def agent_fingerprint(agent: Any) -> str:

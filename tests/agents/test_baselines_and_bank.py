@@ -28,9 +28,9 @@ async def test_composite_leaves_the_predicted_item_and_its_twin_out(gss):
     first, second = (r.messages[-1]["content"] for r in backend.requests)
     context_1 = first[: first.index("Task:")]
     context_2 = second[: second.index("Task:")]
-    assert "Space exploration program" not in context_1 and "Y-WORDING" not in context_1
+    assert "space exploration program" not in context_1 and "Y-WORDING" not in context_1
     assert "environment" in context_1 and "My answer: too much" in context_1
-    assert "Space exploration program" in context_2 and "Y-WORDING" in context_2
+    assert "space exploration program" in context_2 and "Y-WORDING" in context_2
     assert "protecting the environment" not in context_2
     assert "My answer: too little" in context_2  # labels, not codes
 
