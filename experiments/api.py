@@ -390,14 +390,15 @@ def compare(runs: Sequence[RunRef], truth: str | None = None, *, out: str | Path
 
 def references(panel: str = "2016-2020", *, people: int | None = None, items: int | None = None,
                design: str = "same-wave", min_items: int | None = None, bootstrap: int = 200, seed: int = 0,
-               panel_file: str | Path | None = None) -> ReferenceTable:
+               panel_file: str | Path | None = None, weights: str | None = None) -> ReferenceTable:
     """The statistical reference conditions (majority, kNN, logistic regression, random floor) on a GSS panel
     or a seeded subset of `people` x `items`; no model. `table(result)` shows it. `min_items`: people with fewer
-    scored items are left out (default 20, or half the items when fewer than 40 are chosen, as for runs)."""
+    scored items are left out (default 20, or half the items when fewer than 40 are chosen, as for runs).
+    `weights`: a survey weight column (e.g. wtssall) for the population figures; individual accuracy unweighted."""
     if min_items is None:
         min_items = 20 if items is None or items >= 40 else max(1, items // 2)
     return reference_table(panel, panel_file=str(panel_file) if panel_file else None, design=design,
-                           min_items=min_items, bootstrap=bootstrap, seed=seed, people=people, items=items)
+                           min_items=min_items, bootstrap=bootstrap, seed=seed, people=people, items=items, weights=weights)
 
 
 def benchmark_gss_panel(
@@ -423,13 +424,15 @@ def benchmark_gss_panel(
     workers: int | None = None,
     llm: LLM | None = None,
     workspace: Workspace | None = None,
+    weights: str | None = None,
 ) -> ReportResult:
     """`simulacra benchmark gss-panel` from Python: seeded people and items of a GSS panel as demographic and
     composite agents, run, scored against their wave-1 answers (normalized by their own retest) and reported.
-    Returns the report (`.metrics`, `.html_path`)."""
+    Returns the report (`.metrics`, `.html_path`). `weights`: a survey weight column (e.g. wtssall) for the
+    population figures (majority reference, 1 - TV/TV_uniform); individual accuracy stays unweighted."""
     workspace = workspace or Workspace.default()
     plan = plan_gss_benchmark(panel, people=people, items=items, seed=seed, context_items=context_items,
-                              conditions=conditions, group_size=group_size, design=design)
+                              conditions=conditions, group_size=group_size, design=design, weights=weights)
     settings = load_settings()
     spec = plan.spec(model=_model(llm), options=_options(scoring, debias, leave_out, folds), batch_size=batch_size,
                      temperature=None if llm is not None else settings.llm.temperature,

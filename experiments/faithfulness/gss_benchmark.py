@@ -60,6 +60,7 @@ class BenchmarkPlan:
     design: str = "same-wave"
     panel_data: ResponseSet | None = None  # the whole panel (every item), for the reference conditions
     exclusions: Exclusions = field(default_factory=Exclusions)  # computed once from the targets
+    weights: str | None = None  # survey weight column (population figures only; the truth carries it)
 
     def spec(self, **kwargs: Any) -> RunSpec:
         """The run of this plan (model, options, batch size, run id ... in `kwargs`; see RunSpec.build)."""
@@ -77,7 +78,7 @@ class BenchmarkPlan:
             "items": self.items,
             "context_items": self.context_items,
             "design": self.design,
-        }
+        } | ({"weights": self.weights} if self.weights else {})
 
 
 def _pairs_per_item(panel: ResponseSet) -> dict[str, int]:
@@ -177,14 +178,18 @@ def plan_gss_benchmark(
     gss: Instrument | None = None,
     design: str = "same-wave",
     panel_file: str | None = None,
+    weights: str | None = None,
 ) -> BenchmarkPlan:
     """Choose people and items (seeded) and build their agents; nothing is asked of a model here. The exclusions
-    are computed once from the targets and applied to every agent (and, through the run, every reference)."""
+    are computed once from the targets and applied to every agent (and, through the run, every reference).
+    `weights`: a survey weight column of the panel (e.g. wtssall; its wave-1 value per person): the run's
+    population figures (the majority reference, 1 - TV/TV_uniform) are weighted by it, individual accuracy is
+    not; nobody's agent changes (the same run folder, re-scored)."""
     if design not in DESIGNS:
         raise SimulacraError(f"unknown design {design!r}: choose {' or '.join(DESIGNS)}")
     if panel_file is not None and panel is None:
         gss = gss or load_instrument("gss")
-        panel = load_panel_file(panel_file, gss)
+        panel = load_panel_file(panel_file, gss, weights=weights)
         panel_name = panel.name
     elif panel_name not in PANELS:
         raise SimulacraError(f"unknown GSS panel {panel_name!r}: choose {' or '.join(PANELS)}, or give --panel-file")
@@ -194,7 +199,9 @@ def plan_gss_benchmark(
     if people < 1 or items < 1:
         raise SimulacraError("--people and --items must be at least 1")
     gss = gss or load_instrument("gss")
-    panel = panel if panel is not None else load_gss_panel(panel_name, gss, waves=(1, 2))  # type: ignore[arg-type]
+    panel = panel if panel is not None else load_gss_panel(panel_name, gss, waves=(1, 2), weights=weights)  # type: ignore[arg-type]
+    if weights and panel.weight_column != weights:
+        panel = panel.with_weights(weights)
     rng = np.random.default_rng(seed)
     targets = choose_items(panel, gss, items, rng)
     if not targets:
@@ -213,7 +220,7 @@ def plan_gss_benchmark(
 
     excluded = exclusions_for(targets, [*DEMOGRAPHIC_FIELDS, *ITEM_FIELDS.values()])
     plan = BenchmarkPlan(panel_name, seed, chosen_people, targets, extra, instrument, truth, design=design, panel_data=panel,
-                         exclusions=excluded)
+                         exclusions=excluded, weights=weights)
     known_ids = {q.id for q in known_questions}
     hidden_with = {t: [i for i in items if i in known_ids] for t, items in excluded.hidden.items()}
     hidden_with = {t: items for t, items in hidden_with.items() if items}

@@ -13,13 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
+from experiments.scoring.evaluate import retest_interval
+from experiments.scoring.panel import PanelMatrix
+from experiments.scoring.references import LABELS, REFERENCE_ORDER
+from experiments.scoring.score import weighting_note
+from experiments.scoring.survey import SurveySettings, score_survey
 from simulacra.errors import SimulacraError
 from simulacra.terminal import print_lines, print_table
-
+from surveys.instruments import load_instrument
+from surveys.loaders import load_gss_panel, load_panel_file
 from surveys.responses import describe_unmapped
-
-from experiments.scoring.references import LABELS, REFERENCE_ORDER
 
 DEFAULT_REFERENCE_BOOTSTRAP = 200
 
@@ -37,36 +43,34 @@ class ReferenceTable:
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
     unmapped: list[str] = field(default_factory=list)  # values of the panel file no option could be matched to
+    weights: str | None = None  # survey weight column of the population figures (majority, 1-TV/TV_unif); None: unweighted
+    weighting: str = "unweighted"  # the same in words (experiments.scoring.score.weighting_note)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def load_panel(panel: str = "2016-2020", panel_file: str | None = None, y_versions: str = "merge"):
-    from surveys.instruments import load_instrument
-    from surveys.loaders import load_gss_panel, load_panel_file
-
+def load_panel(panel: str = "2016-2020", panel_file: str | None = None, y_versions: str = "merge", weights: str | None = None):
     gss = load_instrument("gss")
     if panel_file:
-        return load_panel_file(panel_file, gss, y_versions=y_versions), gss  # type: ignore[arg-type]
+        return load_panel_file(panel_file, gss, y_versions=y_versions, weights=weights), gss  # type: ignore[arg-type]
     if panel not in ("2016-2020", "2006"):
         raise SimulacraError(f"unknown GSS panel {panel!r}: choose 2016-2020 or 2006, or give --panel-file")
-    return load_gss_panel(panel, gss, y_versions=y_versions), gss  # type: ignore[arg-type]
+    return load_gss_panel(panel, gss, y_versions=y_versions, weights=weights), gss  # type: ignore[arg-type]
 
 
 def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, design: str = "same-wave",
                     min_items: int = 20, bootstrap: int = DEFAULT_REFERENCE_BOOTSTRAP, seed: int = 0,
                     references: Sequence[str] = REFERENCE_ORDER, people: int | None = None, items: int | None = None,
-                    k: int = 25) -> ReferenceTable:
-    """Score the reference conditions (and the random floor) on the whole panel (or a seeded subset)."""
-    from experiments.scoring.evaluate import retest_interval
-    from experiments.scoring.panel import PanelMatrix
-    from experiments.scoring.survey import SurveySettings, score_survey
+                    k: int = 25, weights: str | None = None) -> ReferenceTable:
+    """Score the reference conditions (and the random floor) on the whole panel (or a seeded subset). `weights`: a
+    survey weight column of the panel (e.g. wtssall): the population figures (the majority reference, 1-TV/TV_unif)
+    are weighted by it; individual accuracy is not."""
 
     if design not in ("same-wave", "cross-wave"):
         raise SimulacraError(f"unknown design {design!r}: choose same-wave or cross-wave")
     started = time.perf_counter()
-    responses, gss = load_panel(panel, panel_file)
+    responses, gss = load_panel(panel, panel_file, weights=weights)
     matrix = PanelMatrix.from_responses(responses, gss.questions)
     matrix.scored_wave = 1 if design == "same-wave" else 2
     pairs = (matrix.w1 >= 0) & (matrix.w2 >= 0)
@@ -87,6 +91,7 @@ def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, 
         panel=responses.name, design=design, people=len(rows), items=len(targets), min_items=min_items, bootstrap=bootstrap,
         seconds=time.perf_counter() - started, retest_interval=retest_interval(responses), conditions=result.conditions,
         source=str(responses.source), unmapped=describe_unmapped(responses),
+        weights=responses.weight_column if responses.weighted else None, weighting=weighting_note(responses),
     )
 
 
@@ -154,9 +159,6 @@ def spread_lines(table: ReferenceTable) -> list[str]:
 
 
 def print_reference_table(table: ReferenceTable, console: Any = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     title = (f"reference conditions on {table.panel} ({table.design}): {table.people} people x {table.items} items, "
              f"two-way bootstrap {table.bootstrap} (people x items), {table.seconds:.0f} s")
@@ -166,7 +168,7 @@ def print_reference_table(table: ReferenceTable, console: Any = None) -> None:
     for row in rows_of(table):
         rich_table.add_row(*row)
     print_table(console, rich_table)  # narrower than the table (80 columns, a pipe): wrapped cells or plain lines
-    print_lines(console, [retest_line(table)])
+    print_lines(console, [retest_line(table), f"weights: {table.weighting}"])
     print_lines(console, by_sample_lines(table) + spread_lines(table), style="dim")
 
 
@@ -175,5 +177,6 @@ def markdown(table: ReferenceTable) -> str:
              f"95% intervals from a two-way bootstrap ({table.bootstrap} replicates over people and items); {table.seconds:.0f} s.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in rows_of(table)]
-    lines += ["", retest_line(table), ""] + [f"- {line}" for line in by_sample_lines(table) + spread_lines(table)]
+    lines += ["", retest_line(table), "", f"Weights: {table.weighting}.", ""]
+    lines += [f"- {line}" for line in by_sample_lines(table) + spread_lines(table)]
     return "\n".join(lines) + "\n"

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulacra.terminal import print_lines, print_table, print_wrapped
-from simulacra.workspace import atomic_write_json, atomic_write_text
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from rich.console import Console
+from rich.table import Table
 
 from experiments.runs.folder import RunFolder
 from experiments.scoring.evaluate import CONDITION_ORDER, EvalSettings
 from experiments.scoring.matched import matched_line
 from experiments.scoring.score import score_folder
+from simulacra.terminal import print_lines, print_table, print_wrapped
+from simulacra.workspace import atomic_write_json, atomic_write_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -123,7 +126,7 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
     import matplotlib  # matplotlib (~0.5 s) only when a report is drawn; Agg: rendered to PNG, no display
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     plots: list[dict[str, str]] = []
     for instrument, family in metrics["families"].items():
@@ -187,8 +190,6 @@ def make_plots(metrics: dict[str, Any]) -> list[dict[str, str]]:
 
 # -- writing -----------------------------------------------------------------------------------------------
 def render_html(metrics: dict[str, Any], plots: list[dict[str, str]], title: str) -> str:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["fmt"] = fmt
     env.filters["stat"] = fmt_stat
@@ -235,7 +236,6 @@ CI_KEYS = {"survey": "normalized_accuracy", "bfi": "normalized_correlation", "ga
 
 def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
     """The headline table per instrument (agents beside the reference conditions), coverage and the verdicts."""
-    from rich.console import Console
 
     console = console or Console()
     answers = metrics["answers"]
@@ -245,6 +245,7 @@ def print_summary(metrics: dict[str, Any], console: Any = None) -> None:
         f"{answers['expected']} answers · scored against {truth['name']} wave {truth['wave']} "
         f"({truth.get('design', 'same-wave')}); retest wave {truth['retest_wave']}: {truth.get('retest_interval', '')}"
     )
+    print_wrapped(console, f"weights: {truth.get('weighting') or 'unweighted'}", style="dim")
     for instrument, family in metrics["families"].items():
         rows = headline_rows(metrics, instrument)
         if not rows:
@@ -329,7 +330,6 @@ def survey_lines(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
 def survey_table(rows: list[tuple[str, dict[str, Any]]], title: str):
     """A rich table: raw accuracy first, normalized accuracy (mean of ratios, with CI; ratio of means),
     norm. (paper 2-wk), normalized correlation (mean of per-person ratios), people (excluded), coverage."""
-    from rich.table import Table
 
     table = Table(title=title, title_justify="left", padding=(0, 1))
     table.add_column("condition", no_wrap=True)
@@ -418,8 +418,6 @@ def print_verdicts(metrics: dict[str, Any], console: Any) -> None:
 
 
 def _profile_table(console: Any, rows, instrument: str, family: str) -> None:
-    from rich.table import Table
-
     columns = [(k, t) for k, t in HEADLINES[family] if any((b.get(k) or {}).get("mean") is not None for _, b in rows)]
     table = Table(title=f"{instrument} ({family}): means over people", title_justify="left", padding=(0, 1))
     table.add_column("condition", no_wrap=True)

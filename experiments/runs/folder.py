@@ -223,6 +223,11 @@ class RunFolder:
                             new_run=new_run)
         if spec.truth_set is not None:
             save_truth(folder, spec.truth_set)
+        weights = spec.truth.weights if getattr(spec, "truth", None) is not None else None
+        existing = folder.manifest
+        if (existing.extra or {}).get("weights") != weights:  # a scoring setting, not identity: the latest spec's
+            existing.extra = {**{k: v for k, v in existing.extra.items() if k != "weights"}, **({"weights": weights} if weights else {})}
+            folder.save_manifest(existing)
         return folder
 
     @classmethod

@@ -67,6 +67,10 @@ class TruthSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = TRUTH_IN_RUN
     design: Literal["same-wave", "cross-wave"] = "same-wave"
+    # survey weight column (e.g. wtssall) for the population-level figures (the majority reference, 1 - TV/TV_uniform);
+    # individual accuracy stays unweighted. Recorded in the manifest (`extra["weights"]`, not identity: it changes no
+    # answer), so `score(folder)` weights the same way on every re-scoring
+    weights: str | None = None
 
 
 class RunSpec(BaseModel):
@@ -111,6 +115,7 @@ class RunSpec(BaseModel):
         max_tokens: int | None = None,
         truth: Any = None,
         design: str = "same-wave",
+        weights: str | None = None,
         exclusions: Exclusions | None = None,
         respondents: dict[str, str] | None = None,
         conditions: dict[str, str] | None = None,
@@ -124,7 +129,8 @@ class RunSpec(BaseModel):
         """A spec from live agents and instruments. `truth`: a ResponseSet (saved inside the run folder), a
         response set name or file (read when scored), or None. `respondents`: agent id -> the person whose
         answers score it (default: the agent's `respondent`, else its id). `conditions`: agent id -> the condition
-        it is reported under (default: the agent's source)."""
+        it is reported under (default: the agent's source). `weights`: the survey weight column of the human answers
+        for the population-level figures (default: the ResponseSet's own `weight_column`, if it has one)."""
         if run_id:
             check_run_id(run_id)
         ids = [a.id for a in agents]
@@ -136,7 +142,10 @@ class RunSpec(BaseModel):
         truth_spec = None
         if truth is not None:
             source = truth if isinstance(truth, str) else TRUTH_IN_RUN
-            truth_spec = TruthSpec(source=source, design=design)  # type: ignore[arg-type]
+            weights = weights or (None if isinstance(truth, str) else getattr(truth, "weight_column", None))
+            truth_spec = TruthSpec(source=source, design=design, weights=weights)  # type: ignore[arg-type]
+        elif weights:
+            raise SimulacraError(f"--weights {weights}: the run names no human answers to weight (pass --truth)")
         spec = cls(
             kind=kind,  # type: ignore[arg-type]
             label=label,
@@ -193,6 +202,8 @@ class RunSpec(BaseModel):
         extra = dict(self.extra)
         if self.truth is not None:
             extra.setdefault("design", self.truth.design)
+            if self.truth.weights:
+                extra["weights"] = self.truth.weights
         manifest = RunManifest(
             id=self.run_id or "pending",
             kind=self.kind,

@@ -7,6 +7,8 @@
 - population level, per item (SimBench's normalisation): 1 - TV(model, human) / TV(uniform, human), with
   TV(p, q) = 1/2 sum |p_o - q_o|; 1 = the human distribution exactly, 0 = no better than uniform, < 0 worse.
   The model's population distribution is the mean of its per-person distributions over the people scored.
+  With survey weights (`ResponseSet.with_weights`, carried by `PanelMatrix.weights`) both the human and the model
+  distribution are weighted means; the per-person figures (log-loss, Brier) stay unweighted, as accuracy does.
 """
 
 from __future__ import annotations
@@ -63,17 +65,29 @@ def tv_score(model: np.ndarray, human: np.ndarray) -> float | None:
 
 
 def population_tv(proba: np.ndarray, truth: np.ndarray, scored: np.ndarray, n_options: np.ndarray,
-                  items: list[str] | None = None) -> dict[str, Any]:
-    """Per item 1 - TV/TV_uniform between the model's mean distribution and the people's answers, and the mean."""
+                  items: list[str] | None = None, weights: np.ndarray | None = None) -> dict[str, Any]:
+    """Per item 1 - TV/TV_uniform between the model's mean distribution and the people's answers, and the mean.
+
+    `weights` (n,): survey weights of the people (None: everyone counts once). Both sides are then weighted the
+    same way: the human distribution is the weighted share of each answer, the model's the weighted mean of its
+    per-person distributions, over the people scored on the item (a person of weight 0 counts for nothing; an item
+    whose scored people all weigh 0 is left out)."""
     per_item: dict[str, float | None] = {}
     for j in range(truth.shape[1]):
         mask = scored[:, j] & (truth[:, j] >= 0)
+        if weights is not None:
+            mask &= np.asarray(weights, float) > 0
         if not mask.any():
             continue
         k = int(n_options[j])
-        human = np.bincount(truth[mask, j], minlength=k)[:k].astype(float)
+        if weights is None:
+            human = np.bincount(truth[mask, j], minlength=k)[:k].astype(float)
+            model = proba[mask, j, :k].mean(axis=0)
+        else:
+            w = np.asarray(weights, float)[mask]
+            human = np.bincount(truth[mask, j], weights=w, minlength=k)[:k].astype(float)
+            model = (w[:, None] * proba[mask, j, :k]).sum(axis=0) / w.sum()
         human /= human.sum()
-        model = proba[mask, j, :k].mean(axis=0)
         model = model / model.sum() if model.sum() > 0 else model
         per_item[items[j] if items else str(j)] = tv_score(model, human)
     values = [v for v in per_item.values() if v is not None and not math.isnan(v)]

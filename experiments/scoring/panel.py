@@ -35,6 +35,10 @@ class PanelMatrix:
     w2: np.ndarray  # (n, m) int, option index or -1
     demographics: pd.DataFrame = field(default_factory=pd.DataFrame)  # indexed by respondent id (str)
     scored_wave: int = 1  # 1: the paper's design (scored on wave 1); 2: cross-wave (agents see wave 1, scored on wave 2)
+    # survey weights (n,), scaled to mean 1 over the people with one (0 = no weight); None = unweighted. Used by
+    # population-level figures only (the majority reference, 1 - TV/TV_uniform), never by individual accuracy
+    weights: np.ndarray | None = None
+    weight_column: str | None = None
 
     @property
     def seen(self) -> np.ndarray:
@@ -81,6 +85,8 @@ class PanelMatrix:
             self.w1[np.ix_(rows, cols)], self.w2[np.ix_(rows, cols)],
             self.demographics.reindex([str(p) for p in self.people[rows]]) if not self.demographics.empty else self.demographics,
             self.scored_wave,
+            None if self.weights is None else self.weights[rows],
+            self.weight_column,
         )
 
     @classmethod
@@ -93,7 +99,8 @@ class PanelMatrix:
         items = [q.id for q in choice]
         return cls(np.array(people, dtype=object), items, qmap,
                    _matrix(data, wave, people, items, qmap), _matrix(data, retest_wave, people, items, qmap),
-                   _demographics(truth, people))
+                   _demographics(truth, people), weights=_weights(truth, people),
+                   weight_column=truth.weight_column if truth.weighted else None)
 
 
 def _matrix(data: pd.DataFrame, wave: int, people: list[str], items: list[str], qmap: dict[str, Question]) -> np.ndarray:
@@ -125,3 +132,15 @@ def _demographics(truth: ResponseSet, people: list[str]) -> pd.DataFrame:
     demo = demo.copy()
     demo.index = demo.index.astype(str)
     return demo[~demo.index.duplicated()].reindex(people)
+
+
+def _weights(truth: ResponseSet, people: list[str]) -> np.ndarray | None:
+    """The response set's survey weights of `people`, scaled to mean 1 over those with a weight (a person without
+    one weighs 0); None when the response set is unweighted. The scale is the panel's own, so a smoothing
+    pseudo-count means as much as in an unweighted count (`references.Majority`)."""
+    if not truth.weighted:
+        return None
+    values = truth.weights().reindex(pd.Index(people, dtype=object)).to_numpy(dtype=float)
+    values = np.where(np.isfinite(values) & (values > 0), values, 0.0)
+    positive = values > 0
+    return values / values[positive].mean() if positive.any() else values

@@ -3,7 +3,8 @@
 Every predictor gives, for each person and target item, a distribution over the item's options, computed
 from a model that never saw that person's answers (leave-one-out or cross-fitting over people):
 
-- `majority`: each item's answer distribution among the other people (the majority answer as prediction);
+- `majority`: each item's answer distribution among the other people (the majority answer as prediction),
+  weighted by the panel's survey weights when it has them (a population-level reference; the others are not);
 - `demographic_knn`: the k people most alike in age, sex, race and degree (fields that are the target or a
   near-duplicate of it are left out), their answers to the item;
 - `composite_knn`: collaborative filtering: the k people whose wave-1 answers to the *other* items agree most
@@ -22,11 +23,15 @@ Predictions: arg-max of the distribution, ties to the first option (GSS order).
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from experiments.scoring.panel import MISSING, PanelMatrix
 
@@ -77,21 +82,36 @@ def _votes_to_proba(votes: np.ndarray, k: int) -> np.ndarray:
 
 
 class Majority(ReferencePredictor):
+    """Each item's answer distribution among the other people: a population-level reference, so it is weighted
+    by the panel's survey weights when the panel has them (`PanelMatrix.weights`, scaled to mean 1: a person's
+    vote counts their weight, a person without a weight counts 0; the person predicted is left out with their own
+    weight). `weighted=False` counts every person once whatever the panel carries."""
+
     name = "majority"
+
+    def __init__(self, exclusions: Mapping[str, set[str]] | None = None, weighted: bool = True):
+        super().__init__(exclusions)
+        self.weighted = weighted
 
     def predict_proba(self, panel, targets, rows=None):
         rows = _rows(panel, rows)
         out = np.zeros((len(rows), len(targets), panel.max_options))
+        weights = panel.weights if self.weighted and panel.weights is not None else None
         for t, item in enumerate(targets):
             j = panel.item_index(item)
             k = len(panel.questions[item].options)
             labels = panel.truth[:, j]
-            counts = np.bincount(labels[labels >= 0], minlength=k).astype(float)
+            answered = labels >= 0
+            if weights is None:
+                counts = np.bincount(labels[answered], minlength=k).astype(float)
+            else:
+                counts = np.bincount(labels[answered], weights=weights[answered], minlength=k).astype(float)
             own = labels[rows]
             votes = np.tile(counts, (len(rows), 1))
             has = own >= 0
-            votes[np.flatnonzero(has), own[has]] -= 1  # leave the person out
-            out[:, t, :k] = _votes_to_proba(votes, k)
+            # leave the person out (their own vote: 1, or their weight)
+            votes[np.flatnonzero(has), own[has]] -= 1 if weights is None else weights[rows[has]]
+            out[:, t, :k] = _votes_to_proba(np.maximum(votes, 0.0), k)
         return out
 
 
@@ -251,11 +271,6 @@ class Logistic(ReferencePredictor):
                            extra: np.ndarray | None = None) -> np.ndarray:
         """As `predict_proba`, with `extra` (len(panel.people), len(targets), F) features per person and target
         appended to the one-hot answers (the stacked condition: an agent's log-probabilities); same folds."""
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
-        from threadpoolctl import threadpool_limits
 
         rows = _rows(panel, rows)
         n = len(panel.people)
@@ -265,7 +280,7 @@ class Logistic(ReferencePredictor):
         truth = panel.truth
         out = np.zeros((len(rows), len(targets), panel.max_options))
         limits = threadpool_limits(1)  # many small fits: threads only contend
-        fallback = Majority(self.exclusions).predict_proba(panel, targets, rows)
+        fallback = Majority(self.exclusions, weighted=False).predict_proba(panel, targets, rows)  # an individual model
         for t, item in enumerate(targets):
             drop = self.excluded(item)
             keep = np.concatenate([np.arange(a, b) for name, a, b in spans if name not in drop] or [np.zeros(0, int)])

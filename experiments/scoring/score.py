@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulacra.errors import SimulacraError
-from surveys.loaders import load_responses
+from surveys.loaders import RESPONSE_SETS, load_gss_panel, load_responses
 from surveys.responses import ResponseSet
 
 from experiments.runs.folder import TRUTH_IN_RUN, RunFolder, load_saved_truth
@@ -20,7 +20,32 @@ from experiments.scoring.results import Metrics
 
 def load_truth(truth: Any, folder: RunFolder) -> ResponseSet:
     """The human answers to score against: `truth` (a ResponseSet, a name or a file), else what the run names or
-    keeps beside it."""
+    keeps beside it; weighted by the survey weight column the run's spec recorded (`TruthSpec.weights`), if any."""
+    return apply_weights(_load_truth(truth, folder), (folder.manifest.extra or {}).get("weights"))
+
+
+def apply_weights(responses: ResponseSet, column: str | None) -> ResponseSet:
+    """`responses` weighted by `column` (population-level figures only; individual accuracy stays unweighted):
+    as they are when unweighted or already weighted by it; a named GSS panel is reloaded with the column (its
+    weights are panel columns, not demographics); else the column must be one of the demographics (WeightError)."""
+    if not column or responses.weight_column == column:
+        return responses
+    if column not in responses.demographics.columns:
+        panel = next((p for name, p in RESPONSE_SETS.items() if responses.name in (name, f"gss-panel-{p}")), None)
+        if panel is not None:
+            return load_gss_panel(panel, responses.instrument, weights=column).subset(respondents=responses.respondents)  # type: ignore[arg-type]
+    return responses.with_weights(column)
+
+
+def weighting_note(responses: ResponseSet) -> str:
+    """What the report says about weights: which figures are weighted, and by what."""
+    if not responses.weighted:
+        return "unweighted (no survey weight column): every person counts once in every figure"
+    return (f"population figures weighted by {responses.weight_column} (the majority reference, 1 - TV/TV_uniform); "
+            f"individual accuracy unweighted; {responses.weight_summary()}")
+
+
+def _load_truth(truth: Any, folder: RunFolder) -> ResponseSet:
     if isinstance(truth, ResponseSet):
         return truth
     name = truth or folder.manifest.truth
@@ -79,4 +104,6 @@ def score_folder(folder: RunFolder, truth: Any = None, settings: EvalSettings | 
                      "(score it with --truth naming answers that do)")
     metrics["notes"] = notes
     metrics["unscored_instruments"] = missing
+    metrics["truth"] = {**metrics["truth"], "weights": responses.weight_column if responses.weighted else None,
+                        "weighting": weighting_note(responses)}
     return Metrics.model_validate(metrics)

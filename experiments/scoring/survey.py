@@ -30,9 +30,16 @@ import numpy as np
 
 from experiments.scoring import matched
 from experiments.scoring import stats as st
+from experiments.scoring.distributions import (
+    answer_distribution,
+    brier_per_person,
+    describe_origin,
+    log_loss_per_person,
+    paired_log_loss,
+    population_tv,
+)
 from experiments.scoring.groups import age_group
-from experiments.scoring.distributions import (answer_distribution, brier_per_person, describe_origin, log_loss_per_person,
-                                               paired_log_loss, population_tv)
+from experiments.scoring.leakage import exclusions
 from experiments.scoring.mixing import placebo_agent, population_informed, weight_interval
 from experiments.scoring.panel import PanelMatrix
 from experiments.scoring.references import LABELS, REFERENCE_ORDER, reference_predictors, stacked_proba
@@ -103,7 +110,6 @@ def _coverage(cells: st.Cells) -> dict[str, Any]:
 def score_survey(panel: PanelMatrix, targets: list[str], rows: np.ndarray, agents: dict[str, AgentCells],
                  settings: SurveySettings, *, reference_asked: np.ndarray | None = None) -> SurveyResult:
     """Every condition on `rows` (people indices into `panel`) x `targets` (items of `panel`)."""
-    from experiments.scoring.leakage import exclusions
 
     result = SurveyResult(min_items=settings.min_items, references=list(settings.references))
     sub = panel.subset(people=[panel.people[i] for i in rows], items=targets)
@@ -311,9 +317,12 @@ def _distribution(proba: np.ndarray, cells: st.Cells, sub: PanelMatrix, min_item
     keep = counts >= min_items
     ll = log_loss_per_person(proba, sub.truth, scored)[keep]
     br = brier_per_person(proba, sub.truth, scored)[keep]
-    tv = population_tv(proba, sub.truth, scored, sub.n_options, sub.items)
-    return {"from": origin, "log_loss": _f(np.nanmean(ll)) if len(ll) else None, "brier": _f(np.nanmean(br)) if len(br) else None,
-            "population_tv_score": tv["mean"], "tv_items": tv["items"]}
+    tv = population_tv(proba, sub.truth, scored, sub.n_options, sub.items, weights=sub.weights)  # population level: weighted
+    out = {"from": origin, "log_loss": _f(np.nanmean(ll)) if len(ll) else None, "brier": _f(np.nanmean(br)) if len(br) else None,
+           "population_tv_score": tv["mean"], "tv_items": tv["items"]}
+    if sub.weights is not None:
+        out["population_weighted_by"] = sub.weight_column
+    return out
 
 
 def _samples(sub: PanelMatrix) -> dict[str, np.ndarray]:
