@@ -26,6 +26,8 @@ from experiments.runs.options import (
 )
 
 console = Console()
+WEIGHTS_HELP = ("Survey weight column of the human answers (e.g. wtssall, wtssnr; 2006 panel: wtpan12): population figures "
+                "(the majority reference, 1-TV/TV_unif) are weighted by it; individual accuracy stays unweighted, as in the paper.")
 benchmark_app = typer.Typer(no_args_is_help=True, help="Real-data benchmarks (GSS panels).")
 runs_app = typer.Typer(no_args_is_help=True, help="The run folders of this workspace: batches and behavioral experiments.")
 
@@ -112,7 +114,8 @@ def _answer(spec: Any, executor: str, ray_address: Optional[str], workers: Optio
     folder = open_folder(spec, workspace=workspace, new_run=new_run)
     try:
         with answering(executor, settings, workspace, address=ray_address, workers=workers) as (_llm, runs_on):
-            asyncio.run(run_async(spec, runs_on, workspace=workspace, retry_failed=retry_failed, console=console))
+            asyncio.run(run_async(spec, runs_on, workspace=workspace, new_run=new_run, retry_failed=retry_failed,
+                                  console=console))
     finally:
         _finish_message(folder)
     return folder
@@ -140,6 +143,7 @@ def run(
     batch_size: int = typer.Option(5, help="Questions per agent batch (one transaction; one model call on endpoints, one question a call on the embedded model)."),
     samples: int = typer.Option(1, min=1, help="Answers per question and agent (distinct samples)."),
     truth: Optional[str] = typer.Option(None, help="Human answers for the report (response set name or CSV); writes the report at the end."),
+    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP + " Needs --truth."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the answers stored as failed (a fresh model call; the failed attempt is kept in the run's history)."),
     new_run: bool = typer.Option(False, "--new-run", help="When the run folder holds a run made with other agents, wording, settings or prompt templates, start a new run folder instead of refusing."),
     scoring: Optional[str] = typer.Option(None, help=SCORING_HELP),
@@ -179,7 +183,7 @@ def run(
     spec = RunSpec.build(
         agents, chosen, model=describe_backend(settings), options=answer_options(scoring, debias, leave_out, folds),
         samples=samples, batch_size=batch_size, temperature=settings.llm.temperature, max_tokens=settings.llm.max_tokens,
-        truth=truth, exclusions=exclusions_for(targets, fields), run_id=run_id, extra={"bank": str(bank.root)},
+        truth=truth, weights=weights, exclusions=exclusions_for(targets, fields), run_id=run_id, extra={"bank": str(bank.root)},
     )
     folder = _answer(spec, executor, ray_address, workers, new_run=new_run, retry_failed=retry_failed, dry_run=dry_run,
                      as_json=as_json)
@@ -286,6 +290,7 @@ def gss_panel(
     panel_file: Optional[Path] = typer.Option(None, "--panel-file", help="A GSS panel extract of your own, long (like the 2006 file) or wide (like the 2016-2020 file); see surveys/README.md."),
     min_items: Optional[int] = typer.Option(None, min=1, help="People with fewer scored items are excluded (and counted); default 20 (a run with fewer than 40 items: half the items asked)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="With --references-only: also write the table as markdown to this file."),
+    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     batch_size: int = typer.Option(5, min=1, help="Questions per agent batch (one transaction; one model call on endpoints)."),
     composite_group: int = typer.Option(1, min=1, help="Items a composite agent predicts per call, left out of its context together (1 = only the predicted item, as in the paper)."),
     scoring: Optional[str] = typer.Option(None, help=SCORING_HELP),
@@ -301,6 +306,8 @@ def gss_panel(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals."),
+    adaptive: Optional[List[str]] = typer.Option(None, "--adaptive", help="K items asked adaptively per person, the rest predicted (no model): a curve over K, e.g. --adaptive 5,10,20,40 (repeatable); beside K random items, the best fixed K and all other items. See experiments/faithfulness/README.md."),
+    adaptive_design: str = typer.Option("both", "--adaptive-design", help="With --adaptive: halves (K asked from one half of the items, the other half predicted: every condition on the same cells), unasked (every item not asked predicted), or both."),
 ) -> None:
     """Demographic and composite agents of real GSS panel respondents, scored against their wave 1, normalized by their wave 2."""
     from simulacra.config import load_settings
@@ -312,6 +319,10 @@ def gss_panel(
 
     if run_id:
         check_run_id(run_id)
+    if adaptive:
+        _adaptive_benchmark(adaptive, panel, panel_file, design, seed, people, items, bootstrap, min_items, run_id, as_json,
+                            adaptive_design)
+        return
     if references_only or "stats" in (condition or []):
         from experiments.faithfulness.reference_table import DEFAULT_REFERENCE_BOOTSTRAP, markdown as to_markdown, print_reference_table, reference_table
 
@@ -319,7 +330,7 @@ def gss_panel(
             console.print(f"loading the GSS {panel_file or panel} panel; reference conditions only (no model) ...")
         table = reference_table(panel, panel_file=str(panel_file) if panel_file else None, design=design, min_items=min_items or 20,
                                 bootstrap=bootstrap if bootstrap != 1000 else DEFAULT_REFERENCE_BOOTSTRAP, seed=seed,
-                                people=people, items=items)
+                                people=people, items=items, weights=weights)
         if as_json:
             _echo_json(table.as_dict())
         else:
@@ -334,7 +345,7 @@ def gss_panel(
         console.print(f"loading the GSS {panel_file or panel} panel ...")
     plan = plan_gss_benchmark(panel, people=people or 20, items=items or 20, seed=seed, context_items=context_items,
                               conditions=condition or CONDITIONS, group_size=composite_group, design=design,
-                              panel_file=str(panel_file) if panel_file else None)
+                              panel_file=str(panel_file) if panel_file else None, weights=weights)
     if not as_json:
         if plan.panel_data is not None:
             from surveys.responses import describe_unmapped
@@ -348,6 +359,35 @@ def gss_panel(
                      as_json=as_json)
     if folder is not None:
         _report(folder, None, EvalSettings(bootstrap=bootstrap, seed=seed, min_items=min_items))
+
+
+def _adaptive_benchmark(values: List[str], panel: str, panel_file: Optional[Path], design: str, seed: int,
+                        people: Optional[int], items: Optional[int], bootstrap: int, min_items: Optional[int],
+                        run_id: Optional[str], as_json: bool, item_design: str = "both") -> None:
+    """`benchmark gss-panel --adaptive K[,K...]`: the adaptive short-form curve (pure statistics), in a run folder."""
+    from simulacra.errors import SimulacraError
+
+    from experiments.faithfulness.adaptive_benchmark import DEFAULT_BOOTSTRAP, AdaptiveSettings, print_result, run_adaptive
+
+    try:
+        ks = tuple(int(part) for value in values for part in value.split(",") if part.strip())
+    except ValueError:
+        raise SimulacraError(f"--adaptive {','.join(values)}: give whole numbers, e.g. --adaptive 5,10,20,40") from None
+    if item_design not in ("halves", "unasked", "both"):
+        raise SimulacraError(f"--adaptive-design {item_design}: choose halves, unasked or both")
+    settings = AdaptiveSettings(ks=ks, seed=seed, bootstrap=bootstrap if bootstrap != 1000 else DEFAULT_BOOTSTRAP,
+                                min_items=min_items or 20,
+                                designs=("halves", "unasked") if item_design == "both" else (item_design,))
+    if not as_json:
+        console.print(f"loading the GSS {panel_file or panel} panel; adaptive short forms K = {', '.join(map(str, ks))} (no model) ...")
+    result, folder = run_adaptive(panel, panel_file=str(panel_file) if panel_file else None, design=design,
+                                  settings=settings, people=people, items=items, run_id=run_id,
+                                  progress=None if as_json else (lambda text: _say(text, "dim")))
+    if as_json:
+        _echo_json({"run_id": folder.path.name, "metrics_path": str(folder.path / "metrics.json"), **result.as_dict()})
+        return
+    print_result(result, console, str(folder.path))
+    _say_unmapped(result.unmapped, panel_file)
 
 
 # -- simulacra demo ----------------------------------------------------------------------------------------

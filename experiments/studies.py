@@ -7,12 +7,21 @@ exclusions computed once from the scored items.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+import pandas as pd
 from rich.console import Console
 
+from experiments.behavioral.assignment import assign_conditions
+from experiments.behavioral.definition import load_study
+from experiments.pipeline import EvalSettings, report, run_async
+from experiments.runs.spec import RunSpec
+from experiments.scoring.leakage import exclusions_for, field_item
+from experiments.scoring.matched import POPULATION_PREFIX
 from interviewer.storage import TranscriptStore
+from interviewer.study import adaptive as adaptive_runtime
 from interviewer.study.export import export_study as write_export
 from interviewer.study.model import ExperimentInfo, StudyError, load_study_file
 from interviewer.study.store import StudyStore
@@ -21,15 +30,10 @@ from simulacra.agents.bank import AgentBank
 from simulacra.agents.baselines import CompositeAgent, DemographicAgent, PersonaAgent, shown_value
 from simulacra.agents.build import build_agent_from_transcript
 from simulacra.agents.interview import CombinedAgent
-from simulacra.workspace import Workspace
+from simulacra.workspace import Workspace, atomic_write_json
+from surveys.loaders import load_gss_panel, load_responses
 from surveys.model import Instrument
 from surveys.responses import ResponseSet
-
-from experiments.behavioral.assignment import assign_conditions
-from experiments.behavioral.definition import load_study
-from experiments.pipeline import EvalSettings, report, run_async
-from experiments.runs.spec import RunSpec
-from experiments.scoring.leakage import exclusions_for, field_item
 
 CONDITIONS = ("interview", "combined", "composite", "demographic", "persona")
 ABOUT_YOU = "about_you"  # the shipped "about you" instrument: demographics and the persona paragraph, never scored
@@ -98,7 +102,6 @@ def behavioral_experiment(name: str, base: Path):
 
 
 def create_study(path: Path, *, workspace: Any = None, replace: bool = False):
-
     study = load_study_file(path, behavioral_experiment)
     folder = study_store(workspace).create(study, Path(path).read_text(encoding="utf-8"), replace=replace)
     return study, folder
@@ -251,8 +254,6 @@ SHIPPED_POPULATIONS = {"gss": "gss-panel-2016-2020"}
 
 
 def _parse_time(value: Any) -> Any:
-    from datetime import datetime, timezone
-
     if not value:
         return None
     try:
@@ -283,7 +284,6 @@ def study_demographics(store: Any, study: Any) -> Any:
     """Per participant: their `about_you` demographics (`profile_answers`: the fields a demographic agent is given,
     GSS labels) and `retest_interval_days` (`retest_days`), indexed by respondent: the truth's demographics, so
     demographic references see what demographic agents see and the report states each person's retest interval."""
-    import pandas as pd
 
     rows: dict[str, dict[str, Any]] = {}
     for participant in store.participants(study.id):
@@ -304,10 +304,6 @@ def study_population(instruments: Sequence[Any], population: Any = None, columns
     2016-2020 panel for GSS items). Respondent ids get `POPULATION_PREFIX`: these people have no agent, so they
     are never scored; they only enlarge the people references learn from (never the person themself: every
     reference leaves the predicted person out). Demographic columns kept: those in `columns` (the study's)."""
-    from surveys.loaders import load_gss_panel, load_responses
-    from surveys.responses import ResponseSet
-
-    from experiments.scoring.matched import POPULATION_PREFIX
 
     scored = {q.id for i in instruments for q in i.questions}
     if population is not None:
@@ -334,9 +330,6 @@ def study_population(instruments: Sequence[Any], population: Any = None, columns
 
 def with_population(truth: Any, population: Any) -> Any:
     """The study's truth with the population's wave-1 rows (and demographics) appended."""
-    import pandas as pd
-
-    from surveys.responses import ResponseSet
 
     data = pd.concat([truth.data, population.data], ignore_index=True)
     frames = [d for d in (truth.demographics, population.demographics) if d is not None and not d.empty]
@@ -366,6 +359,11 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
     truth.data = truth.data[truth.data["question"].isin(scored_ids)].reset_index(drop=True)  # the targets only
     if truth.data.empty:
         raise StudyError(f"study {study_id} has no answers yet; nothing to evaluate")
+    if study.adaptive:  # agents answer the items some participant was asked (each person is scored on theirs)
+        asked = set(truth.data.loc[truth.data["wave"] == 1, "question"])
+        instruments = [i.model_copy(update={"questions": [q for q in i.questions if q.id in asked]})
+                       if i.id in study.adaptive else i for i in instruments]
+        instruments = [i for i in instruments if i.questions]
     truth.demographics = study_demographics(store, study)
     people = population_info = None
     pop = study_population(instruments, population, [c for c in truth.demographics.columns if c != "retest_interval_days"])
@@ -384,13 +382,83 @@ async def evaluate_study(study_id: str, llm: Any, *, workspace: Any = None, mode
     if population_info is not None:
         notes.append(f"references learn from the study's other participants plus {people} people of "
                      f"{population_info['name']} (wave 1, {len(population_info['items'])} items; never scored)")
-    extra = {"study": study_id, "retest_days": study.spec.retest_days}
+    extra: dict[str, Any] = {"study": study_id, "retest_days": study.spec.retest_days}
     if population_info is not None:
         extra["population"] = population_info
+    if study.adaptive:
+        extra["adaptive"] = {i: info.model_dump(exclude={"population_file"}) for i, info in study.adaptive.items()}
     spec = RunSpec.build(agents, instruments, model=model or {"model": getattr(llm, "model", "")}, batch_size=batch_size,
                          truth=truth, exclusions=exclusions, respondents=respondents, label=f"study {study_id}",
                          run_id=run_id, extra=extra)
     outcome = await run_async(spec, executor, llm=llm, workspace=store.workspace, new_run=new_run,
                               console=Console(stderr=True) if show_progress else None)
     result = report(outcome.folder, None, EvalSettings(bootstrap=bootstrap, min_items=min_items))
+    if study.adaptive:
+        checked = adaptive_predictions(store, study)
+        atomic_write_json(outcome.folder.path / ADAPTIVE_REPORT, checked)
+        notes += [adaptive_note(block) for block in checked["instruments"]]
     return outcome.folder, result, notes
+
+
+ADAPTIVE_REPORT = "adaptive.json"
+
+
+def adaptive_predictions(store: Any, study: Any) -> dict[str, Any]:
+    """For each adaptive instrument: the selector's prediction (most likely answer given the person's own wave-1
+    answers to the items they were asked, from the study's frozen population without them) of every item they
+    were not asked, checked against their retest answer to it where there is one (`adaptive: {retest: all}`),
+    beside the population's majority answer on the same person-items."""
+    folder = store.folder(study.id)
+    blocks = []
+    for instrument_id, info in study.adaptive.items():
+        people = adaptive_runtime.population(folder, study, instrument_id)
+        majority = _majority(people.data, study.instrument(instrument_id))
+        predicted = checked = agree = agree_majority = persons = 0
+        for participant in store.participants(study.id):
+            saved = store.answers(study.id, participant.respondent)
+            answered = {q: v for (w, i, q), v in saved.items() if w == 1 and i == instrument_id}
+            if not answered:
+                continue
+            persons += 1
+            guesses = adaptive_runtime.selector(folder, study, instrument_id, participant.respondent).predict(answered)
+            predicted += len(guesses)
+            for question, guess in guesses.items():
+                retest = saved.get((2, instrument_id, question))
+                if retest is None:
+                    continue
+                checked += 1
+                agree += int(str(guess) == str(retest))
+                agree_majority += int(majority.get(question) == str(retest))
+        blocks.append({
+            "instrument": instrument_id, "max_items": info.max_items, "budget_seconds": info.budget_seconds,
+            "retest": info.retest, "population": info.population, "population_people": info.people,
+            "people": persons, "predicted": predicted, "checked": checked,
+            "agreement": agree / checked if checked else None,
+            "majority_agreement": agree_majority / checked if checked else None,
+        })
+    return {"report": "adaptive-predictions", "version": 1, "instruments": blocks,
+            "what": "the selector's most likely answer to each item a person was not asked (from their answers to the "
+                    "items asked) vs their retest answer to it; the population's majority answer on the same "
+                    "person-items beside it"}
+
+
+def _majority(data: Any, instrument: Any) -> dict[str, str]:
+    """The most common wave-1 answer per item (ties: the option listed first)."""
+    out = {}
+    for question in instrument.questions:
+        counts = data.loc[data["question"] == question.id, "value"].astype(str).value_counts()
+        if len(counts):
+            order = {o.code: n for n, o in enumerate(question.options)}
+            out[question.id] = min(counts.index, key=lambda code: (-counts[code], order.get(code, len(order))))
+    return out
+
+
+def adaptive_note(block: dict[str, Any]) -> str:
+    """One line on an adaptive instrument's predictions of the items not asked."""
+    head = f"adaptive {block['instrument']}: {block['predicted']} person-items not asked were predicted"
+    if not block["checked"]:
+        why = " (the retest asks only the items asked; adaptive: {retest: all} asks the rest too)" \
+            if block["retest"] == "same" else ""
+        return f"{head}; none has a retest answer to check them against{why}"
+    return (f"{head}; on the {block['checked']} with a retest answer they agree {block['agreement']:.2f} "
+            f"(the population's majority answer: {block['majority_agreement']:.2f}); see {ADAPTIVE_REPORT}")

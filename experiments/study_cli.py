@@ -54,6 +54,11 @@ def create_cmd(
     interview = f"interview '{study.spec.interview.script}' first" if study.spec.interview.required else "no interview"
     _say(f"study {study.id}: {interview}; {', '.join(i.id for i in study.instruments)} ({count} questions, "
          f"order {study.spec.order}); retest after {study.spec.retest_days:g} days -> {folder}", "green")
+    for instrument_id, info in study.adaptive.items():
+        limits = [f"at most {info.max_items} items"] if info.max_items else []
+        limits += [f"{info.budget_seconds / 60:g} minutes of expected answering time"] if info.budget_seconds else []
+        _say(f"{instrument_id}: adaptive, {' and '.join(limits)}, chosen among {info.items} items from the answers of "
+             f"{info.people} people of {info.population} (frozen in {info.population_file})")
     if study.spec.interview.required:
         _say(f"serve it with: simulacra serve --script {study.spec.interview.script}")
 

@@ -9,7 +9,11 @@ Written to `studies/<id>/export/` (or `--out`), files 0600 (personal data):
                                   position (1 = the first item that person was asked in that wave), value,
                                   label (the option's wording for a choice answer), answered_at (UTC)
 - `item_order.csv`                the order each person was asked (shuffled instruments such as the BFI
-                                  differ per person): respondent, wave, position, instrument, question
+                                  differ per person; adaptive ones: the items chosen): respondent, wave,
+                                  position, instrument, question
+- `not_asked.csv`                 studies with an adaptive instrument: respondent, instrument, question, status
+                                  (the items not asked in wave 1 and why); `answers.csv` then also has
+                                  `adaptive` (1 = chosen by the selector), `adaptive_position`, `expected_gain`
 - `participants.csv`              respondent, status, joined_at, consented_at, per wave started_at,
                                   completed_at and minutes, retest_opened_at (an operator opened it early),
                                   retest_interval_days (wave-2 completion minus wave-1 completion), stopped_at
@@ -91,17 +95,21 @@ def export_study(store: StudyStore, study_id: str, target: Path | None = None, *
     target = private_dir(Path(target) if target else store.folder(study_id) / "export")
     transcripts = TranscriptStore(store.workspace.transcripts)
     people = store.participants(study_id)
-    records: list[tuple[str, str, int, Any]] = []
+    responses: list[tuple[str, str, int, Any]] = []
     answers: list[dict[str, Any]] = []
+    not_asked: list[dict[str, Any]] = []
     order: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     for participant in people:
         person = participant.respondent
         saved = store.answers(study_id, person)
         times = store.answer_times(study_id, person)
+        records = store.answer_records(study_id, person) if study.adaptive else {}
         row: dict[str, Any] = {"respondent": person}
         for wave in (1, 2):
-            plan = study.plan(person, wave)
+            plan, _total, states = store.plan(study, person, wave, saved, records)
+            if wave == 1:
+                not_asked += _not_asked(study, person, states)
             for position, (instrument_id, question_id) in enumerate(plan, start=1):
                 order.append({"respondent": person, "wave": wave, "position": position, "instrument": instrument_id,
                               "question": question_id})
@@ -112,11 +120,14 @@ def export_study(store: StudyStore, study_id: str, target: Path | None = None, *
                     if key not in saved:
                         continue
                     value = saved[key]
-                    records.append((person, question.id, wave, value))
+                    responses.append((person, question.id, wave, value))
+                    chosen = (records.get(key) or {}).get("adaptive") if wave == 1 else None
                     answers.append({"respondent": person, "wave": wave, "instrument": instrument.id,
                                     "question": question.id, "position": positions.get((instrument.id, question.id)),
                                     "value": value, "label": _label(study, instrument.id, question.id, value),
-                                    "answered_at": times.get(key, "")})
+                                    "answered_at": times.get(key, ""), "adaptive": int(chosen is not None),
+                                    "adaptive_position": chosen.get("position") if chosen else None,
+                                    "expected_gain": chosen.get("expected_gain") if chosen else None})
             stamps = sorted(t for (w, i, q), t in times.items() if w == wave and t and (i, q) in positions)
             complete = bool(plan) and all((wave, *step) in saved for step in plan)
             started = stamps[0] if stamps else None
@@ -137,7 +148,7 @@ def export_study(store: StudyStore, study_id: str, target: Path | None = None, *
             "retest_interval_days": round(interval / 1440, 4) if interval is not None else None,
             "stopped_at": participant.stopped_at,
         })
-    data = pd.DataFrame(records, columns=RESPONSE_COLUMNS)
+    data = pd.DataFrame(responses, columns=RESPONSE_COLUMNS)
     written = [write_csv(target / "responses.csv", data)]
     if study.experiments:
         rows = [(p.respondent, e, c) for p in people for e, c in sorted(p.conditions.items())]
@@ -151,17 +162,40 @@ def export_study(store: StudyStore, study_id: str, target: Path | None = None, *
         saved_path = Path(save_instrument(instrument, instruments_folder / f"{instrument.id}.yaml"))
         saved_path.chmod(PRIVATE_FILE)
         written.append(saved_path)
-    written.append(write_csv(target / "answers.csv", pd.DataFrame(
-        answers, columns=["respondent", "wave", "instrument", "question", "position", "value", "label", "answered_at"])))
+    columns = ["respondent", "wave", "instrument", "question", "position", "value", "label", "answered_at"]
+    if study.adaptive:  # which answers the selector chose, where and with what expected gain
+        columns += ["adaptive", "adaptive_position", "expected_gain"]
+    written.append(write_csv(target / "answers.csv", pd.DataFrame(answers, columns=columns)))
+    if study.adaptive:
+        written.append(write_csv(target / "not_asked.csv", pd.DataFrame(
+            not_asked, columns=["respondent", "instrument", "question", "status"])))
     written.append(write_csv(target / "item_order.csv", pd.DataFrame(
         order, columns=["respondent", "wave", "position", "instrument", "question"])))
     written.append(write_csv(target / "participants.csv", pd.DataFrame(summary, columns=_participant_columns())))
     if with_external_ids:
         mapping = ExternalIds(store.folder(study_id)).mapping()
-        rows = sorted((respondent, external) for external, respondent in mapping.items())
-        written.append(write_csv(target / "external_ids.csv", pd.DataFrame(rows, columns=["respondent", "external_id"])))
+        pairs = sorted((respondent, external) for external, respondent in mapping.items())
+        written.append(write_csv(target / "external_ids.csv", pd.DataFrame(pairs, columns=["respondent", "external_id"])))
     written += _labelled_files(answers, summary, study, target, formats)
     return written
+
+
+def _not_asked(study: Study, person: str, states: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of each adaptive instrument the person was not asked in wave 1: `not asked (<why it stopped>)`
+    once the instrument is finished, `not asked yet` while it is under way, `never chosen (no population
+    answers)` for an item the selector cannot weigh."""
+    rows = []
+    for instrument_id, state in states.items():
+        asked = {a["question"] for a in state.asked}
+        if not asked:
+            continue  # not started: nothing was chosen yet
+        status = f"not asked ({state.stop})" if state.finished else "not asked yet"
+        candidates = set(state.candidates)
+        for question in study.instrument(instrument_id).questions:
+            if question.id not in asked:
+                rows.append({"respondent": person, "instrument": instrument_id, "question": question.id,
+                             "status": status if question.id in candidates else "never chosen (no population answers)"})
+    return rows
 
 
 def _participant_columns() -> list[str]:

@@ -12,6 +12,9 @@ instruments:                   # required, asked in this order (unless order: ra
   - games                      #   a shipped instrument id (gss, bfi44, games, about_you) or an instrument YAML path
   - {id: gss, questions: [happy, natspac]}   # a subset by question ids
   - {id: bfi44, shuffle: true} #   the items in a seeded random order per person (as the paper did for BFI)
+  - {id: gss, adaptive: {max_items: 12}, population: gss-panel-2016-2020}   # one item at a time, chosen by
+                               #   surveys.adaptive from the answers so far (max_items and/or budget_minutes;
+                               #   retest: same | all); population: default the GSS panel's wave 1 for gss
 experiments: [ames_fiske_2015] # optional: behavioral experiments (ids or YAML paths), asked after the
                                #   instruments; each person's condition from the seeded balanced assignment
 order: fixed                   # fixed | random: the instruments' order per person (seeded)
@@ -46,11 +49,13 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from interviewer.script import load_script
 from simulacra.errors import SimulacraError
 from surveys.errors import DataFileError, number_too_long
-from surveys.instruments import refuse_alias_bombs
+from surveys.instruments import list_instruments, load_instrument, refuse_alias_bombs
+from surveys.loaders import RESPONSE_SETS, load_responses
 from surveys.model import Instrument, Question
 from surveys.names import check_name
 
@@ -68,11 +73,29 @@ class InterviewPart(BaseModel):
     required: bool = True
 
 
+class AdaptivePart(BaseModel):
+    """An adaptive instrument: the items are chosen one at a time by expected information gain
+    (`surveys.adaptive`), from the answers so far, until `max_items` are asked or the time budget is spent."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_items: int | None = Field(default=None, ge=1, le=10_000)
+    budget_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+    retest: Literal["same", "all"] = "same"  # the retest asks the items asked in round 1 (same), or every item (all)
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> "AdaptivePart":
+        if self.max_items is None and self.budget_minutes is None:
+            raise ValueError("an adaptive instrument needs max_items or budget_minutes (or both)")
+        return self
+
+
 class InstrumentRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str  # a shipped id or a path to an instrument file
     questions: list[str] | None = None  # a subset by question ids (in the instrument's order)
     shuffle: bool = False  # the items in a seeded random order per person
+    adaptive: AdaptivePart | None = None  # the items chosen one at a time (see AdaptivePart)
+    population: str | None = None  # adaptive: the response set the choices learn from (name or file)
 
     @field_validator("questions")
     @classmethod
@@ -238,6 +261,21 @@ class ExperimentInfo(BaseModel):
         return self.stimuli.get(condition, {}).get(self.steps.get(question_id, ""))
 
 
+class AdaptiveInfo(BaseModel):
+    """A resolved adaptive instrument: its limits and the population its choices learn from, frozen into the
+    study folder (`population_file`: wave-1 answers to the instrument's questions, long CSV, gzip) when the
+    study is created."""
+
+    max_items: int | None = None
+    budget_seconds: float | None = None
+    retest: Literal["same", "all"] = "same"
+    population: str  # as the study file names it (or the shipped default)
+    population_file: str  # the frozen copy in studies/<id>/
+    people: int
+    items: int  # questions of the instrument with population answers
+    sha256: str  # of the frozen copy's CSV text
+
+
 class Study(BaseModel):
     """A created study: the spec plus its frozen instruments (what is stored in studies/<id>/study.json)."""
 
@@ -247,7 +285,9 @@ class Study(BaseModel):
     shuffled: list[str] = Field(default_factory=list)  # instrument ids whose items are shuffled per person
     experiments: dict[str, ExperimentInfo] = Field(default_factory=dict)  # instrument id -> experiment (asked last)
     quotas: list[Quota] = Field(default_factory=list)
+    adaptive: dict[str, AdaptiveInfo] = Field(default_factory=dict)  # instrument id -> its adaptive settings
     created_at: str = ""
+    _populations: dict[str, Any] = PrivateAttr(default_factory=dict)  # instrument id -> population frame (create)
 
     @property
     def id(self) -> str:
@@ -377,12 +417,13 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
                   experiment_loader: ExperimentLoader | None = None) -> Study:
     """Load and subset the instruments (paths relative to `base`); every problem names the file and field.
     Experiments are resolved by `experiment_loader(name, base)` (the experiments layer's study definitions)."""
-    from surveys.instruments import list_instruments, load_instrument
 
     where = source or base
     shipped = set(list_instruments())
     instruments: list[Instrument] = []
     shuffled: list[str] = []
+    adaptive: dict[str, AdaptiveInfo] = {}
+    populations: dict[str, Any] = {}
     for index, ref in enumerate(spec.instruments):
         field = f"{where} [instruments[{index}]"  # closed by each message: "]" or ".questions]"
         if ref.id in shipped:
@@ -410,6 +451,13 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
         clash = [q.id for q in instrument.questions if q.id in seen]
         if clash:
             raise StudyError(f"{field}]: question id(s) {', '.join(clash[:5])} already used by another instrument")
+        if ref.population is not None and ref.adaptive is None:
+            raise StudyError(f"{field}.population]: a population is read only by an adaptive instrument "
+                             "(add adaptive: {max_items: K})")
+        if ref.adaptive is not None:
+            if ref.shuffle:
+                raise StudyError(f"{field}.shuffle]: an adaptive instrument chooses its own order; leave out shuffle")
+            adaptive[instrument.id], populations[instrument.id] = _adaptive_population(ref, instrument, base, field)
         instruments.append(instrument)
         if ref.shuffle:
             shuffled.append(instrument.id)
@@ -434,7 +482,6 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
         instruments.append(instrument)
         experiments[instrument.id] = info
     if spec.interview.required and spec.interview.script:
-        from interviewer.script import load_script
 
         script = spec.interview.script
         candidate = base / script
@@ -443,7 +490,56 @@ def resolve_study(spec: StudySpec, base: Path, source: Path | None = None,
         except SimulacraError as exc:
             raise StudyError(f"{where} [interview.script]: {exc}") from None
     quotas = [_resolve_quota(quota, index, instruments, where) for index, quota in enumerate(spec.quotas)]
-    return Study(spec=spec, instruments=instruments, shuffled=shuffled, experiments=experiments, quotas=quotas)
+    for index, quota in enumerate(quotas):
+        if quota.instrument in adaptive:
+            raise StudyError(f"{where} [quotas[{index}].field]: {quota.question} is in the adaptive instrument "
+                             f"{quota.instrument} (it may never be asked); put the quota on a fixed instrument")
+    study = Study(spec=spec, instruments=instruments, shuffled=shuffled, experiments=experiments, quotas=quotas,
+                  adaptive=adaptive)
+    study._populations = populations
+    return study
+
+
+DEFAULT_POPULATIONS = {"gss": "gss-panel-2016-2020"}  # shipped instrument -> the population of its adaptive choices
+
+
+def _adaptive_population(ref: InstrumentRef, instrument: Instrument, base: Path, field: str) -> tuple[AdaptiveInfo, Any]:
+    """The population an adaptive instrument learns from (wave-1 answers to its questions, as a long frame
+    respondent, question, value) and the resolved settings; every problem names the field."""
+    assert ref.adaptive is not None
+    where = f"{field}.population]"
+    name = ref.population or DEFAULT_POPULATIONS.get(instrument.id)
+    if name is None:
+        raise StudyError(f"{where}: an adaptive instrument needs a population (a response set name or a file of "
+                         f"answers to its questions); only {', '.join(DEFAULT_POPULATIONS)} has a default")
+    other = [q.id for q in instrument.questions if not q.is_choice]
+    if other:
+        raise StudyError(f"{field}.adaptive]: {', '.join(other[:5])} {'is not a choice question' if len(other) == 1 else 'are not choice questions'}"
+                         " (an adaptive instrument chooses among categorical and ordinal questions; leave the others "
+                         "out with questions: [...] or ask them in a fixed instrument)")
+    if name in RESPONSE_SETS:
+        target: str | Path = name
+    else:
+        candidate = Path(name).expanduser()
+        target = candidate if candidate.is_absolute() else base / candidate
+        if not _is_file(target):
+            raise StudyError(f"{where}: {name!r} is neither a response set ({', '.join(RESPONSE_SETS)}) nor a file")
+    try:
+        source = load_responses(target, instrument.id if name in RESPONSE_SETS else instrument)
+    except (SimulacraError, ValueError) as exc:
+        raise StudyError(f"{where}: {exc}") from None
+    ids = {q.id for q in instrument.questions}
+    data = source.data
+    frame = data[(data["wave"] == 1) & data["question"].isin(ids) & data["value"].notna()][["respondent", "question", "value"]]
+    frame = frame.astype({"respondent": str, "question": str}).reset_index(drop=True)
+    if frame.empty:
+        raise StudyError(f"{where}: {name} has no wave-1 answers to the questions of {instrument.id}")
+    text = frame.to_csv(index=False)
+    info = AdaptiveInfo(max_items=ref.adaptive.max_items, retest=ref.adaptive.retest, population=name,
+                        budget_seconds=ref.adaptive.budget_minutes * 60 if ref.adaptive.budget_minutes else None,
+                        population_file=f"population-{instrument.id}.csv.gz", people=int(frame["respondent"].nunique()),
+                        items=int(frame["question"].nunique()), sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return info, frame
 
 
 def _resolve_quota(quota: QuotaRef, index: int, instruments: list[Instrument], where: Path) -> Quota:

@@ -23,12 +23,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel
 
 from interviewer.errors import RespondentIdError
-from interviewer.storage import validate_respondent
+from interviewer.storage import TranscriptStore, validate_respondent
+from interviewer.study.adaptive import plan as adaptive_plan
 from interviewer.study.model import Study, StudyError
 from interviewer.study.platform import forget_in_study_files
+from interviewer.study.populations import population_digest, read_population_frame, write_population
 from simulacra.withdraw import Step, Withdrawal
 from simulacra.workspace import PRIVATE_FILE, Workspace, atomic_write_json, atomic_write_text, file_lock, private_dir
 from surveys.errors import InvalidNameError
@@ -121,6 +124,8 @@ class StudyStore:
         study = study.model_copy(update={"created_at": study.created_at or _iso(utcnow())})
         if source_text:
             atomic_write_text(folder / "study.yaml", source_text)
+        for instrument_id, frame in study._populations.items():  # adaptive instruments: the population, frozen
+            write_population(folder, study.adaptive[instrument_id], frame)
         atomic_write_json(folder / "study.json", study.model_dump(mode="json"))
         return folder
 
@@ -240,10 +245,37 @@ class StudyStore:
                 continue  # a torn line from a crash mid-write
         return out
 
+    def answer_records(self, study_id: str, respondent: str) -> dict[tuple[int, str, str], dict[str, Any]]:
+        """{(wave, instrument, question): what was saved with the counted answer beyond its value}: for an
+        adaptive instrument the choice that asked it (`adaptive`) and the one that follows (`next`, `stop`)."""
+        path = self._answers_path(study_id, respondent)
+        out: dict[tuple[int, str, str], dict[str, Any]] = {}
+        for line in (path.read_text(encoding="utf-8").splitlines() if path.is_file() else []):
+            try:
+                row = json.loads(line)
+                key = (int(row["wave"]), str(row["instrument"]), str(row["question"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line from a crash mid-write
+            out.setdefault(key, {k: row[k] for k in ("adaptive", "next", "stop") if k in row})
+        return out
+
+    def plan(self, study: Study, respondent: str, wave: int, saved: dict[tuple[int, str, str], Any] | None = None,
+             records: dict[tuple[int, str, str], dict[str, Any]] | None = None) -> tuple[list[tuple[str, str]], int, dict[str, Any]]:
+        """The (instrument, question) steps of a wave as far as they are known, the expected number of steps and
+        the adaptive instruments' status (`interviewer.study.adaptive.plan`; a study without adaptive instruments:
+        `Study.plan`)."""
+        if not study.adaptive:
+            steps = study.plan(respondent, wave)
+            return steps, len(steps), {}
+        saved = self.answers(study.id, respondent) if saved is None else saved
+        records = self.answer_records(study.id, respondent) if records is None else records
+        return adaptive_plan(self.folder(study.id), study, respondent, wave, saved, records)
+
     def save_answer(self, study: Study, respondent: str, wave: int, instrument: str, question: str, value: Any,
-                    now: datetime | None = None) -> bool:
+                    now: datetime | None = None, extra: dict[str, Any] | None = None) -> bool:
         """Validate with the instrument's own rules and append; True when saved, False when the same answer was
-        already saved (a resent request). Raises AnswerValidationError / AnswerConflict / StudyError."""
+        already saved (a resent request). `extra`: saved with the answer (an adaptive instrument's choices).
+        Raises AnswerValidationError / AnswerConflict / StudyError."""
         canonical = study.question(instrument, question).validate_value(value)
         path = self._answers_path(study.id, respondent)
         with self._lock, file_lock(Path(str(path) + ".lock")):
@@ -254,7 +286,7 @@ class StudyStore:
                     return False
                 raise AnswerConflict(f"question {question} already has a different saved answer in wave {wave}")
             line = json.dumps({"wave": wave, "instrument": instrument, "question": question, "value": canonical,
-                               "at": _iso(now or utcnow())}, ensure_ascii=False)
+                               "at": _iso(now or utcnow()), **(extra or {})}, ensure_ascii=False)
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
             try:
                 size = os.fstat(fd).st_size
@@ -278,8 +310,6 @@ class StudyStore:
 
     # -- progress ------------------------------------------------------------------------------------
     def interview_finished(self, respondent: str) -> bool:
-        from interviewer.storage import TranscriptStore
-
         state = TranscriptStore(self.workspace.transcripts).load_state(respondent) or {}
         return bool(state.get("finished"))
 
@@ -290,13 +320,15 @@ class StudyStore:
         participant = self.participant(study.id, respondent)
         if participant is None:
             raise StudyError(f"respondent {respondent} is not in study {study.id}")
-        plans = {wave: study.plan(respondent, wave) for wave in (1, 2)}
         saved = self.answers(study.id, respondent)
+        records = self.answer_records(study.id, respondent) if study.adaptive else {}
+        planned = {wave: self.plan(study, respondent, wave, saved, records) for wave in (1, 2)}
+        plans = {wave: steps for wave, (steps, _total, _states) in planned.items()}
         answered = {w: sum(1 for i, q in plans[w] if (w, i, q) in saved) for w in (1, 2)}
         finished = self.interview_finished(respondent) if interview_finished is None else interview_finished
-        progress = Progress(respondent=respondent, phase="survey", answered=answered, total=len(plans[1]),
-                            interview_finished=finished, stopped_at=participant.stopped_at,
-                            totals={w: len(p) for w, p in plans.items()})
+        totals = {w: total for w, (_steps, total, _states) in planned.items()}
+        progress = Progress(respondent=respondent, phase="survey", answered=answered, total=totals[1],
+                            interview_finished=finished, stopped_at=participant.stopped_at, totals=totals)
         if participant.stopped_at:
             progress.phase = "full" if participant.screened_out else "stopped"
             return progress
@@ -306,7 +338,7 @@ class StudyStore:
         for wave in (1, 2):
             missing = [step for step in plans[wave] if (wave, *step) not in saved]
             if wave == 2:
-                progress.total = len(plans[2])
+                progress.total = totals[2]
                 done_1 = participant.completed.get("1")
                 opens = datetime.fromisoformat(done_1) + timedelta(days=study.spec.retest_days) if done_1 else now
                 if participant.retest_opened_at:  # opened early by an operator
@@ -351,7 +383,27 @@ class StudyStore:
                         path.unlink()
                         removed += 1
                 removed += _drop_from_exports(folder / "export", respondent)
+                removed += self._drop_from_populations(study_id, respondent)
         return removed
+
+    def _drop_from_populations(self, study_id: str, respondent: str) -> int:
+        """Rewrite the frozen populations of the study's adaptive instruments without the respondent (a population
+        made of another study's answers can hold them); study.json gets the new digests. Files changed."""
+        study = self.load(study_id)
+        changed = 0
+        adaptive = dict(study.adaptive)
+        for instrument_id, info in study.adaptive.items():
+            frame = read_population_frame(self.folder(study_id), info)
+            if frame is None or not (frame["respondent"] == respondent).any():
+                continue
+            frame = frame[frame["respondent"] != respondent].reset_index(drop=True)
+            adaptive[instrument_id] = info.model_copy(update=population_digest(frame))
+            write_population(self.folder(study_id), adaptive[instrument_id], frame)
+            changed += 1
+        if changed:
+            atomic_write_json(self.folder(study_id) / "study.json",
+                              study.model_copy(update={"adaptive": adaptive}).model_dump(mode="json"))
+        return changed
 
 
 def _drop_from_exports(folder: Path, respondent: str) -> int:
@@ -361,7 +413,6 @@ def _drop_from_exports(folder: Path, respondent: str) -> int:
     and are not tracked.)"""
     if not folder.is_dir():
         return 0
-    import pandas as pd
 
     changed = 0
     for path in sorted(folder.glob("*.csv")):

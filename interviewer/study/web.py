@@ -10,7 +10,8 @@
 - `POST /api/study/answer`      {instrument, question, wave, value}: validated by the instrument's own rules
                                 (`Question.validate_value`) and saved at once; the same answer sent again is a
                                 no-op, another value for an answered question 409, a retest answer before the
-                                retest opens 409 (`retest_not_open`)
+                                retest opens 409 (`retest_not_open`); an adaptive instrument takes only the item
+                                chosen now (`not_chosen`, 409) and saves the next choice with the answer
 - `POST /api/study/stop`        {confirm: true}: the person stops here (nothing more is asked; what they gave is
                                 kept unless they withdraw, `POST /api/session/withdraw`)
 - `GET  /api/operator/studies`  progress of every participant (operator token)
@@ -42,6 +43,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from interviewer.storage import TranscriptStore
+from interviewer.study.adaptive import after_answer
+from interviewer.study.adaptive import selector as adaptive_selector
 from interviewer.study.model import Quota, Study, StudyError
 from interviewer.study.platform import ExternalIdError, ExternalIds, log_event
 from interviewer.study.store import AnswerConflict, StudyStore, utcnow
@@ -126,7 +129,19 @@ def include_study(app: FastAPI, *, workspace: Any, registry: Any, operator_token
         return JSONResponse({"error": exc.code, "detail": exc.message, **exc.extra}, status_code=exc.status)
 
     app.include_router(study_router(store, registry, operator_token))
+    threading.Thread(target=warm_adaptive, args=(store,), name="study-adaptive-warm-up", daemon=True).start()
     return store
+
+
+def warm_adaptive(store: StudyStore) -> None:
+    """Fit the selectors of every adaptive instrument ahead of the first participant (the full GSS: seconds)."""
+    try:
+        for study_id in store.ids():
+            study = store.load(study_id)
+            for instrument_id in study.adaptive:
+                adaptive_selector(store.folder(study_id), study, instrument_id)
+    except Exception:  # noqa: BLE001  (a broken study is reported when it is used, not here)
+        log.warning("study: an adaptive selector could not be prepared ahead of time", exc_info=True)
 
 
 def _now(request: Request) -> datetime:
@@ -249,7 +264,11 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
         if progress.phase == "done" or progress.wave != body.wave:
             raise StudyApiError(409, "wrong_wave", f"Answers to round {body.wave} are not being taken now. "
                                 "Reload the page to see what is asked.")
-        if (body.instrument, body.question) not in study.plan(invitation.respondent):
+        steps, _total, _states = await asyncio.to_thread(store.plan, study, invitation.respondent, body.wave)
+        if (body.instrument, body.question) not in steps:
+            if body.instrument in study.adaptive and (body.instrument, body.question) in study.plan(invitation.respondent):
+                raise StudyApiError(409, "not_chosen", "This question is not the one asked now. "
+                                    "Reload the page to continue with the next question.")
             raise StudyApiError(404, "unknown_question", "This question is not asked in this study.")
         value = body.value
         if question.kind == QuestionKind.open:
@@ -271,8 +290,12 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
                 if not saved_it:  # the person's quota cell is full: stopped, shown "this study is full"
                     return {**state(request, invitation, study), "saved": False, "duplicate": False}
             else:
+                extra = None
+                if body.wave == 1 and body.instrument in study.adaptive:  # saved with it: this choice and the next
+                    extra = await asyncio.to_thread(_adaptive_extra, store, study, invitation.respondent, body.instrument,
+                                                    question, value)
                 await asyncio.to_thread(store.save_answer, study, invitation.respondent, body.wave, body.instrument,
-                                        body.question, value, now)
+                                        body.question, value, now, extra)
         except AnswerValidationError as exc:
             raise StudyApiError(422, "invalid_answer", _friendly(question, exc)) from None
         except AnswerConflict:
@@ -309,6 +332,17 @@ def study_router(store: StudyStore, registry: Any, operator_token: str) -> APIRo
         return {"study": study_id, "opened": opened}
 
     return router
+
+
+def _adaptive_extra(store: StudyStore, study: Study, respondent: str, instrument_id: str, question: Question,
+                    value: Any) -> dict[str, Any]:
+    """What is saved with a wave-1 answer to an adaptive instrument (the choice that asked it, the next one)."""
+    canonical = question.validate_value(value)
+    saved = store.answers(study.id, respondent)
+    records = store.answer_records(study.id, respondent)
+    answers = {q: v for (w, i, q), v in saved.items() if w == 1 and i == instrument_id}
+    mine = {q: r for (w, i, q), r in records.items() if w == 1 and i == instrument_id}
+    return after_answer(store.folder(study.id), study, instrument_id, respondent, answers, mine, question.id, canonical)
 
 
 def _friendly(question: Question, exc: AnswerValidationError) -> str:

@@ -137,3 +137,33 @@ async def test_a_memory_store_fault_on_the_real_answering_path_stops_the_run_and
     again = RunFolder.open(RunSpec.build(healthy, [inst], model=MODEL, temperature=0.0), tmp_path / "runs")
     outcome = await run_batch(again, healthy, [inst], LLM(FakeBackend(default=valid_model)), batch_size=1)
     assert outcome.written == 2 and again.manifest.status == "complete"
+
+
+def test_new_run_answers_in_the_new_folder_when_the_old_one_holds_another_run(tmp_path, monkeypatch):
+    """`--new-run` opens a second folder and the answers go there (they once went to the folder the mismatch
+    was found in: the command opened the new folder but ran the spec without `new_run`)."""
+    from experiments.cli import app
+    from simulacra.agents.bank import AgentBank
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SIMULACRA_HOME", str(home))
+
+    def schema_model(request) -> str:
+        return json.dumps({key: {"reasoning": "r", "answer": sub["properties"]["answer"]["enum"][0]}
+                           for key, sub in (request.json_schema or {}).get("properties", {}).items()})
+
+    monkeypatch.setattr("simulacra.llm.open_llm", lambda *a, **k: LLM(FakeBackend(default=schema_model)))
+    bank = AgentBank(home / "agents")
+    bank.save(DemographicAgent(id="p1", demographics={"age": "40"}))
+    args = ["run", "--agents", str(home / "agents"), "--instrument", "gss", "--limit", "2", "--run-id", "same"]
+    runner = CliRunner()
+    assert runner.invoke(app, args).exit_code == 0
+    bank.save(DemographicAgent(id="p1", demographics={"age": "41"}))  # another agent: another run
+    refused = runner.invoke(app, args)
+    assert refused.exit_code != 0 and "--new-run" in str(refused.exception)
+    again = runner.invoke(app, args + ["--new-run"])
+    assert again.exit_code == 0, again.output
+    folders = sorted(p.name for p in (home / "runs").iterdir())
+    assert len(folders) == 2 and folders[0] == "same"
+    new = RunFolder(home / "runs" / folders[1])
+    assert len(new.answers()) == 2 and new.manifest.agents[0].fingerprint != RunFolder(home / "runs" / "same").manifest.agents[0].fingerprint

@@ -202,7 +202,7 @@
       setTimeout(() => { $("saved").hidden = true; }, 1200);
       render(state, true);
     } catch (error) {
-      if (error.code === "already_answered" || error.code === "wrong_wave") { await load(); }
+      if (["already_answered", "wrong_wave", "not_chosen"].includes(error.code)) { await load(); }
       else setError(error.message);
     } finally {
       busy = false;
