@@ -19,6 +19,14 @@ saved before the model is asked).
 
 Notes. Every `notes_every` answers the model rewrites its short bullet notes on the respondent from the
 conversation since the last refresh; notes are capped, so prompts stay bounded however long the talk.
+
+Voice (`EngineSettings.decide_in_background`, set by the web app). `submit_answer` saves the answer and
+decides at once where a rule decides; the notes refresh and a model decision then run in the background, so
+nothing the model does delays a line it cannot change. When the model is still deciding
+`acknowledge_after_s` after the answer, `next_utterance` says a short neutral acknowledgement first ("I see.":
+an `acknowledgement` turn, saved before it is returned, expecting no answer), and the next call returns the
+decision's line: the follow-up, or the next scripted question. Prompts and checks leave acknowledgements out,
+so the decision is the same whether or not one was said; the transcript keeps them, in the order said.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -75,11 +83,11 @@ def is_decline(text: str) -> bool:
 @dataclass
 class Utterance:
     text: str
-    kind: str  # "intro" | "scripted" | "follow_up" | "closing"
+    kind: str  # "intro" | "scripted" | "follow_up" | "closing" | "acknowledgement"
     question_id: str | None
     block: str | None
     turn_index: int
-    expects_answer: bool = True  # False only for the closing line
+    expects_answer: bool = True  # False for the closing line and an acknowledgement
     block_label: str | None = None
 
 
@@ -113,6 +121,12 @@ class EngineSettings:
     rephrase_with_model: bool = True  # the rephrase is written by the model (checked), else a curated re-ask
     rephrase_chars: int = 200
     validation: ValidatorSettings = field(default_factory=ValidatorSettings)
+    # Voice. decide_in_background: `submit_answer` returns once the answer is saved (and a rule decision made);
+    # the notes refresh and a model decision run in the background, and `next_utterance` waits for the decision.
+    # acknowledge_after_s (with it): a model decision not done this long after `next_utterance` is called gets a
+    # short neutral acknowledgement said first (None: never).
+    decide_in_background: bool = False
+    acknowledge_after_s: float | None = None
 
     # Token limits follow from the schema's length bounds (about 2 characters a token, the worst case
     # seen from a rambling small model, plus JSON syntax), so a grammar-constrained reply always
@@ -218,6 +232,10 @@ def notes_schema(settings: "EngineSettings") -> dict[str, Any]:
 
 
 _KIND_OF = {"intro": "intro", "question": "scripted", "closing": "closing"}
+ACKNOWLEDGEMENT = "acknowledgement"
+# Said while the model decides (voice): neutral, no judgement of the answer, fine before a follow-up, a rephrase
+# or the next question alike; the first one not said in the last `probe_window` lines is used.
+ACKNOWLEDGEMENTS = ("I see.", "Okay.", "All right.", "Right.")
 
 
 async def ask_structured(
@@ -240,6 +258,16 @@ async def ask_structured(
         **extra,
     )
     return out.value
+
+
+class _DecisionInputs(NamedTuple):
+    answer: Turn
+    block: Block
+    question: ScriptQuestion
+    left: float  # seconds of the question's allowance left
+    block_left: float
+    base: dict[str, Any]  # the decision's common fields
+    answer_info: dict[str, Any]  # what the answer check found (empty for an answer)
 
 
 class InterviewSession:
@@ -285,6 +313,9 @@ class InterviewSession:
         self._mean_budget = sum(budgets) / len(budgets) if budgets else 0.0  # a question's budget share is over this
         self._judged: tuple[int, str, Verdict | None] | None = None  # (turn, answer text, verdict) last judged
         self._unusable: str | None = None  # why the transcript was marked unusable (closed loop of non-answers)
+        self._work: asyncio.Task[Decision | None] | None = None  # background notes refresh (+ model decision)
+        self._work_decides = False  # `_work` ends in the decision about the last answer
+        self._tasks: set[asyncio.Task[Decision | None]] = set()  # all background work not yet finished
 
     # -- opening and resuming ---------------------------------------------------------------------------
     @classmethod
@@ -355,8 +386,10 @@ class InterviewSession:
         if not self._turns:
             return
         last = self._turns[-1]
+        if last.kind == ACKNOWLEDGEMENT:  # said while deciding: the decision is about the answer before it
+            last = self._last_answer()
         self._skip = state.get("skip")
-        skipped = (self._skip or {}).get("turn") == last.index
+        skipped = self._skipped_since(last.index)
         if last.speaker == "interviewer":
             if last.kind == "closing":
                 self._finished, self._ended = True, self._ended or "completed"
@@ -435,10 +468,29 @@ class InterviewSession:
             self._origin += self.clock.now() - self._paused_at
             self._paused_at = None
 
+    @property
+    def busy(self) -> bool:
+        """Background work (notes, a decision) is running for this session (`decide_in_background`)."""
+        return bool(self._tasks)
+
+    async def close(self) -> None:
+        """Stop background work and wait until it has stopped (nothing is written for this session after)."""
+        self._work, tasks = None, set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def _drop_decision_work(self) -> None:
+        if self._work is not None and self._work_decides:
+            self._work.cancel()  # its decision is no longer wanted (a skip or the end)
+            self._work = None
+
     def skip(self) -> None:
         """Leave the current question: no (more) follow-ups; the next utterance is the next scripted line."""
         if self._finished or not self._turns:
             return
+        self._drop_decision_work()
         last = self._turns[-1]
         self._pending = None
         self._needs_decision = False
@@ -449,6 +501,7 @@ class InterviewSession:
     def end(self, reason: str = "ended") -> None:
         """Finish the session now (the respondent quit); the transcript keeps everything said."""
         if not self._finished:
+            self._drop_decision_work()
             self._finished, self._ended, self._pending = True, reason, None
             self._save_state()
 
@@ -505,7 +558,11 @@ class InterviewSession:
                 return None
             if self._pending is not None:
                 return self._pending
-            if self._needs_decision:
+            if self.settings.decide_in_background:
+                acknowledgement = await self._settle_decision()
+                if acknowledgement is not None:
+                    return acknowledgement
+            elif self._needs_decision:
                 await self._decide()
             decision = self._decision
             if decision and decision.get("action") in ("follow_up", "rephrase") and self._pos >= 0:
@@ -562,6 +619,9 @@ class InterviewSession:
             self._decision = None
             self._needs_decision = True
             self._save_state()
+            if self.settings.decide_in_background:
+                self._decide_soon()
+                return
             await self._refresh_notes_if_due()
             await self._decide()
             self._save_state()
@@ -654,14 +714,20 @@ class InterviewSession:
         self.store.save_state(self._respondent, state)
 
     # -- model calls ------------------------------------------------------------------------------------------
-    def conversation_tail(self, chars: int | None = None, since_turn: int = -1) -> str:
-        """The last `chars` characters of the conversation (whole turns where they fit)."""
+    def conversation_tail(
+        self, chars: int | None = None, since_turn: int = -1, until_turn: int | None = None,
+        leave_out: tuple[str, ...] = (ACKNOWLEDGEMENT,),
+    ) -> str:
+        """The last `chars` characters of the conversation (whole turns where they fit), from after `since_turn`
+        to `until_turn` (included), without turns of the kinds in `leave_out` (acknowledgements say nothing)."""
         limit = self.settings.tail_chars if chars is None else chars
         parts: list[str] = []
         size = 0
         for turn in reversed(self._turns):
             if turn.index <= since_turn:
                 break
+            if (until_turn is not None and turn.index > until_turn) or turn.kind in leave_out:
+                continue
             speaker = self.script.interviewer_name if turn.speaker == "interviewer" else "Interviewee"
             line = f"{speaker}: {turn.text}"
             if size + len(line) + 2 > limit:
@@ -676,16 +742,22 @@ class InterviewSession:
     def _notes_text(self) -> str:
         return "\n".join(f"- {b}" for b in self._notes.bullets) or "(none yet)"
 
-    async def _refresh_notes_if_due(self) -> None:
+    def _notes_due(self, until: int) -> bool:
         since = self._notes.updated_at_turn
-        answers = sum(1 for t in self._turns if t.index > since and t.speaker == "respondent" and t.text)
-        if answers < self.settings.notes_every:
+        answers = sum(1 for t in self._turns if since < t.index <= until and t.speaker == "respondent" and t.text)
+        return answers >= self.settings.notes_every
+
+    async def _refresh_notes_if_due(self, until: int | None = None) -> None:
+        """Rewrite the notes from the conversation since the last refresh, up to turn `until` (the last answer)."""
+        until = self._turns[-1].index if until is None else until
+        if not self._notes_due(until):
             return
+        since = self._notes.updated_at_turn
         s = self.settings
         messages = render_prompt(
             PROMPTS / "notes.txt",
             notes=self._notes_text(),
-            conversation=self.conversation_tail(s.notes_input_chars, since_turn=since),
+            conversation=self.conversation_tail(s.notes_input_chars, since_turn=since, until_turn=until),
             max_bullets=s.max_bullets,
         )
         try:
@@ -704,13 +776,15 @@ class InterviewSession:
                 bullets.append(clean)
         if not bullets:
             bullets = list(self._notes.bullets)
-        self._notes = InterviewNotes(bullets=bullets[: s.max_bullets], updated_at_turn=self._turns[-1].index)
+        self._notes = InterviewNotes(bullets=bullets[: s.max_bullets], updated_at_turn=until)
         self.store.save_notes(self._respondent, self._notes)
         log.debug("notes for %s: %s", self._respondent, self._notes.bullets)
 
-    async def _decide(self) -> None:
-        """Follow up, rephrase or move on, after the last answer; the result waits in `_decision`."""
-        answer = self._turns[-1]
+    # -- decisions ---------------------------------------------------------------------------------------------
+    def _decision_inputs(self) -> _DecisionInputs:
+        """The last answer, its block and question, the time left, the decision's common fields and what the answer
+        check found."""
+        answer = self._last_answer()
         block, question = self._items[self._pos]
         left, block_left = self.question_left(), self.block_left()
         base: dict[str, Any] = {
@@ -719,50 +793,146 @@ class InterviewSession:
             "question_left_s": round(left, 1),
             "block_left_s": round(block_left, 1),
         }
-        s = self.settings
         answer_info: dict[str, Any] = {}
-        if answer.adequacy == "non_answer" and s.check_answers:  # judged when it was submitted (`judge_answer`)
+        if answer.adequacy == "non_answer" and self.settings.check_answers:  # judged when submitted (`judge_answer`)
             check = answer.meta.get("answer_check") or {}
             answer_info = {"answer_problems": list(check.get("problems") or ["other"]), "answer_detail": str(check.get("detail") or "")}
+        return _DecisionInputs(answer, block, question, left, block_left, base, answer_info)
+
+    def _rule_decision(self) -> Decision | None:
+        """The decision where a rule makes it (no model asked), else None: a rephrase or the model's decision."""
+        answer, _, question, left, _, base, answer_info = self._decision_inputs()
+        s = self.settings
         if question.kind != "question" or question.budget_s <= 0:
-            decision = Decision(**base, action="move_on", reason="no_budget")
-        elif is_decline(answer.text):
-            decision = Decision(**base, action="move_on", reason="declined",
-                                assessment="The interviewee declined to answer; not pressing them.")
-        elif answer_info and (answer.meta.get("agent_check") or {}).get("regenerated"):  # an agent, asked twice
-            decision = Decision(**base, **answer_info, action="move_on", reason="not_answered",
-                                assessment="The agent was asked again once and still gave no answer; moving on.")
-        elif answer_info and not self._rephrased():
-            decision = Decision(**base, **answer_info, **await self._rephrase(block, question, answer_info))
-        elif answer_info:
-            decision = Decision(**base, **answer_info, action="move_on", reason="not_answered",
-                                assessment="Still no answer after a rephrase; moving on.")
-        elif left < s.min_follow_up_s:
-            decision = Decision(**base, action="move_on", reason="time",
-                                assessment=f"This question's time is used up ({left:.0f} s of its allowance left).")
-        elif self._follow_ups >= s.max_follow_ups:
-            decision = Decision(**base, action="move_on", reason="follow_up_limit")
-        elif answer.adequacy == "adequate" and question_kind(self._question_turns()[-1].text) == "closed":
-            decision = Decision(**base, action="move_on", reason="closed_answered",
-                                assessment="A yes/no question, answered; moving on without asking the model.")
-        else:
-            decision = Decision(**base, **await self._ask_model(block, question, left, block_left))
-        if (self._skip or {}).get("turn") == answer.index:  # skipped while the model was thinking
-            decision = Decision(**base, action="skip", reason="skipped", assessment=decision.assessment)
+            return Decision(**base, action="move_on", reason="no_budget")
+        if is_decline(answer.text):
+            return Decision(**base, action="move_on", reason="declined",
+                            assessment="The interviewee declined to answer; not pressing them.")
+        if answer_info and (answer.meta.get("agent_check") or {}).get("regenerated"):  # an agent, asked twice
+            return Decision(**base, **answer_info, action="move_on", reason="not_answered",
+                            assessment="The agent was asked again once and still gave no answer; moving on.")
+        if answer_info and not self._rephrased():
+            return None  # a rephrase (written by the model, or curated)
+        if answer_info:
+            return Decision(**base, **answer_info, action="move_on", reason="not_answered",
+                            assessment="Still no answer after a rephrase; moving on.")
+        if left < s.min_follow_up_s:
+            return Decision(**base, action="move_on", reason="time",
+                            assessment=f"This question's time is used up ({left:.0f} s of its allowance left).")
+        if self._follow_ups >= s.max_follow_ups:
+            return Decision(**base, action="move_on", reason="follow_up_limit")
+        if answer.adequacy == "adequate" and question_kind(self._question_turns()[-1].text) == "closed":
+            return Decision(**base, action="move_on", reason="closed_answered",
+                            assessment="A yes/no question, answered; moving on without asking the model.")
+        return None
+
+    async def _make_decision(self) -> Decision:
+        """Follow up, rephrase or move on, after the last answer: by rule where one decides, else with the model."""
+        decision = self._rule_decision()
+        if decision is not None:
+            return decision
+        _, block, question, left, block_left, base, answer_info = self._decision_inputs()
+        if answer_info:
+            return Decision(**base, **answer_info, **await self._rephrase(block, question, answer_info))
+        return Decision(**base, **await self._ask_model(block, question, left, block_left))
+
+    def _record_decision(self, decision: Decision) -> None:
+        if self._skipped_since(decision.about_turn if decision.about_turn is not None else len(self._turns)):
+            decision = Decision(  # skipped while the model was thinking
+                about_turn=decision.about_turn, question_id=decision.question_id, question_left_s=decision.question_left_s,
+                block_left_s=decision.block_left_s, action="skip", reason="skipped", assessment=decision.assessment,
+            )
         self._decision = decision.record()
         self._needs_decision = False
 
+    async def _decide(self) -> None:
+        """Decide about the last answer now; the result waits in `_decision`."""
+        self._record_decision(await self._make_decision())
+
+    def _skipped_since(self, index: int) -> bool:
+        turn = (self._skip or {}).get("turn")
+        return isinstance(turn, int) and turn >= index
+
+    # -- deciding in the background (voice) ----------------------------------------------------------------------
+    def _decide_soon(self) -> None:
+        """After an answer (`decide_in_background`): a rule decision now; notes and a model decision in the background."""
+        until = self._turns[-1].index
+        decision = self._rule_decision()
+        if decision is not None:
+            self._record_decision(decision)
+            self._save_state()
+            if self._notes_due(until):
+                self._start_work(until, decide=False)
+        else:
+            self._start_work(until, decide=True)
+
+    def _start_work(self, until: int, *, decide: bool) -> None:
+        previous = self._work
+
+        async def work() -> Decision | None:
+            async with provenance.about(self._respondent):
+                if previous is not None and not previous.done():
+                    await asyncio.wait({previous})  # the notes refresh of an earlier answer
+                await self._refresh_notes_if_due(until)
+                return await self._make_decision() if decide else None
+
+        self._work = task = asyncio.create_task(work())
+        self._work_decides = decide
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_report_failure)
+
+    async def _settle_decision(self) -> Utterance | None:
+        """Wait for the decision about the last answer (started now after a restart). Returns an acknowledgement
+        to say first when the decision takes longer than `acknowledge_after_s` and none was said yet."""
+        if not self._needs_decision:
+            return None
+        if self._work is None or not self._work_decides:
+            self._start_work(self._last_answer().index, decide=True)
+        work = self._work
+        assert work is not None
+        grace = self.settings.acknowledge_after_s
+        if grace is not None and self._turns[-1].speaker == "respondent":
+            done, _ = await asyncio.wait({work}, timeout=grace)
+            if not done:
+                return self._acknowledge()
+        await asyncio.wait({work})
+        if self._work is work:
+            self._work = None
+        if work.cancelled():  # a skip or the end took over
+            return None
+        decision = work.result()
+        if decision is not None and self._needs_decision:
+            self._record_decision(decision)
+            self._save_state()
+        return None
+
+    def _acknowledge(self) -> Utterance:
+        """Say a short neutral acknowledgement (saved first), while the decision is being made."""
+        block, question = self._items[self._pos]
+        recent = [t.text for t in self._turns if t.speaker == "interviewer"][-self.settings.probe_window :]
+        said = sum(1 for t in self._turns if t.kind == ACKNOWLEDGEMENT)
+        order = ACKNOWLEDGEMENTS[said % len(ACKNOWLEDGEMENTS):] + ACKNOWLEDGEMENTS[: said % len(ACKNOWLEDGEMENTS)]
+        text = next((a for a in order if a not in recent), order[0])
+        turn = self._say(text, ACKNOWLEDGEMENT, block, question, {"acknowledges": self._last_answer().index})
+        self._save_state()
+        return Utterance(text=turn.text, kind=turn.kind, question_id=question.id, block=block.id, turn_index=turn.index,
+                         expects_answer=False, block_label=block.label)
+
     # -- what the respondent said ----------------------------------------------------------------------------
+    def _last_answer(self) -> Turn:
+        return next(t for t in reversed(self._turns) if t.speaker == "respondent")
+
     def _question_turns(self) -> list[Turn]:
-        """The interviewer's lines on the current question (the scripted one first)."""
+        """The interviewer's lines on the current question (the scripted one first; no acknowledgements)."""
         question_id = self._items[self._pos][1].id
-        return [t for t in self._turns if t.speaker == "interviewer" and t.question_id == question_id]
+        return [t for t in self._turns if t.speaker == "interviewer" and t.question_id == question_id and t.kind != ACKNOWLEDGEMENT]
 
     def _rephrased(self) -> bool:
         return any((t.meta.get("decision") or {}).get("action") == "rephrase" for t in self._question_turns())
 
     def _interviewer_lines(self) -> list[str]:
-        return [t.text for t in self._turns if t.speaker == "interviewer"]
+        return [t.text for t in self._turns if t.speaker == "interviewer" and t.kind != ACKNOWLEDGEMENT]
 
     async def _rephrase(self, block: Block, question: ScriptQuestion, answer_info: dict[str, Any]) -> dict[str, Any]:
         """Ask the last line again in other words (once per question), after an answer that was not one."""
@@ -777,7 +947,7 @@ class InterviewSession:
                 interviewer_name=self.script.interviewer_name,
                 language=self.script.language,
                 question=target,
-                answer=self._turns[-1].text[-600:] or "(nothing)",
+                answer=self._last_answer().text[-600:] or "(nothing)",
                 problem=_ANSWER_PROBLEM_WORDS.get(problem, problem),
             )
             try:
@@ -807,7 +977,7 @@ class InterviewSession:
 
     # -- follow-ups --------------------------------------------------------------------------------------------
     def _check_follow_up(self, text: str, block: Block, question: ScriptQuestion) -> Verdict:
-        answer = self._turns[-1]
+        answer = self._last_answer()
         return check_follow_up(
             text,
             question=question.text.replace("{name}", self.name),
@@ -828,7 +998,9 @@ class InterviewSession:
             interviewer_name=self.script.interviewer_name,
             language=self.script.language,
             notes=self._notes_text(),
-            conversation=self.conversation_tail(),
+            # the interviewer's own intro (1,783 characters of the paper's script, about 420 tokens) tells nothing
+            # about the interviewee: left out, it no longer costs each early decision its prompt time
+            conversation=self.conversation_tail(leave_out=(ACKNOWLEDGEMENT, "intro")),
             question=question.text.replace("{name}", self.name),
             objective=question.objective or "learn the interviewee's full answer to: " + question.text.replace("{name}", self.name),
             question_left=max(0, round(left)),
@@ -871,7 +1043,7 @@ class InterviewSession:
         if not proposals:  # no usable reply at all
             return {"action": "move_on", "reason": "model_error", "assessment": assessment, "error": error, "model_s": spent}
         recent = self._interviewer_lines()[-self.settings.probe_window :]
-        probe = pick_probe(recent, question=question.text, answer=self._turns[-1].text, settings=self.settings.validation)
+        probe = pick_probe(recent, question=question.text, answer=self._last_answer().text, settings=self.settings.validation)
         if probe is not None:
             return {"action": "follow_up", "reason": "probe", "assessment": assessment, "follow_up": probe, "source": "probe",
                     "proposals": proposals, "error": error, "model_s": spent}
@@ -910,6 +1082,12 @@ def rephrase_schema(settings: EngineSettings) -> dict[str, Any]:
         "required": ["question"],
         "additionalProperties": False,
     }
+
+
+def _report_failure(task: asyncio.Task[Any]) -> None:
+    """Log background work that failed unexpectedly (the caller waiting for its decision gets the error too)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background interviewer work failed: %r", task.exception())
 
 
 def _display_name(respondent: str) -> str:

@@ -587,7 +587,7 @@ def check_answer(
 def embedding_similarity(settings: object = None) -> Similarity | None:
     """The cosine of two texts' embeddings (`simulacra.embeddings`, offline all-MiniLM-L6-v2 by default), or
     None when no embedder is available (the checks then judge by words only)."""
-    from simulacra.embeddings import open_embedder
+    from simulacra.embeddings import open_embedder  # the embedder only when the checks use one
     from simulacra.errors import ConfigError
 
     try:

@@ -26,7 +26,8 @@ class Turn(BaseModel):
     text: str
     question_id: str | None = None  # the scripted question this turn belongs to
     block: str | None = None
-    kind: Literal["scripted", "follow_up", "answer", "intro", "closing", "note"] = "answer"
+    # "acknowledgement": a short neutral line said while the interviewer decided (voice; interviewer/engine.py)
+    kind: Literal["scripted", "follow_up", "answer", "intro", "closing", "note", "acknowledgement"] = "answer"
     started_at: float | None = None  # seconds on the session clock
     ended_at: float | None = None
     wall_time: str | None = None  # ISO timestamp when it was saved

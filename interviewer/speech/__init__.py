@@ -45,11 +45,11 @@ def open_stt(settings: SpeechSettings | None = None, workspace: Workspace | None
     if settings.stt == "none":
         return None
     if settings.stt == "endpoint" or (settings.stt == "auto" and settings.has_audio_endpoint):
-        from interviewer.speech.stt import EndpointSTT
+        from interviewer.speech.stt import EndpointSTT  # only the chosen backend (extras)
 
         base, key = settings.endpoint()
         return EndpointSTT(base, key, settings.stt_model, settings.language)
-    from interviewer.speech.models import find_whisper_model
+    from interviewer.speech.models import find_whisper_model  # only the chosen backend (extras)
     from interviewer.speech.stt import WhisperSTT
 
     if not installed("faster_whisper"):
@@ -76,12 +76,12 @@ def open_tts(settings: SpeechSettings | None = None) -> TextToSpeech | None:
     if choice == "none":
         return None
     if choice == "endpoint" or (choice == "auto" and settings.has_audio_endpoint):
-        from interviewer.speech.tts import EndpointTTS
+        from interviewer.speech.tts import EndpointTTS  # only the chosen backend (extras)
 
         base, key = settings.endpoint()
         return EndpointTTS(base, key, settings.tts_model, settings.tts_voice)
     if choice in ("auto", "piper"):
-        from interviewer.speech.models import find_piper_voice
+        from interviewer.speech.models import find_piper_voice  # only the chosen backend (extras)
         from interviewer.speech.tts import PiperTTS
 
         voice = find_piper_voice(settings.piper_voice)
@@ -89,7 +89,7 @@ def open_tts(settings: SpeechSettings | None = None) -> TextToSpeech | None:
             return PiperTTS(voice.path, label=voice.label)
         if choice == "piper":
             raise SpeechUnavailableError("piper or its voice is not installed: pip install 'simulacra[piper]'")
-    from interviewer.speech.tts import EspeakTTS
+    from interviewer.speech.tts import EspeakTTS  # only the chosen backend (extras)
 
     if choice == "espeak" or shutil.which("espeak-ng") or shutil.which("espeak"):
         return EspeakTTS(settings.espeak_voice)

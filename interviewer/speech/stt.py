@@ -115,7 +115,7 @@ class EndpointSTT:
     def __init__(
         self, base_url: str | None, api_key: str, model: str = "whisper-1", language: str | None = "en", *, http_client=None
     ):
-        from openai import OpenAI
+        from openai import OpenAI  # the OpenAI client (~0.5 s) only for an audio endpoint
 
         self.client = OpenAI(base_url=base_url, api_key=api_key, timeout=120.0, max_retries=2, http_client=http_client)
         self.model = model

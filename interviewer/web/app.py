@@ -28,7 +28,7 @@ from interviewer.storage import TranscriptStore
 from interviewer.study.store import STUDY_ANSWERS_STEP
 from interviewer.study.web import include_study
 from interviewer.web import routes_interview, routes_operator, routes_pages, routes_voice
-from interviewer.web.context import WebContext, normalise_name
+from interviewer.web.context import ACKNOWLEDGE_AFTER_S, WebContext, normalise_name
 from interviewer.web.engine_api import SessionOpener
 from interviewer.web.http_api import ERROR_RESPONSES, add_security_headers, install_error_handlers
 from interviewer.web.limits import JSON_BODY_LIMIT, BodyLimit, RateLimit, RateLimits
@@ -71,6 +71,7 @@ def create_app(
     link_ttl_days: float = DEFAULT_LINK_TTL_DAYS,
     rate_limits: RateLimits | None = None,
     withdraw: Callable[[str, Workspace], Withdrawal] | None = None,
+    acknowledge_after_s: float | None = ACKNOWLEDGE_AFTER_S,
 ) -> FastAPI:
     """Build the app.
 
@@ -83,7 +84,9 @@ def create_app(
     `max_audio_bytes` (the audio upload) are refused before they are read. `session_opener(script, respondent, llm, store, clock, name=)`
     defaults to `InterviewSession.open`. `withdraw(respondent, workspace)` removes a respondent who withdraws
     (the composition root hands `experiments.wiring.withdraw_everywhere`, every store; the default,
-    `withdraw_from_interviewer_stores`, does not reach run folders).
+    `withdraw_from_interviewer_stores`, does not reach run folders). With the default opener the interviewer
+    decides in the background and says an acknowledgement when its model takes over `acknowledge_after_s`
+    (None: never; the respondent then waits in silence for the decision).
     """
     workspace = workspace or Workspace.default()
     registry = SessionRegistry(workspace.sessions / "web", link_ttl_days=link_ttl_days)
@@ -99,6 +102,7 @@ def create_app(
         script_source=script,
         llm_source=llm,
         session_opener=session_opener,
+        acknowledge_after_s=acknowledge_after_s,
     )
     app = FastAPI(title="simulacra interviews", docs_url=None, redoc_url=None, openapi_url=None, responses=ERROR_RESPONSES)
     app.state.web = ctx

@@ -9,6 +9,7 @@ given), `withdrawer` (a respondent's link, expired or not: an expired link may s
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 import unicodedata
@@ -60,11 +61,19 @@ class Withdraw(BaseModel):
     confirm: bool = False  # must be true: withdrawal deletes everything and cannot be undone
 
 
-def default_session_opener() -> SessionOpener:
-    # Imported when the first session opens, not with the app: the engine loads the prompt stack (~1.5 s).
-    from interviewer.engine import InterviewSession
+# A model decision not made this soon after an answer gets a short acknowledgement said first ("I see."), so the
+# respondent hears the interviewer within a second of answering (issue #25); a fast model's line comes directly.
+ACKNOWLEDGE_AFTER_S = 0.3
 
-    return InterviewSession.open
+
+def default_session_opener(acknowledge_after_s: float | None = ACKNOWLEDGE_AFTER_S) -> SessionOpener:
+    """`InterviewSession.open` with the voice settings: decisions and notes in the background, an acknowledgement
+    when the model takes longer than `acknowledge_after_s` (None: never)."""
+    # Imported when the first session opens, not with the app: the engine loads the prompt stack (~1.5 s).
+    from interviewer.engine import EngineSettings, InterviewSession
+
+    settings = EngineSettings(decide_in_background=True, acknowledge_after_s=acknowledge_after_s)
+    return functools.partial(InterviewSession.open, settings=settings)
 
 
 @dataclass
@@ -81,7 +90,8 @@ class WebContext:
     withdraw_fn: Callable[[str, Workspace], Withdrawal]
     script_source: Script | str | Path | None = None  # a script, its name or path; None: the paper's script
     llm_source: Any = None  # None: the configured interviewer model
-    session_opener: SessionOpener | None = None  # None: InterviewSession.open
+    session_opener: SessionOpener | None = None  # None: InterviewSession.open with the voice settings
+    acknowledge_after_s: float | None = ACKNOWLEDGE_AFTER_S  # for the default opener (`default_session_opener`)
     pool: SessionPool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,7 +109,11 @@ class WebContext:
 
     def open_session(self, respondent: str) -> InterviewEngine:
         """The respondent's session, opened (a new one) or resumed from its saved transcript."""
-        open_session = self.session_opener or default_session_opener()
+        open_session = self.session_opener or default_session_opener(self.acknowledge_after_s)
+        if self.session_opener is None and self.acknowledge_after_s is not None:
+            from interviewer.engine import ACKNOWLEDGEMENTS  # loaded with the engine, as late
+
+            self.pool.warm_phrases = ACKNOWLEDGEMENTS  # their audio is made ahead, while the respondent listens
         invitation = self.registry.get(respondent)
         name = normalise_name(invitation.name if invitation else None) or DEFAULT_NAME
         return open_session(self.script(), respondent, self.llm(), self.store, WallClock(), name=name)

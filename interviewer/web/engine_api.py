@@ -26,7 +26,7 @@ class SpokenLine(Protocol):
     @property
     def text(self) -> str: ...
     @property
-    def kind(self) -> str: ...  # "intro" | "scripted" | "follow_up" | "closing"
+    def kind(self) -> str: ...  # "intro" | "scripted" | "follow_up" | "closing" | "acknowledgement"
     @property
     def question_id(self) -> str | None: ...
     @property
@@ -36,7 +36,7 @@ class SpokenLine(Protocol):
     @property
     def turn_index(self) -> int: ...
     @property
-    def expects_answer(self) -> bool: ...  # False only for the closing line
+    def expects_answer(self) -> bool: ...  # False for the closing line and an acknowledgement
 
 
 class SavedTurn(Protocol):
@@ -69,8 +69,18 @@ class InterviewEngine(Protocol):
         """The transcript so far, in order."""
         ...
 
+    @property
+    def busy(self) -> bool:
+        """Work about the last answer (notes, the interviewer's decision) is still running in the background."""
+        ...
+
     async def next_utterance(self) -> SpokenLine | None:
-        """The utterance to say now (the waiting one again until it is answered); None when finished."""
+        """The utterance to say now (the waiting one again until it is answered); None when finished. An
+        acknowledgement said while the decision is made expects no answer: the line after it is the next call's."""
+        ...
+
+    async def close(self) -> None:
+        """Stop background work; nothing is written for this session once it returns."""
         ...
 
     async def submit_answer(self, text: str, duration_s: float | None = None) -> None:

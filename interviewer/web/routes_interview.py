@@ -74,21 +74,29 @@ def check_waiting(live: LiveSession, answer_to: int) -> None:
 
 
 async def next_payload(ctx: WebContext, live: LiveSession, timing: TurnTiming | None) -> dict[str, Any]:
-    """The next utterance (its speech started in the background) and the progress, as the page gets them."""
+    """The next utterance (its speech started in the background) and the progress, as the page gets them.
+
+    An acknowledgement (said while the interviewer's model decides) expects no answer and is not the end: the
+    page plays it and asks for the next line (`/api/session/next`), which finishes the turn's timing."""
+    if timing is None:
+        timing, live.open_timing = live.open_timing, None
     started = time.perf_counter()
     utt = await live.engine.next_utterance()
+    acknowledgement = utt is not None and utt.kind == "acknowledgement"
     if timing is not None:
         timing.model_s += time.perf_counter() - started
         timing.turn_index = utt.turn_index if utt is not None else None
+        if acknowledgement:
+            timing.acknowledged, live.open_timing = True, timing
     if utt is not None:
-        ctx.pool.start_speech(live, utt.turn_index, utt.text, timing)
+        ctx.pool.start_speech(live, utt.turn_index, utt.text, timing, final=not acknowledgement)
     elif timing is not None:
         live.last_timing = timing.log()
     return {
         "utterance": utterance_payload(utt, ctx.tts is not None),
         "progress": progress_payload(live.engine),
         "saved": True,
-        "done": utt is None or not utt.expects_answer,
+        "done": utt is None or live.engine.progress.finished,
     }
 
 

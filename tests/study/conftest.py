@@ -178,6 +178,9 @@ def finish_interview(client, person: Person) -> None:
     result = client.post("/api/session/next", headers=person.headers).json()
     texts = iter(["I grew up in a small town in Ohio and became a teacher.", "My family and honesty.", "Thanks."] * 3)
     while not result["done"]:
+        if not result["utterance"]["expects_answer"]:  # an acknowledgement said while the interviewer decides
+            result = client.post("/api/session/next", headers=person.headers).json()
+            continue
         result = client.post("/api/session/answer/text", headers=person.headers,
                              json={"text": next(texts), "answer_to": result["utterance"]["turn_index"]}).json()
 

@@ -4,7 +4,9 @@ The interviewer model is scripted (FakeBackend) so the interview's path is fixed
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 import socket
 import threading
 import time
@@ -14,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from interviewer.engine import ACKNOWLEDGEMENTS
 from interviewer.web.app import create_app
+from simulacra.llm import LLM, FakeBackend
 from simulacra.transcript import read_transcript
-from conftest import FOLLOW_UP
+from conftest import FOLLOW_UP, interviewer_reply
 
 pytestmark = pytest.mark.browser
 
@@ -191,3 +195,54 @@ def test_withdrawal_from_the_respondents_page_and_the_operator_view(tmp_path, wo
             browser.close()
     assert not (workspace.transcripts / "browser-3.jsonl").exists()
     assert len((workspace.root / "withdrawals.jsonl").read_text().splitlines()) == 2
+
+
+class SlowDecisions(FakeBackend):
+    """The scripted interviewer model, taking `seconds` for each follow-up decision (like the embedded model)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(default=interviewer_reply)
+        self.seconds = seconds
+
+    async def complete(self, request):
+        if request.schema_name == "FollowUpDecision":
+            await asyncio.sleep(self.seconds)
+        return await super().complete(request)
+
+
+def test_an_acknowledgement_plays_while_the_interviewer_decides(tmp_path, workspace, voice_script, offline_tts):
+    """The model takes 3 s to decide: the page hears "I see." (or another short acknowledgement) at once, then
+    the follow-up, and the answer controls come back only for the follow-up."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the CI script installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    app = create_app(workspace, llm=LLM(SlowDecisions(3.0)), script=voice_script, stt=None, tts=offline_tts,
+                     operator_token="op-" + "w" * 30)
+    token, _ = app.state.registry.invite("browser-4")
+    with LiveServer(app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            page = browser.new_context().new_page()
+            page.goto(f"{base}/interview#{token}")
+            page.get_by_label("I have read this information and agree to take part.").check()
+            page.get_by_role("button", name="Start the interview").click()
+            subtitles, send = page.locator("#subtitles"), page.get_by_role("button", name="Send typed answer")
+            expect(subtitles).to_contain_text("Hi, friend!", timeout=30_000)
+            page.get_by_label("Your answer").fill("Sounds good, let's start.")
+            send.click()
+            expect(subtitles).to_contain_text("story of your life", timeout=30_000)
+            expect(send).to_be_enabled(timeout=30_000)
+            page.get_by_label("Your answer").fill("I grew up in a small town in Ohio near the river, then taught school.")
+            send.click()
+            expect(subtitles).to_have_text(re.compile("^(" + "|".join(map(re.escape, ACKNOWLEDGEMENTS)) + ")$"), timeout=10_000)
+            expect(send).to_be_disabled()  # an acknowledgement expects no answer
+            expect(subtitles).to_have_text(FOLLOW_UP, timeout=60_000)
+            expect(send).to_be_enabled(timeout=30_000)
+            expect(page.locator("#error")).to_be_hidden()
+        finally:
+            browser.close()
+    turns = read_transcript(workspace.transcripts / "browser-4.jsonl").turns
+    assert [t.kind for t in turns] == ["intro", "answer", "scripted", "answer", "acknowledgement", "follow_up"]
+    assert turns[-1].text == FOLLOW_UP and turns[-1].meta["decision"]["about_turn"] == 3

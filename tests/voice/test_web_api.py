@@ -27,7 +27,10 @@ def make_client(workspace, fake_llm, voice_script, offline_stt):
     clients: list[TestClient] = []
 
     def make(**overrides) -> TestClient:
-        options = dict(llm=fake_llm, script=voice_script, stt=offline_stt, tts=EspeakTTS(), operator_token=OPERATOR)
+        # the scripted model decides in milliseconds; 5 s keeps a loaded machine from turning a reply into an
+        # acknowledgement (tests/voice/test_acknowledgement.py covers those)
+        options = dict(llm=fake_llm, script=voice_script, stt=offline_stt, tts=EspeakTTS(), operator_token=OPERATOR,
+                       acknowledge_after_s=5.0)
         options.update(overrides)
         client = TestClient(create_app(workspace, **options))
         client.__enter__()

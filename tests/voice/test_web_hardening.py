@@ -47,7 +47,8 @@ def app_factory(workspace, fake_llm, voice_script):
     clients: list[TestClient] = []
 
     def make(**overrides):
-        options = dict(llm=fake_llm, script=voice_script, stt=FakeSTT(), tts=None, operator_token=OPERATOR)
+        options = dict(llm=fake_llm, script=voice_script, stt=FakeSTT(), tts=None, operator_token=OPERATOR,
+                       acknowledge_after_s=5.0)  # the scripted model is instant: no acknowledgement, even under load
         options.update(overrides)
         app = create_app(workspace, **options)
         client = TestClient(app)

@@ -53,7 +53,7 @@ def _members(protocol: type) -> dict[str, object]:
 
 def test_the_engine_provides_every_member_of_the_interface():
     members = _members(InterviewEngine)
-    assert {"progress", "pending", "turns", "next_utterance", "submit_answer", "skip", "pause", "resume"} == set(members)
+    assert {"progress", "pending", "turns", "busy", "next_utterance", "submit_answer", "skip", "pause", "resume", "close"} == set(members)
     for name, wanted in members.items():
         have = inspect.getattr_static(InterviewSession, name, None)
         assert have is not None, f"InterviewSession has no {name}"

@@ -154,7 +154,18 @@
     $("subtitles").textContent = utterance.text;
     setAnswerControls(utterance.expects_answer);
     setState("speaking", state.interviewer + " is speaking…");
+    // An acknowledgement ("I see.") is said while the interviewer decides: ask for the line after it at once.
+    const following = !utterance.expects_answer && !result.done
+      ? apiJson("/api/session/next", { method: "POST" }).then((r) => ({ result: r }), (e) => ({ error: e }))
+      : null;
     await speak(utterance);
+    if (following) {
+      setState("thinking", state.interviewer + " is thinking…");
+      const next = await following;
+      if (next.error) { if (next.error instanceof ApiError) setError(next.error.message); return; }
+      await present(next.result);
+      return;
+    }
     if (!utterance.expects_answer) { finish(); return; }
     if (state.pending === utterance && !state.recorder && !state.busy) {
       setState("listening", state.speechToText ? "Your turn: press “Start answering” and speak, or type your answer." : "Your turn: type your answer.");
