@@ -12,16 +12,18 @@ prints:
 - the share of agent answers that are not answers (empty, repeat, off topic, acknowledgement, too short, echo,
   same short reply, meta, third person, loops) on the first try and after the one regeneration, the share judged
   adequate (`Turn.adequacy`), and how many interviews stopped because most answers were non-answers;
-- the time per interviewer decision and per agent answer, and the wall time per simulated interview minute
-  (speaking-rate clock).
+- the time per interviewer decision (mean, p50, p95) and per agent answer, and the wall time per simulated
+  interview minute (speaking-rate clock); the machine's load average before and after each tier.
 
 Run it under the model lock (it loads the embedded model):
 
     flock /tmp/simulacra-model.lock .venv/bin/python benchmarks/interviewer_quality.py --turns 6
-    ... --tiers smollm2,qwen2.5-1.5b    # every tier installed; an endpoint: set [roles.interviewer] instead
+    ... --tiers qwen2.5-1.5b                 # the interviewer role on Qwen, the agents on SmolLM2 (the default)
+    ... --tiers qwen2.5-1.5b --agent-tier same   # both roles on Qwen
 
-Both roles use the tier's model (`open_llm(role=...)` with `local_model` overridden); with an endpoint
-configured, the tier name is only a label.
+`--tiers` are the interviewer role's tiers, one after the other; the agents answer on `--agent-tier` (default
+smollm2, the embedded default; `same`: the interviewer's tier). Measure one tier a process (one model process at
+a time on a small machine). With an endpoint configured the tier name is only a label.
 """
 
 from __future__ import annotations
@@ -93,13 +95,14 @@ async def make_agents(kinds: list[str], root: Path, seed: int) -> list[Any]:
     return agents
 
 
-def settings_for(tier: str):
+def settings_for(tier: str, agent_tier: str):
     from simulacra.config import load_settings
 
-    return load_settings(**{"llm.local_model": tier, "roles.interviewer.local_model": tier})
+    return load_settings(**{"llm.local_model": agent_tier, "roles.interviewer.local_model": tier})
 
 
-async def interview_one(agent: Any, tier: str, turns: int, root: Path, similarity_fn: Any) -> dict[str, Any]:
+async def interview_one(agent: Any, tier: str, turns: int, root: Path, similarity_fn: Any,
+                        agent_tier: str = "smollm2") -> dict[str, Any]:
     from interviewer.agent_loop import interview_agent
     from interviewer.clock import SpeakingRateClock
     from interviewer.engine import EngineSettings, InterviewSession
@@ -107,7 +110,7 @@ async def interview_one(agent: Any, tier: str, turns: int, root: Path, similarit
     from interviewer.storage import TranscriptStore
     from simulacra.llm import open_llm
 
-    settings = settings_for(tier)
+    settings = settings_for(tier, agent_tier)
     interviewer_llm = open_llm(settings, role="interviewer")
     agent_llm = open_llm(settings, role="agents")
     script = parse_script(SCRIPT, root / "quality.yaml")
@@ -127,11 +130,28 @@ async def interview_one(agent: Any, tier: str, turns: int, root: Path, similarit
             "simulated_s": session.elapsed(), "script": script, "name": session.name, "unusable": session.unusable_reason}
 
 
+def nearest_rank(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile (p50 of [1, 2, 3, 4] is 2; p95 of 10 values is the 10th)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))  # ceil(n * share), at least 1
+    return ordered[int(rank) - 1]
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
     from interviewer.validation import check_follow_up
 
     proposals: list[dict] = []
     first_proposals: list[dict] = []
+    failed: list[dict] = []
     outcomes: Counter[str] = Counter()
     decision_s: list[float] = []
     spoken_ok = spoken = 0
@@ -174,6 +194,7 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
             if decision["action"] != "rephrase":
                 proposals += found
                 first_proposals += found[:1]
+                failed += [{"text": p["text"], "problems": p["problems"]} for p in found if not p["ok"]]
             if turn.kind == "follow_up" and decision.get("source") != "curated":
                 block, question = items[turn.question_id]
                 target = turns[index - 2].text if decision["action"] == "rephrase" else question.text.replace("{name}", run["name"])
@@ -209,6 +230,10 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
         "unusable": sum(1 for run in runs if run.get("unusable")),
         "decision_s_mean": statistics.mean(decision_s) if decision_s else None,
         "decision_s_median": statistics.median(decision_s) if decision_s else None,
+        "decision_s_p50": nearest_rank(decision_s, 0.50),
+        "decision_s_p95": nearest_rank(decision_s, 0.95),
+        "decisions_timed": len(decision_s),
+        "failed_proposals": failed[:40],
         "agent_s_mean": statistics.mean(agent_s) if agent_s else None,
         "wall_s": wall,
         "simulated_min": simulated / 60,
@@ -263,20 +288,28 @@ def print_tables(results: dict[str, dict[str, Any]]) -> None:
         table.add_row(f"  {check} (first / final)", *[
             f"{pct(results[t]['answer_first_by'].get(check))} / {pct(results[t]['answer_final_by'].get(check))}" for t in tiers
         ])
-    table.add_row("time per decision (mean / median)", *[
-        f"{secs(results[t]['decision_s_mean'])} / {secs(results[t]['decision_s_median'])}" for t in tiers
+    table.add_row("time per decision (mean / p50 / p95)", *[
+        f"{secs(results[t]['decision_s_mean'])} / {secs(results[t]['decision_s_p50'])} / "
+        f"{secs(results[t]['decision_s_p95'])}" for t in tiers
     ])
     table.add_row("time per agent answer (mean, retries included)", *[secs(results[t]["agent_s_mean"]) for t in tiers])
     table.add_row("interviews / simulated minutes", *[f"{results[t]['interviews']} / {results[t]['simulated_min']:.1f}" for t in tiers])
     table.add_row("wall time", *[secs(results[t]["wall_s"]) for t in tiers])
     table.add_row("wall s per simulated minute", *[secs(results[t]["wall_per_simulated_min"]) for t in tiers])
+    table.add_row("agents answered on", *[str(results[t].get("agent_tier", "-")) for t in tiers])
+    table.add_row("load average before / after", *[
+        f"{results[t].get('load_before', '-')} / {results[t].get('load_after', '-')}" for t in tiers
+    ])
     console.print(table)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=6, help="answers per interview (a fixed number)")
-    parser.add_argument("--tiers", default="smollm2", help="comma-separated local model tiers (smollm2, qwen2.5-1.5b)")
+    parser.add_argument("--tiers", default="smollm2",
+                        help="the interviewer role's local model tiers, comma-separated (smollm2, qwen2.5-1.5b)")
+    parser.add_argument("--agent-tier", default="smollm2",
+                        help="the agents' local model tier (default smollm2; 'same': the interviewer's tier)")
     parser.add_argument("--agents", default="sample,composite,demographic", help="which agents: sample, composite, demographic")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-embeddings", action="store_true", help="judge topics by words only")
@@ -291,11 +324,18 @@ async def main() -> None:
     agents = await make_agents([a.strip() for a in args.agents.split(",") if a.strip()], root, args.seed)
     results: dict[str, dict[str, Any]] = {}
     for tier in [t.strip() for t in args.tiers.split(",") if t.strip()]:
+        agent_tier = tier if args.agent_tier == "same" else args.agent_tier
         runs = []
+        load_before = load_average()
         for agent in agents:
-            print(f"[{tier}] interviewing {agent.source} agent {agent.id} for {args.turns} answers ...", flush=True)
-            runs.append(await interview_one(agent, tier, args.turns, root, similarity_fn))
-        results[tier] = summarise(runs, similarity_fn)
+            print(f"[{tier}] interviewing {agent.source} agent {agent.id} for {args.turns} answers "
+                  f"(agents on {agent_tier}) ...", flush=True)
+            runs.append(await interview_one(agent, tier, args.turns, root, similarity_fn, agent_tier))
+            results[tier] = summarise(runs, similarity_fn)
+            results[tier].update(agent_tier=agent_tier, turns=args.turns, load_before=load_before,
+                                 load_after=load_average())
+            if args.json:  # after every interview: a run stopped by a time limit keeps what it measured
+                args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     print_tables(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")

@@ -73,10 +73,11 @@ def build(
     if executor != "local":
         # Executors other than local come from the root command (simulacra/ may not import experiments/): the
         # composition module hands `build_agents(name, transcripts, bank, *, address, workers, reflections,
-        # reflection_limit, agent_id, progress) -> (agents saved, [(file, error)], usage)` in ctx.obj.
+        # reflection_limit, agent_id, progress, force) -> (agents saved, [(file, error)], usage)` in ctx.obj.
         build_agents = ctx.obj.get("build_agents") if isinstance(ctx.obj, dict) else None
         _build_elsewhere(build_agents, executor, transcripts, target, reflections=reflections,
-                         reflection_limit=reflection_limit, agent_id=agent_id, address=ray_address, workers=workers)
+                         reflection_limit=reflection_limit, agent_id=agent_id, address=ray_address, workers=workers,
+                         force=force)
         return
     if ray_address or workers:
         raise SimulacraError("--ray-address and --workers go with --executor ray")

@@ -40,3 +40,19 @@ async def test_the_benchmark_counts_checks_before_and_after_the_fallback(tmp_pat
     bench.print_tables({"fake": result})
     out = capsys.readouterr().out
     assert "no_prompt_text" in out and "wall s per simulated minute" in out and "adequate answers" in out
+
+
+def test_the_interviewer_role_and_the_agents_get_their_own_tiers():
+    bench = load_benchmark()
+    settings = bench.settings_for("qwen2.5-1.5b", "smollm2")
+    assert settings.for_role("interviewer").local_model == "qwen2.5-1.5b"
+    assert settings.for_role("agents").local_model == "smollm2"
+
+
+def test_decision_time_percentiles_are_nearest_rank():
+    bench = load_benchmark()
+    assert bench.nearest_rank([], 0.5) is None
+    assert bench.nearest_rank([4.0, 1.0, 3.0, 2.0], 0.5) == 2.0  # ceil(4 x 0.5) = 2nd smallest
+    assert bench.nearest_rank([float(v) for v in range(1, 11)], 0.95) == 10.0  # ceil(9.5) = 10th
+    assert bench.nearest_rank([float(v) for v in range(1, 21)], 0.95) == 19.0  # ceil(19) = 19th
+    assert bench.nearest_rank([7.0], 0.95) == 7.0

@@ -146,3 +146,54 @@ def test_simulacra_agents_build_on_ray_against_an_endpoint(tmp_path, monkeypatch
     assert all(there.load(i).fingerprint() == here.load(i).fingerprint() for i in here.ids())
     result = CliRunner().invoke(app, common + ["--agents", str(tmp_path / "x"), paths[0], "--workers", "2"])
     assert result.exit_code == 1 and "go with --executor ray" in str(result.exception)  # Ray options need Ray
+
+
+def mark_unusable(path: Path) -> None:
+    """Append the status line a closed-loop interview writes when it stops on non-answers."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"type": "status", "unusable": True, "unusable_reason": "mostly non-answers"}) + "\n")
+
+
+def test_an_unusable_transcript_is_refused_on_ray_unless_forced_as_locally(tmp_path):
+    """`agents build --executor ray` treats a transcript marked unusable as the local build does: refused (one
+    error naming it, the others built) without --force; built with it, the same agent as the local forced build."""
+    paths = write_transcripts(tmp_path / "transcripts")
+    mark_unusable(paths[1])  # bob
+    llm = LLM(fake_backend(), LLMSettings())
+    with pytest.raises(Exception, match="marked unusable"):
+        asyncio.run(build_agent_from_transcript(paths[1], llm, bank=AgentBank(tmp_path / "x"), reflection_limit=6))
+    local_bank = AgentBank(tmp_path / "local")
+    asyncio.run(build_agent_from_transcript(paths[1], llm, bank=local_bank, reflection_limit=6, force=True))
+    forced_locally = local_bank.load("bob").fingerprint()
+
+    refused_bank, forced_bank = AgentBank(tmp_path / "refused"), AgentBank(tmp_path / "forced")
+    with RayBuilder(LLMSettings(), workers=2, cache=False, backend_factory=fake_backend, timeout=120) as builder:
+        _, errors = asyncio.run(build_agents_on(builder, paths, refused_bank, reflection_limit=6))
+        _, forced_errors = asyncio.run(build_agents_on(builder, [paths[1]], forced_bank, reflection_limit=6,
+                                                       force=True))
+    assert [path for path, _ in errors] == [str(paths[1])] and "marked unusable" in errors[0][1]
+    assert sorted(refused_bank.ids()) == ["ann", "cy"]
+    assert forced_errors == [] and forced_bank.ids() == ["bob"]
+    assert forced_bank.load("bob").fingerprint() == forced_locally
+
+
+def test_simulacra_agents_build_force_reaches_the_ray_actors(tmp_path, monkeypatch):
+    """The command line passes --force through the composition root to the actors (it used to stop at the driver's
+    own check, and the actor refused the transcript again)."""
+    from typer.testing import CliRunner
+
+    from experiments.cli import app
+    from tests.scale.fakes import FakeOpenAIServer
+
+    path = write_transcripts(tmp_path / "transcripts")[0]
+    mark_unusable(path)
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("SIMULACRA_BASE_URL", server.base_url)
+        monkeypatch.setenv("SIMULACRA_MODEL", "fake")
+        common = ["agents", "build", "--reflection-limit", "6", "--executor", "ray", "--workers", "2", str(path)]
+        refused = CliRunner().invoke(app, common + ["--agents", str(tmp_path / "refused")])
+        forced = CliRunner().invoke(app, common + ["--agents", str(tmp_path / "forced"), "--force"])
+    assert refused.exit_code == 1 and "marked unusable" in str(refused.exception)
+    assert forced.exit_code == 0, forced.output
+    assert AgentBank(tmp_path / "forced").ids() == ["ann"]
+    assert AgentBank(tmp_path / "refused").ids() == []

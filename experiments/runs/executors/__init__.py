@@ -45,7 +45,7 @@ def open_executor(name: str, settings: Any, *, address: str | None = None, works
             raise SimulacraError("the local executor needs the run's LLM")
         return LocalExecutor(llm)
     if name == "ray":
-        from experiments.runs.executors.ray_executor import RayExecutor
+        from experiments.runs.executors.ray_executor import RayExecutor  # Ray: the optional [ray] extra
 
         return RayExecutor(settings, address=address, workspace=workspace, workers=workers, **kwargs)
     raise SimulacraError(f"unknown executor {name!r} (choose {' or '.join(EXECUTORS)})")
@@ -73,10 +73,11 @@ def answering(name: str, settings: Any, workspace: Any, *, address: str | None =
 
 async def build_agents_on(builder: Any, transcripts: Sequence[Any], bank: Any, *, reflections: bool = True,
                           reflection_limit: int | None = None, agent_id: str | None = None,
-                          progress: Any = None) -> tuple[list[Any], list[tuple[str, str]]]:
+                          progress: Any = None, force: bool = False) -> tuple[list[Any], list[tuple[str, str]]]:
     """Interview agents from transcript files, built on `builder` (a RayBuilder) and saved by this process, the
     single writer of `bank` (it embeds the memories into the bank's store when saving). Each file is one unit: a
-    file that cannot be read or built is reported as (file, message) and the others are still built."""
+    file that cannot be read or built is reported as (file, message) and the others are still built. A transcript
+    marked unusable is refused (one error naming it) unless `force`, as in the local build."""
     built: list[Any] = []
     errors: list[tuple[str, str]] = []
     gate = asyncio.Semaphore(max(1, int(getattr(builder, "slots", 1))))
@@ -86,7 +87,7 @@ async def build_agents_on(builder: Any, transcripts: Sequence[Any], bank: Any, *
             transcript = read_transcript(path)
             async with gate:
                 agent = await builder.build(transcript, reflections=reflections, reflection_limit=reflection_limit,
-                                            agent_id=agent_id)
+                                            agent_id=agent_id, force=force)
             bank.save(agent)
         except (SimulacraError, OSError, ValueError) as exc:
             errors.append((str(path), str(exc)))
@@ -104,17 +105,17 @@ async def build_agents_on(builder: Any, transcripts: Sequence[Any], bank: Any, *
 def build_agents(name: str, transcripts: Sequence[Any], bank: Any, *, settings: Any = None,
                  address: str | None = None, workers: int | None = None, reflections: bool = True,
                  reflection_limit: int | None = None, agent_id: str | None = None, progress: Any = None,
-                 **kwargs: Any) -> tuple[list[Any], list[tuple[str, str]], dict[str, Any]]:
+                 force: bool = False, **kwargs: Any) -> tuple[list[Any], list[tuple[str, str]], dict[str, Any]]:
     """`simulacra agents build --executor ray`: (agents built and saved, [(file, error)], usage). Handed to the
     agents CLI by the composition root (experiments.wiring.cli_objects; simulacra/ cannot import experiments/)."""
     if name != "ray":
         raise SimulacraError(f"unknown executor {name!r} for building agents (choose {' or '.join(EXECUTORS)})")
-    from experiments.runs.executors.ray_executor import RayBuilder
+    from experiments.runs.executors.ray_executor import RayBuilder  # Ray: the optional [ray] extra
 
     with RayBuilder(settings or load_settings().llm, address=address, workers=workers, **kwargs) as builder:
         built, errors = asyncio.run(build_agents_on(builder, transcripts, bank, reflections=reflections,
                                                     reflection_limit=reflection_limit, agent_id=agent_id,
-                                                    progress=progress))
+                                                    progress=progress, force=force))
         return built, errors, builder.usage()
 
 

@@ -32,10 +32,19 @@ try:
 except ImportError as exc:  # pragma: no cover - the optional extra
     raise ImportError("the Ray executor needs Ray: pip install 'simulacra[ray]'") from exc
 
+from experiments.runs.executors.local import SampledLLM
 from simulacra.agent import Agent, AnswerOptions, PriorStep
-from simulacra.config import LLMSettings
+from simulacra.agents.bank import AGENT_CLASSES
+from simulacra.agents.build import build_agent_from_transcript
+from simulacra.agents.interview import InterviewAgent
+from simulacra.agents.memory import MemoryStore
+from simulacra.config import LLMSettings, load_settings
 from simulacra.environment import run_environment
 from simulacra.errors import SimulacraError
+from simulacra.llm import LLM, ResponseCache, make_backend
+from simulacra.llm.fleet import parse_replica, prefix_scope
+from simulacra.transcript import Transcript
+from simulacra.workspace import Workspace
 from surveys.model import Answer, Question
 
 # what the actors need of the driver's environment (workspace, offline model files, memory settings)
@@ -59,9 +68,6 @@ def agent_payload(agent: Agent) -> dict[str, Any]:
 
 
 def rebuild_agent(payload: dict[str, Any], stores: dict[str, Any]) -> Agent:
-    from simulacra.agents.bank import AGENT_CLASSES
-    from simulacra.agents.memory import MemoryStore
-
     agent = AGENT_CLASSES[payload["source"]].model_validate(payload["agent"])
     where = payload.get("memory")
     if where and hasattr(agent, "attach"):
@@ -74,8 +80,6 @@ def rebuild_agent(payload: dict[str, Any], stores: dict[str, Any]) -> Agent:
 def worker_llm(settings: dict[str, Any], home: str | None, cache: bool,
                backend_factory: Callable[[LLMSettings], Any] | None = None) -> Any:
     """An actor's one model client, built from the driver's LLM settings (JSON)."""
-    from simulacra.llm import LLM, ResponseCache, make_backend
-    from simulacra.workspace import Workspace
 
     llm_settings = LLMSettings.model_validate(settings)
     workspace = Workspace(Path(home)) if home and Path(home).is_dir() else None
@@ -108,8 +112,6 @@ class AnswerWorker:
 
     async def answer(self, key: str, payload: dict[str, Any], questions: list[dict[str, Any]], options: dict[str, Any],
                      sample: int, prior: list[dict[str, Any]], stimulus: str | None, prefix: str) -> dict[str, Any]:
-        from experiments.runs.executors.local import SampledLLM
-        from simulacra.llm.fleet import prefix_scope
 
         agent = self._agent(key, payload)
         llm = self.llm if sample == 0 else SampledLLM(self.llm, sample)
@@ -126,7 +128,6 @@ class AnswerWorker:
 
 def _fleet_limit(settings: LLMSettings) -> int:
     if settings.uses_fleet:
-        from simulacra.llm.fleet import parse_replica
 
         return sum(parse_replica(url, settings.max_concurrency)[1] for url in settings.base_urls)
     return int(settings.max_concurrency)
@@ -297,21 +298,17 @@ class BuildWorker:
 
     def _memory(self) -> Any:
         if self._store is None:
-            from simulacra.agents.memory import MemoryStore
-            from simulacra.config import load_settings
 
             url = load_settings().memory.chroma_url
             self._store = MemoryStore.server(url) if url else MemoryStore.ephemeral()
         return self._store
 
     async def build(self, transcript: dict[str, Any], reflections: bool, reflection_limit: int | None,
-                    agent_id: str | None) -> dict[str, Any]:
-        from simulacra.agents.build import build_agent_from_transcript
-        from simulacra.transcript import Transcript
+                    agent_id: str | None, force: bool = False) -> dict[str, Any]:
 
         agent = await build_agent_from_transcript(
             Transcript.model_validate(transcript), self.llm, reflections=reflections,
-            reflection_limit=reflection_limit, agent_id=agent_id, store=self._memory(),
+            reflection_limit=reflection_limit, agent_id=agent_id, store=self._memory(), force=force,
         )
         return {"agent": agent.model_dump(mode="json"), "usage": self.llm.usage.snapshot(),
                 "incarnation": self.incarnation, "pid": os.getpid()}
@@ -364,15 +361,14 @@ class RayBuilder(_ActorPool):
         return found
 
     async def build(self, transcript: Any, *, reflections: bool = True, reflection_limit: int | None = None,
-                    agent_id: str | None = None) -> Any:
-        """One interview agent (not saved) from a `Transcript`."""
-        from simulacra.agents.interview import InterviewAgent
+                    agent_id: str | None = None, force: bool = False) -> Any:
+        """One interview agent (not saved) from a `Transcript`; one marked unusable only with `force`."""
 
         index = min(range(self.workers), key=lambda i: (self._inflight[i], i))
         self._inflight[index] += 1
         try:
             call = self.actors[index].build.remote(transcript.model_dump(mode="json"), reflections,
-                                                   reflection_limit, agent_id)
+                                                   reflection_limit, agent_id, force)
             result = await (asyncio.wait_for(call, self.timeout) if self.timeout else call)
         except RayTaskError as exc:  # the builder's or the model's own error, unchanged
             cause = getattr(exc, "cause", None)
