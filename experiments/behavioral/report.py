@@ -153,7 +153,7 @@ def effect_plot_png(collected: Sequence[dict[str, Any]]) -> str:
     import matplotlib  # matplotlib (~0.5 s) only when a plot is drawn; Agg: rendered to PNG, no display
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
     import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=110)

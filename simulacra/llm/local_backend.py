@@ -52,7 +52,7 @@ class LocalLlamaBackend:
             import llama_cpp  # the [local] extra: checked by require() above, loaded only here
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            from simulacra.llm.embedded_llama import EmbeddedLlama
+            from simulacra.llm.embedded_llama import EmbeddedLlama  # (llama.cpp, as above)
         except ImportError as exc:  # pragma: no cover - install problem
             raise ConfigError("llama-cpp-python is not installed: run scripts/setup.sh") from exc
         self._llama_cpp = llama_cpp
