@@ -92,15 +92,15 @@ def private_dir(path: Path, *, within: Path | None = None) -> Path:
     return path
 
 
-def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
-    """Write `text` to `path` so that readers see either the old or the new file, never a torn one."""
+def atomic_write_bytes(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Write `data` to `path` so that readers see either the old or the new file, never a torn one."""
     path = Path(path)
     if not path.parent.is_dir():
         private_dir(path.parent)  # a missing folder (a workspace not made yet) is made 0700, like every other
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -109,6 +109,11 @@ def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
+    """`atomic_write_bytes` of the text in UTF-8."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def atomic_write_json(path: Path, data: Any, mode: int = PRIVATE_FILE) -> None:

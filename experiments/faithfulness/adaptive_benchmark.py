@@ -58,7 +58,7 @@ from experiments.scoring import stats as st
 from experiments.scoring.leakage import exclusions as near_duplicate_exclusions
 from experiments.scoring.panel import PanelMatrix
 from experiments.scoring.references import CompositeKNN, Logistic, Majority
-from experiments.faithfulness.reference_table import load_panel
+from experiments.faithfulness.reference_table import load_panel, panel_cells
 
 CONDITIONS = ("adaptive", "random", "fixed")
 PREDICTORS = ("logistic", "composite_knn", "latent_class", "majority")
@@ -285,19 +285,8 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
     ks = tuple(sorted(set(int(k) for k in settings.ks)))
     started = time.perf_counter()
     responses, gss = load_panel(panel, panel_file)
-    matrix = PanelMatrix.from_responses(responses, gss.questions)
-    matrix.scored_wave = 1 if design == "same-wave" else 2
-    pairs = (matrix.w1 >= 0) & (matrix.w2 >= 0)
-    rng = np.random.default_rng(settings.seed)
-    battery_idx = np.flatnonzero(pairs.any(axis=0))
-    if items is not None and items < len(battery_idx):
-        battery_idx = np.sort(rng.choice(battery_idx, size=items, replace=False))
-    battery = [matrix.items[j] for j in battery_idx]
-    rows = np.flatnonzero(pairs[:, battery_idx].sum(axis=1) >= 1)
-    if people is not None and people < len(rows):
-        rows = np.sort(rng.choice(rows, size=people, replace=False))
-    if not battery or not len(rows):
-        raise SimulacraError(f"{responses.source}: no person answered any item in both waves")
+    matrix, battery, rows = panel_cells(responses, gss, design=design, seed=settings.seed, items=items, people=people)
+    battery_idx = np.array([matrix.item_index(item) for item in battery], dtype=int)
     k_max = max(ks)
     bad = set(settings.designs) - {"halves", "unasked"}
     if bad:

@@ -59,18 +59,11 @@ def load_panel(panel: str = "2016-2020", panel_file: str | None = None, y_versio
     return load_gss_panel(panel, gss, y_versions=y_versions, weights=weights), gss  # type: ignore[arg-type]
 
 
-def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, design: str = "same-wave",
-                    min_items: int = 20, bootstrap: int = DEFAULT_REFERENCE_BOOTSTRAP, seed: int = 0,
-                    references: Sequence[str] = REFERENCE_ORDER, people: int | None = None, items: int | None = None,
-                    k: int = 25, weights: str | None = None) -> ReferenceTable:
-    """Score the reference conditions (and the random floor) on the whole panel (or a seeded subset). `weights`: a
-    survey weight column of the panel (e.g. wtssall): the population figures (the majority reference, 1-TV/TV_unif)
-    are weighted by it; individual accuracy is not."""
-
-    if design not in ("same-wave", "cross-wave"):
-        raise SimulacraError(f"unknown design {design!r}: choose same-wave or cross-wave")
-    started = time.perf_counter()
-    responses, gss = load_panel(panel, panel_file, weights=weights)
+def panel_cells(responses: Any, gss: Any, *, design: str, seed: int, items: int | None = None,
+                people: int | None = None) -> tuple[PanelMatrix, list[str], np.ndarray]:
+    """The panel as a matrix, the items answered in both waves by someone (a seeded subset of `items`) and the
+    people who answered one of them in both waves (a seeded subset of `people`): the cells every statistic of the
+    panel is computed on."""
     matrix = PanelMatrix.from_responses(responses, gss.questions)
     matrix.scored_wave = 1 if design == "same-wave" else 2
     pairs = (matrix.w1 >= 0) & (matrix.w2 >= 0)
@@ -84,6 +77,22 @@ def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, 
         rows = np.sort(rng.choice(rows, size=people, replace=False))
     if not targets or not len(rows):
         raise SimulacraError(f"{responses.source}: no person answered any item in both waves")
+    return matrix, targets, rows
+
+
+def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, design: str = "same-wave",
+                    min_items: int = 20, bootstrap: int = DEFAULT_REFERENCE_BOOTSTRAP, seed: int = 0,
+                    references: Sequence[str] = REFERENCE_ORDER, people: int | None = None, items: int | None = None,
+                    k: int = 25, weights: str | None = None) -> ReferenceTable:
+    """Score the reference conditions (and the random floor) on the whole panel (or a seeded subset). `weights`: a
+    survey weight column of the panel (e.g. wtssall): the population figures (the majority reference, 1-TV/TV_unif)
+    are weighted by it; individual accuracy is not."""
+
+    if design not in ("same-wave", "cross-wave"):
+        raise SimulacraError(f"unknown design {design!r}: choose same-wave or cross-wave")
+    started = time.perf_counter()
+    responses, gss = load_panel(panel, panel_file, weights=weights)
+    matrix, targets, rows = panel_cells(responses, gss, design=design, seed=seed, items=items, people=people)
     settings = SurveySettings(min_items=min_items, bootstrap=bootstrap, seed=seed, references=list(references), k=k,
                               population=False, parity_min_group=30, min_item_people=30)
     result = score_survey(matrix, targets, rows, {}, settings)

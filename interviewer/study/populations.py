@@ -11,15 +11,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from interviewer.study.model import AdaptiveInfo, Study, StudyError
-from simulacra.workspace import PRIVATE_FILE
+from simulacra.workspace import atomic_write_bytes
 from surveys.responses import ResponseSet
 
 
@@ -27,17 +25,7 @@ def write_population(folder: Path, info: AdaptiveInfo, frame: pd.DataFrame) -> P
     """Write the frozen copy (gzip without a timestamp, so the same population gives the same bytes)."""
     path = Path(folder) / info.population_file
     data = gzip.compress(frame.to_csv(index=False).encode("utf-8"), mtime=0)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, PRIVATE_FILE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
     return path
 
 
