@@ -58,7 +58,7 @@ from experiments.scoring import stats as st
 from experiments.scoring.leakage import exclusions as near_duplicate_exclusions
 from experiments.scoring.panel import PanelMatrix
 from experiments.scoring.references import CompositeKNN, Logistic, Majority
-from experiments.faithfulness.reference_table import load_panel, panel_cells
+from experiments.faithfulness.reference_table import fmt_stat, load_panel, panel_cells
 
 CONDITIONS = ("adaptive", "random", "fixed")
 PREDICTORS = ("logistic", "composite_knn", "latent_class", "majority")
@@ -394,7 +394,7 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
                     result.curve.append({"design": item_design, "k": k, "condition": condition, "predictor": name,
                                          "minutes": minutes_k, **_short(block)})
                 say(f"{item_design} K={k} {condition}: " + ", ".join(
-                    f"{name} {_fmt(r['normalized_accuracy'], False)}" for r in result.curve[-len(settings.predictors):]
+                    f"{name} {fmt_stat(r['normalized_accuracy'], False)}" for r in result.curve[-len(settings.predictors):]
                     for name in [r["predictor"]]))
             for name in settings.predictors:
                 for other in ("random", "fixed"):
@@ -415,7 +415,7 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
         cells = st.Cells.from_panel(sub, np.argmax(proba, axis=2))
         block = st.summarize(st.person_sums(cells), boot, settings.min_items)
         result.ceiling[predictor] = {"minutes": float(seconds[col].sum() / 60.0), **_short(block)}
-        say(f"ceiling {predictor}: normalized accuracy {_fmt(block['normalized_accuracy'])}")
+        say(f"ceiling {predictor}: normalized accuracy {fmt_stat(block['normalized_accuracy'], ci=True)}")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -479,15 +479,6 @@ def _short(block: dict[str, Any]) -> dict[str, Any]:
     return {key: block.get(key) for key in keys if key in block}
 
 
-def _fmt(stat: dict[str, Any] | None, ci: bool = True) -> str:
-    if not stat or stat.get("mean") is None:
-        return "–"
-    text = f"{stat['mean']:.3f}"
-    if ci and stat.get("ci"):
-        text += f" [{stat['ci'][0]:.3f}, {stat['ci'][1]:.3f}]"
-    return text
-
-
 def _diff(row: dict[str, Any] | None) -> str:
     if not row or row.get("difference") is None:
         return "–"
@@ -511,7 +502,7 @@ def table_rows(result: AdaptiveResult, predictor: str, design: str = "halves") -
         cell = {r["condition"]: r for r in result.curve if r["k"] == k and r["predictor"] == predictor and r["design"] == design}
         diff = next((r for r in result.paired if r["k"] == k and r["predictor"] == predictor and r["b"] == "random"
                      and r["design"] == design), None)
-        out.append([str(k)] + [_fmt(cell.get(c, {}).get("normalized_accuracy")) for c in CONDITIONS]
+        out.append([str(k)] + [fmt_stat(cell.get(c, {}).get("normalized_accuracy"), ci=True) for c in CONDITIONS]
                    + [_diff(diff), f"{cell.get('adaptive', {}).get('minutes', float('nan')):.1f}"])
     return out
 
@@ -528,7 +519,7 @@ def _ceiling_line(result: AdaptiveResult, predictor: str) -> str:
     ceiling = result.ceiling.get(predictor)
     if not ceiling:
         return ""
-    return (f"all other items known (ceiling, every battery item scored): {_fmt(ceiling.get('normalized_accuracy'))}, "
+    return (f"all other items known (ceiling, every battery item scored): {fmt_stat(ceiling.get('normalized_accuracy'), ci=True)}, "
             f"{ceiling['minutes']:.1f} estimated minutes for the whole battery")
 
 

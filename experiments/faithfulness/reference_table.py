@@ -104,7 +104,8 @@ def reference_table(panel: str = "2016-2020", *, panel_file: str | None = None, 
     )
 
 
-def _fmt(stat: dict[str, Any] | None, ci: bool = False) -> str:
+def fmt_stat(stat: dict[str, Any] | None, ci: bool = False) -> str:
+    """A statistic block as text: its mean to three decimals, with its interval when `ci`."""
     if not stat or stat.get("mean") is None:
         return "–"
     text = f"{stat['mean']:.3f}"
@@ -127,7 +128,7 @@ def rows_of(table: ReferenceTable) -> list[list[str]]:
     for name, block in table.conditions.items():
         label = LABELS.get(name, block.get("label", name))
         dist = block.get("distribution") or {}
-        out.append([label, str(block.get("people", 0))] + [_fmt(block.get(key), ci) for key, _, ci in TABLE_COLUMNS]
+        out.append([label, str(block.get("people", 0))] + [fmt_stat(block.get(key), ci) for key, _, ci in TABLE_COLUMNS]
                    + [f"{dist['log_loss']:.3f}" if dist.get("log_loss") is not None else "–",
                       f"{dist['population_tv_score']:.3f}" if dist.get("population_tv_score") is not None else "–"])
     return out
@@ -140,7 +141,7 @@ def retest_line(table: ReferenceTable) -> str:
     block = next(iter(table.conditions.values()))
     retest = block.get("retest_agreement") or {}
     excluded = block.get("excluded_people", 0)
-    return (f"per-person retest agreement (wave 1 vs wave 2, same items): {_fmt(retest, True)}; "
+    return (f"per-person retest agreement (wave 1 vs wave 2, same items): {fmt_stat(retest, True)}; "
             f"{block.get('people', 0)} people with >= {table.min_items} scored items ({excluded} excluded); retest interval: {table.retest_interval}")
 
 
@@ -149,8 +150,8 @@ def by_sample_lines(table: ReferenceTable) -> list[str]:
     for name, block in table.conditions.items():
         samples = block.get("by_sample") or {}
         if samples:
-            parts = [f"{s} sample ({v['people']} people): norm. by own retest {_fmt(v['normalized_accuracy'], True)}"
-                     + (f", norm. (paper 2-wk) {_fmt(v['normalized_accuracy_paper'], True)}" if v.get("normalized_accuracy_paper") else "")
+            parts = [f"{s} sample ({v['people']} people): norm. by own retest {fmt_stat(v['normalized_accuracy'], True)}"
+                     + (f", norm. (paper 2-wk) {fmt_stat(v['normalized_accuracy_paper'], True)}" if v.get("normalized_accuracy_paper") else "")
                      for s, v in samples.items()]
             lines.append(f"{LABELS.get(name, name)}: " + "; ".join(parts))
     return lines
