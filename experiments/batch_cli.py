@@ -308,6 +308,9 @@ def gss_panel(
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals."),
     adaptive: Optional[List[str]] = typer.Option(None, "--adaptive", help="K items asked adaptively per person, the rest predicted (no model): a curve over K, e.g. --adaptive 5,10,20,40 (repeatable); beside K random items, the best fixed K and all other items. See experiments/faithfulness/README.md."),
     adaptive_design: str = typer.Option("both", "--adaptive-design", help="With --adaptive: halves (K asked from one half of the items, the other half predicted: every condition on the same cells), unasked (every item not asked predicted), or both."),
+    adaptive_agents: int = typer.Option(0, "--adaptive-agents", min=0, help="With --adaptive: also N people's composite agents (the configured model) built from each condition's K answers, answering items of the half never asked; through the pipeline, beside the statistical predictors on the same cells (0 = none)."),
+    adaptive_agent_items: int = typer.Option(12, "--adaptive-agent-items", min=2, help="With --adaptive-agents: target items each agent answers."),
+    adaptive_agent_k: Optional[int] = typer.Option(None, "--adaptive-agent-k", min=1, help="With --adaptive-agents: the K the agents are built from (default 10 when given in --adaptive, else the smallest)."),
 ) -> None:
     """Demographic and composite agents of real GSS panel respondents, scored against their wave 1, normalized by their wave 2."""
     from simulacra.config import load_settings
@@ -321,7 +324,8 @@ def gss_panel(
         check_run_id(run_id)
     if adaptive:
         _adaptive_benchmark(adaptive, panel, panel_file, design, seed, people, items, bootstrap, min_items, run_id, as_json,
-                            adaptive_design)
+                            adaptive_design, agents=(adaptive_agents, adaptive_agent_items, adaptive_agent_k),
+                            executor=(executor, ray_address, workers))
         return
     if references_only or "stats" in (condition or []):
         from experiments.faithfulness.reference_table import DEFAULT_REFERENCE_BOOTSTRAP, markdown as to_markdown, print_reference_table, reference_table
@@ -363,9 +367,18 @@ def gss_panel(
 
 def _adaptive_benchmark(values: List[str], panel: str, panel_file: Optional[Path], design: str, seed: int,
                         people: Optional[int], items: Optional[int], bootstrap: int, min_items: Optional[int],
-                        run_id: Optional[str], as_json: bool, item_design: str = "both") -> None:
-    """`benchmark gss-panel --adaptive K[,K...]`: the adaptive short-form curve (pure statistics), in a run folder."""
+                        run_id: Optional[str], as_json: bool, item_design: str = "both",
+                        agents: tuple[int, int, Optional[int]] = (0, 12, None),
+                        executor: tuple[str, Optional[str], Optional[int]] = ("local", None, None)) -> None:
+    """`benchmark gss-panel --adaptive K[,K...]`: the adaptive short-form curve (pure statistics), in a run folder;
+    with --adaptive-agents N, also composite agents of N people built from the K answers (a model, its own run)."""
+    from simulacra.config import load_settings
     from simulacra.errors import SimulacraError
+    from simulacra.llm import describe_backend
+    from simulacra.workspace import Workspace
+
+    from experiments.faithfulness.adaptive_agents import run_agents
+    from experiments.runs.executors import answering
 
     from experiments.faithfulness.adaptive_benchmark import DEFAULT_BOOTSTRAP, AdaptiveSettings, print_result, run_adaptive
 
@@ -378,11 +391,33 @@ def _adaptive_benchmark(values: List[str], panel: str, panel_file: Optional[Path
     settings = AdaptiveSettings(ks=ks, seed=seed, bootstrap=bootstrap if bootstrap != 1000 else DEFAULT_BOOTSTRAP,
                                 min_items=min_items or 20,
                                 designs=("halves", "unasked") if item_design == "both" else (item_design,))
+    n_agents, agent_items, agent_k = agents
+    agent_k = agent_k or (10 if 10 in ks else min(ks))
+    if n_agents and agent_k not in ks:
+        raise SimulacraError(f"--adaptive-agent-k {agent_k}: not one of --adaptive {','.join(map(str, ks))}")
+    if n_agents and "halves" not in settings.designs:
+        raise SimulacraError("--adaptive-agents needs the halves design (--adaptive-design halves or both)")
+    hook = None
+    if n_agents:
+        llm_settings, workspace = load_settings(), Workspace.default()
+
+        def hook(result: Any) -> None:
+            if not as_json:
+                console.print(f"composite agents of {n_agents} people from K={agent_k} answers, {agent_items} items each "
+                              f"({describe_backend(llm_settings)['model']}) ...")
+            with answering(executor[0], llm_settings, workspace, address=executor[1], workers=executor[2]) as (_llm, runs_on):
+                run_agents(result, k=agent_k, people=n_agents, items=agent_items, seed=seed, bootstrap=settings.bootstrap,
+                           executor=runs_on, workspace=workspace, console=None if as_json else console,
+                           spec_kwargs={"model": describe_backend(llm_settings), "temperature": llm_settings.llm.temperature,
+                                        "max_tokens": llm_settings.llm.max_tokens,
+                                        "label": Path(panel_file).name.split(".")[0] if panel_file else f"gss-panel-{panel}"})
     if not as_json:
-        console.print(f"loading the GSS {panel_file or panel} panel; adaptive short forms K = {', '.join(map(str, ks))} (no model) ...")
+        model_note = f"composite agents of {n_agents} people" if n_agents else "no model"
+        console.print(f"loading the GSS {panel_file or panel} panel; adaptive short forms K = {', '.join(map(str, ks))} ({model_note}) ...")
     result, folder = run_adaptive(panel, panel_file=str(panel_file) if panel_file else None, design=design,
                                   settings=settings, people=people, items=items, run_id=run_id,
-                                  progress=None if as_json else (lambda text: _say(text, "dim")))
+                                  progress=None if as_json else (lambda text: _say(text, "dim")), agents=hook,
+                                  extra={"agents": {"people": n_agents, "items": agent_items, "k": agent_k}} if n_agents else None)
     if as_json:
         _echo_json({"run_id": folder.path.name, "metrics_path": str(folder.path / "metrics.json"), **result.as_dict()})
         return

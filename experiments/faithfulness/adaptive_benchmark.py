@@ -100,9 +100,14 @@ class AdaptiveResult:
     orders: dict[str, Any] = field(default_factory=dict)  # per design and pass: the fixed forms per fold, first items
     unmapped: list[str] = field(default_factory=list)
     source: str = ""
+    agents: dict[str, Any] = field(default_factory=dict)  # the composite-agent condition (adaptive_agents), when run
+    # in memory only (not written): the panel cells, each person's asked items per design and pass, and the
+    # statistical predictions per (design, K, condition), so agents built from the same K answers (adaptive_agents)
+    # are scored on the same cells beside them
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": "adaptive", **dict(self.__dict__)}
+        return {"kind": "adaptive", **{k: v for k, v in self.__dict__.items() if k != "state"}}
 
 
 # -- choosing items ------------------------------------------------------------------------------------------
@@ -323,6 +328,8 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
                             settings={**settings.__dict__, "ks": list(ks), "predictors": list(settings.predictors),
                                       "designs": list(settings.designs)},
                             seconds=0.0, unmapped=describe_unmapped(responses), source=str(responses.source))
+    result.state.update(matrix=matrix, rows=rows, battery=list(battery), responses=responses, instrument=gss,
+                        seconds=seconds)
     # the majority of the other people ignores the K answers: its adaptive - random difference is what the choice of
     # the items left to predict does by itself (easier or harder items), not information from the answers
     majority_predicted = np.full((n, m), -1, np.int16)
@@ -356,6 +363,7 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
             say(f"{item_design} pass {p + 1}/{len(passes[item_design])}: adaptive orders of {len(askers)} people and "
                 f"{len(forms)} fixed forms in {time.perf_counter() - t0:.0f} s")
             orders.append((order, toward_idx))
+        result.state.setdefault("orders", {})[item_design] = orders
         sums: dict[tuple[str, str, int], st.PersonSums] = {}
         for k in ks:
             for condition in CONDITIONS:
@@ -384,6 +392,7 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
                         else:
                             guess = latent_class_from_asked(selectors, matrix, asked, fold_of, rows, targets)
                         predicted[name][todo] = guess[todo]
+                result.state.setdefault("predicted", {})[(item_design, k, condition)] = predicted
                 minutes_k = float(np.mean(spent))
                 result.minutes.setdefault(item_design, {}).setdefault(condition, {})[str(k)] = minutes_k
                 for name in settings.predictors:
@@ -392,7 +401,7 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
                     sums[(condition, name, k)] = person
                     block = st.summarize(person, boot, settings.min_items)
                     result.curve.append({"design": item_design, "k": k, "condition": condition, "predictor": name,
-                                         "minutes": minutes_k, **_short(block)})
+                                         "minutes": minutes_k, **brief(block)})
                 say(f"{item_design} K={k} {condition}: " + ", ".join(
                     f"{name} {fmt_stat(r['normalized_accuracy'], False)}" for r in result.curve[-len(settings.predictors):]
                     for name in [r["predictor"]]))
@@ -414,7 +423,7 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
         proba = ref.predict_proba(matrix, battery, rows)[:, :, : sub.max_options]
         cells = st.Cells.from_panel(sub, np.argmax(proba, axis=2))
         block = st.summarize(st.person_sums(cells), boot, settings.min_items)
-        result.ceiling[predictor] = {"minutes": float(seconds[col].sum() / 60.0), **_short(block)}
+        result.ceiling[predictor] = {"minutes": float(seconds[col].sum() / 60.0), **brief(block)}
         say(f"ceiling {predictor}: normalized accuracy {fmt_stat(block['normalized_accuracy'], ci=True)}")
     result.seconds = time.perf_counter() - started
     return result
@@ -422,23 +431,28 @@ def _adaptive_benchmark(panel: str, panel_file: str | None, design: str, setting
 
 def run_adaptive(panel: str = "2016-2020", *, panel_file: str | None = None, design: str = "same-wave",
                  settings: AdaptiveSettings | None = None, people: int | None = None, items: int | None = None,
-                 run_id: str | None = None, workspace: Any = None, progress: Callable[[str], None] | None = None
+                 run_id: str | None = None, workspace: Any = None, progress: Callable[[str], None] | None = None,
+                 agents: Callable[[AdaptiveResult], Any] | None = None, extra: dict[str, Any] | None = None
                  ) -> tuple[AdaptiveResult, Any]:
     """The benchmark through the one pipeline: its RunSpec (no agents; the GSS battery; the panel named as the
     human answers; the settings as the plan) opens the run folder (`experiments.pipeline.open_folder`; the same
     command finds the same folder), the statistics are computed, and metrics.json, report.md and report.html are
-    written into it. Returns the result and the folder."""
+    written into it. `agents`: run after the statistics, before anything is written (the composite-agent condition,
+    `adaptive_agents.run_agents`, which fills `result.agents` from its own run folder). Returns the result and the
+    folder."""
     settings = settings or AdaptiveSettings()
     gss = load_instrument("gss")
     truth = str(panel_file) if panel_file else f"gss-panel-{panel}"
     plan = {"benchmark": "gss-panel-adaptive", "panel": panel_file or panel, "people": people, "items": items,
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()}}
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()}, **(extra or {})}
     name = Path(panel_file).name.split(".")[0] if panel_file else f"gss-panel-{panel}"
     spec = RunSpec.build([], [gss], truth=truth, design=design, label=f"{name}-adaptive-{'-'.join(settings.designs)}-k{'-'.join(map(str, settings.ks))}", run_id=run_id,
                          extra=plan, seed=settings.seed)
     result = adaptive_benchmark(panel, panel_file=panel_file, design=design, settings=settings, people=people,
                                 items=items, progress=progress)  # first: a refused setting leaves no empty folder
     folder = open_folder(spec, workspace=workspace)
+    if agents is not None:
+        agents(result)
     text = markdown(result, folder.path.name)
     atomic_write_json(folder.path / "metrics.json", {"run": {"id": folder.path.name}, **result.as_dict()})
     atomic_write_text(folder.path / "report.md", text)
@@ -473,7 +487,8 @@ def _html(text: str, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _short(block: dict[str, Any]) -> dict[str, Any]:
+def brief(block: dict[str, Any]) -> dict[str, Any]:
+    """The summary figures a curve row keeps of a `stats.summarize` block."""
     keys = ("people", "excluded_people", "items_per_person", "accuracy", "retest_agreement", "normalized_accuracy",
             "normalized_accuracy_ratio_of_means", "normalized_accuracy_paper")
     return {key: block.get(key) for key in keys if key in block}
@@ -523,6 +538,29 @@ def _ceiling_line(result: AdaptiveResult, predictor: str) -> str:
             f"{ceiling['minutes']:.1f} estimated minutes for the whole battery")
 
 
+AGENT_HEADER = ["condition", "composite agents", "logistic (same K)", "composite kNN (same K)"]
+
+
+def agent_rows(agents: dict[str, Any]) -> list[list[str]]:
+    """Per condition: the agents and the statistical predictors from the same K answers, on the agents' cells."""
+    cell = {(r["condition"], r["predictor"]): r for r in agents.get("rows", [])}
+    return [[LABELS[c].replace(" K", f" K={agents['k']}", 1)] + [
+        fmt_stat(cell.get((c, p), {}).get("normalized_accuracy"), ci=True) for p in ("agents", "logistic", "composite_knn")]
+        for c in CONDITIONS]
+
+
+def agent_lines(agents: dict[str, Any]) -> list[str]:
+    """What the agents saw and were scored on, and the paired differences."""
+    names = {"agents": "agents", "logistic": "logistic"}
+    pairs = "; ".join(f"{r['a'][0]} {names[r['a'][1]]} - {r['b'][0]} {names[r['b'][1]]} {_diff(r)}" for r in agents["paired"])
+    return [f"composite agents from the K={agents['k']} answers ({agents.get('model', 'the configured model')}): "
+            f"{agents['people']} people x {len(agents['targets'])} items of the half never asked (halves design, first "
+            f"pass), each agent knowing only its condition's K wave-1 answers; the same cells for every row; people "
+            f"with fewer than {agents['min_items']} scored items left out; failed answers count as wrong",
+            f"paired differences of normalized accuracy [95% CI]: {pairs}",
+            f"the agents' run folder (its own references and verdicts): {agents.get('run', '')}"]
+
+
 def markdown(result: AdaptiveResult, run: str = "") -> str:
     lines = [f"# Adaptive short forms on {result.panel} ({result.design})", "",
              f"{result.people} people x {result.items} items; normalized accuracy by the person's own retest (mean of "
@@ -538,6 +576,11 @@ def markdown(result: AdaptiveResult, run: str = "") -> str:
             lines += ["| " + " | ".join(row) + " |" for row in table_rows(result, predictor, design)]
             lines += [""] + [f"{line}." for line in (_ceiling_line(result, predictor), _fixed_line(result, predictor, design)) if line]
             lines.append("")
+    if result.agents:
+        lines += ["## Composite agents from the K answers (a language model)", "",
+                  "| " + " | ".join(AGENT_HEADER) + " |", "|" + "---|" * len(AGENT_HEADER)]
+        lines += ["| " + " | ".join(row) + " |" for row in agent_rows(result.agents)]
+        lines += [""] + [f"{line}." for line in agent_lines(result.agents)] + [""]
     lines += ["Minutes: estimated respondent time of the K asked items (mean over people): reading at "
               "238 words a minute plus 2 s an answer (`surveys.adaptive.expected_seconds`).", ""]
     return "\n".join(lines) + "\n"
@@ -557,6 +600,15 @@ def print_result(result: AdaptiveResult, console: Any = None, run_path: str = ""
                 table.add_row(*row)
             print_table(console, table)
             print_lines(console, [line for line in (_ceiling_line(result, predictor), _fixed_line(result, predictor, design)) if line])
+    if result.agents:
+        table = Table(title=f"composite agents from the K={result.agents['k']} answers: normalized accuracy [95% CI]",
+                      title_justify="left", padding=(0, 1))
+        for i, name in enumerate(AGENT_HEADER):
+            table.add_column(name, justify="left" if i == 0 else "right")
+        for row in agent_rows(result.agents):
+            table.add_row(*row)
+        print_table(console, table)
+        print_lines(console, agent_lines(result.agents))
     print_lines(console, [f"minutes: estimated respondent time of the K asked items (mean over people; reading speed + "
                           f"answer time, surveys.adaptive.expected_seconds); {result.seconds:.0f} s"], style="dim")
     if run_path:

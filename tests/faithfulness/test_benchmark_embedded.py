@@ -43,3 +43,26 @@ def test_llm_condition_beside_the_reference_conditions_with_a_verdict(isolated_w
     assert "verdict" in result.output and "ref composite kNN" in result.output
     assert f"{verdict['difference']:+.3f}" in result.output
     assert "Verdict" in (run / "report.html").read_text()
+
+
+@pytest.mark.embedded
+def test_composite_agents_from_the_k_adaptive_answers_on_the_embedded_model(isolated_workspace):
+    """#28: agents built from each condition's K answers answer on the real model, through their own run folder,
+    and are reported beside the statistical predictors on the same cells."""
+    from experiments.cli import app
+
+    args = ["benchmark", "gss-panel", "--adaptive", "3", "--adaptive-design", "halves", "--people", "300", "--items", "24",
+            "--min-items", "1", "--bootstrap", "20", "--seed", "3", "--adaptive-agents", "2", "--adaptive-agent-items", "3"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    runs = {json.loads((p / "manifest.json").read_text())["extra"]["benchmark"]: p
+            for p in (isolated_workspace / "runs").iterdir() if (p / "manifest.json").is_file()}
+    agents = json.loads((runs["gss-panel-adaptive"] / "metrics.json").read_text())["agents"]
+    scored = json.loads((runs["gss-panel-adaptive-agents"] / "metrics.json").read_text())
+    assert scored["answers"]["total"] == 2 * 3 * 3
+    for condition in ("adaptive", "random", "fixed"):
+        block = scored["conditions"][f"{condition}-k3"]["gss"]
+        assert block["no_valid_answers"] is False and block["coverage"]["asked"] == 2 * 3
+        mine = next(r for r in agents["rows"] if r["condition"] == condition and r["predictor"] == "agents")
+        assert mine["normalized_accuracy"]["mean"] == pytest.approx(block["normalized_accuracy"]["mean"])
+    assert "composite agents from the K=3 answers" in " ".join(result.output.split())
