@@ -37,6 +37,7 @@ from interviewer.storage import TranscriptStore
 from interviewer.validation import embedding_similarity
 from simulacra.agent import AnswerOptions
 from simulacra.agents.bank import AgentBank
+from simulacra.agents.baselines import format_known_answer
 from simulacra.agents.build import build_agent_from_transcript
 from simulacra.errors import SimulacraError
 from simulacra.transcript import UnusableTranscriptError
@@ -85,11 +86,19 @@ def plan_yield(panel: str = "2016-2020", *, people: int = 1, targets: int = 4, c
 
 
 def check_no_leak(plan: YieldPlan) -> None:
-    """A twin's context never shows a target (it would read the answer out in the interview)."""
+    """A twin's context never shows a target (it would read the answer out in the interview): no answer line of its
+    context belongs to a target, by id or by the same wording. An item that only shares a stem with a target is
+    not one (polattak, "Are there any situations ... citizen? Was attacking the policeman with his fists?", beside
+    the target polhitok, "Are there any situations ... citizen?")."""
+    ids = {q.id for q in plan.questions}
+    texts = {q.text.strip() for q in plan.questions}
     for person, twin in plan.twins.items():
-        shown = twin.context_preview([])
-        for question in plan.questions:
-            if question.text.strip() and question.text.strip() in shown:
+        shown = set(twin.known_answers_lines([]))
+        for question in twin.questions:
+            value = twin.known_answers.get(question.id)
+            if value is None or format_known_answer(question, value) not in shown:
+                continue
+            if question.id in ids or question.text.strip() in texts:
                 raise SimulacraError(f"twin of {person} would see target {question.id} in its context")
 
 

@@ -91,6 +91,27 @@ def test_a_twin_never_sees_its_targets():
 
 
 @needs_panel
+def test_an_item_sharing_a_targets_stem_is_not_a_leak_but_a_target_line_is():
+    """20 people x 15 targets (seed 0): person 20160316's twin knows polattak, whose wording begins with the whole
+    wording of the target polhitok; that is another question, not the target (the check refused the run before)."""
+    from experiments.interview_yield import check_no_leak, plan_yield
+    from simulacra.errors import SimulacraError
+
+    plan = plan_yield(people=20, targets=15)
+    twin = plan.twins["20160316"]
+    target = next(q for q in plan.questions if q.id == "polhitok")
+    assert "polattak" in twin.known_answers and "polhitok" in plan.targets
+    assert target.text.strip() in twin.context_preview([])  # the shared stem is shown ...
+    check_no_leak(plan)  # ... and is not a leak
+    twin.exclude = [t for t in twin.exclude if t != "polhitok"]
+    if "polhitok" not in twin.known_answers:
+        twin.known_answers["polhitok"] = "1"
+        twin.questions.append(target)
+    with pytest.raises(SimulacraError, match="twin of 20160316 would see target polhitok"):
+        check_no_leak(plan)
+
+
+@needs_panel
 async def test_interview_yield_end_to_end_with_a_fake_model(tmp_path, monkeypatch, isolated_workspace):
     from experiments.interview_yield import run_interview_yield
 
