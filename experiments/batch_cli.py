@@ -306,7 +306,7 @@ def gss_panel(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens and cost, then stop."),
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the estimate as JSON."),
     bootstrap: int = typer.Option(1000, min=0, help="Bootstrap resamples for confidence intervals."),
-    adaptive: Optional[List[str]] = typer.Option(None, "--adaptive", help="K items asked adaptively per person, the rest predicted (no model): a curve over K, e.g. --adaptive 5,10,20,40 (repeatable); beside K random items, the best fixed K and all other items. See experiments/faithfulness/README.md."),
+    adaptive: Optional[List[str]] = typer.Option(None, "--adaptive", help="K items asked adaptively per person, the rest predicted (no model unless --adaptive-agents): a curve over K, e.g. --adaptive 5,10,20,40 (repeatable); beside K random items, the best fixed K and all other items. See experiments/faithfulness/README.md."),
     adaptive_design: str = typer.Option("both", "--adaptive-design", help="With --adaptive: halves (K asked from one half of the items, the other half predicted: every condition on the same cells), unasked (every item not asked predicted), or both."),
     adaptive_agents: int = typer.Option(0, "--adaptive-agents", min=0, help="With --adaptive: also N people's composite agents (the configured model) built from each condition's K answers, answering items of the half never asked; through the pipeline, beside the statistical predictors on the same cells (0 = none)."),
     adaptive_agent_items: int = typer.Option(12, "--adaptive-agent-items", min=2, help="With --adaptive-agents: target items each agent answers."),
