@@ -6,7 +6,9 @@ The AI interviewer interviews agents for a fixed number of answers each: the rea
 prints:
 
 - the share of the follow-ups the model proposed that pass each check (`interviewer.validation`), before the
-  fallback (every proposal, and first proposals only), and the share of follow-ups actually said that pass
+  fallback (every proposal -- each candidate of a reply is one -- and first proposals only; a proposal is judged
+  after `trim_follow_up`, and how many were trimmed is counted), how many decisions said the model's own
+  follow-up rather than a probe, and the share of follow-ups actually said that pass
   after it (regenerated once, else a curated probe, else move on) -- the latter must be 100%;
 - what the decisions came to (the model's follow-up, regenerated, probe, moved on, rephrase...);
 - the share of agent answers that are not answers (empty, repeat, off topic, acknowledgement, too short, echo,
@@ -152,6 +154,8 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
     proposals: list[dict] = []
     first_proposals: list[dict] = []
     failed: list[dict] = []
+    problems: Counter[str] = Counter()
+    asked_model = said_model = 0  # decisions with a model proposal; of them, those that said the model's follow-up
     outcomes: Counter[str] = Counter()
     decision_s: list[float] = []
     spoken_ok = spoken = 0
@@ -195,6 +199,10 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
                 proposals += found
                 first_proposals += found[:1]
                 failed += [{"text": p["text"], "problems": p["problems"]} for p in found if not p["ok"]]
+                problems.update(name for p in found for name in p["problems"])
+                if found:
+                    asked_model += 1
+                    said_model += decision["action"] == "follow_up" and decision.get("source") in ("model", "regenerated")
             if turn.kind == "follow_up" and decision.get("source") != "curated":
                 block, question = items[turn.question_id]
                 target = turns[index - 2].text if decision["action"] == "rephrase" else question.text.replace("{name}", run["name"])
@@ -209,7 +217,7 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
     def shares(found: list[dict]) -> dict[str, float | None]:
         if not found:
             return {name: None for name in (*FOLLOW_UP_CHECKS, "all")}
-        out = {name: sum(name not in p["problems"] for p in found) / len(found) for name in FOLLOW_UP_CHECKS}
+        out: dict[str, float | None] = {name: sum(name not in p["problems"] for p in found) / len(found) for name in FOLLOW_UP_CHECKS}
         out["all"] = sum(p["ok"] for p in found) / len(found)
         return out
 
@@ -218,6 +226,14 @@ def summarise(runs: list[dict[str, Any]], similarity_fn: Any) -> dict[str, Any]:
         "proposals": len(proposals),
         "before": shares(proposals),
         "before_first": shares(first_proposals),
+        "proposals_ok": sum(p["ok"] for p in proposals),
+        "first_proposals": len(first_proposals),
+        "first_ok": sum(p["ok"] for p in first_proposals),
+        "problems": dict(problems),  # proposals refused by each check (one proposal may fail several)
+        "trimmed": sum(1 for p in proposals if p.get("trimmed")),  # proposals with an opening (etc.) taken off
+        "trimmed_ok": sum(1 for p in proposals if p.get("trimmed") and p["ok"]),
+        "decisions_proposing": asked_model,  # decisions where the model proposed a follow-up
+        "decisions_model_said": said_model,  # ... and one of its own (not a probe) was said
         "spoken": spoken,
         "after_all": spoken_ok / spoken if spoken else None,
         "outcomes": dict(outcomes),
@@ -269,6 +285,17 @@ def print_tables(results: dict[str, dict[str, Any]]) -> None:
     for tier in tiers:
         r = results[tier]
         row += [f"{pct(r['after_all'])} of {r['spoken']}", f"{r['proposals']} proposals"]
+    table.add_row(*row)
+    row = ["passing / proposed (all; first)"]
+    for tier in tiers:
+        r = results[tier]
+        row += [f"{r.get('proposals_ok', '-')} / {r['proposals']}", f"{r.get('first_ok', '-')} / {r.get('first_proposals', '-')}"]
+    table.add_row(*row)
+    row = ["decisions saying the model's own"]
+    for tier in tiers:
+        r = results[tier]
+        row += [f"{r.get('decisions_model_said', '-')} of {r.get('decisions_proposing', '-')}",
+                f"trimmed {r.get('trimmed_ok', '-')}/{r.get('trimmed', '-')} ok"]
     table.add_row(*row)
     console.print(table)
 

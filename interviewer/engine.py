@@ -53,7 +53,7 @@ from interviewer.script import Block, Script, ScriptQuestion
 from interviewer.storage import TranscriptStore, now_iso, validate_respondent
 from interviewer.validation import (
     SCHEMA_VERSION as CHECKS_VERSION, Similarity, ValidatorSettings, Verdict, check_answer, check_follow_up, pick_probe,
-    question_kind, similarity,
+    question_kind, sentences, similarity,
 )
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,10 @@ class EngineSettings:
     min_follow_up_s: float = 20.0  # a follow-up is asked only with at least this much allowance left
     assessment_chars: int = 400  # 3-4 sentences
     follow_up_chars: int = 250
+    candidates: int = 3  # follow-ups the model offers in one reply; the first that passes the checks is said
     attempts: int = 2  # per model call: one repair, then move on (decisions) or keep the old notes
-    regenerate: int = 1  # a follow-up that fails the checks is asked for again this many times, then the safe move
+    regenerate: int = 1  # a single proposed follow-up that fails the checks is asked for again this many times
+    # (a reply that offered several candidates, all refused, goes straight to the safe move), then the safe move
     probe_window: int = 8  # a curated probe is not said again within this many interviewer lines
     check_answers: bool = True  # notice empty, repeated or off-topic answers: rephrase once, then move on
     rephrase_with_model: bool = True  # the rephrase is written by the model (checked), else a curated re-ask
@@ -133,7 +135,7 @@ class EngineSettings:
     # finishes instead of being cut off and retried.
     @property
     def decision_max_tokens(self) -> int:
-        return (self.assessment_chars + self.follow_up_chars) // 2 + 64
+        return (self.assessment_chars + max(1, self.candidates) * (self.follow_up_chars + 4)) // 2 + 64
 
     @property
     def notes_max_tokens(self) -> int:
@@ -141,11 +143,23 @@ class EngineSettings:
 
 
 class FollowUpDecision(BaseModel):
-    """What the model returns after an answer (fields in reasoning-first order)."""
+    """What the model returns after an answer (fields in reasoning-first order): `follow_ups`, the candidate
+    follow-ups, best first (`decision_schema` asks for these); `follow_up`, a single one (older replies and
+    endpoints that ignore the schema), used when no candidate is given."""
 
     assessment: str
     action: Literal["follow_up", "move_on"]
+    follow_ups: list[str] = []
     follow_up: str = ""
+
+    def candidates(self) -> list[str]:
+        """The proposed follow-ups, in order, blanks and exact duplicates left out."""
+        out: list[str] = []
+        for raw in self.follow_ups or [self.follow_up]:
+            text = " ".join(raw.split())
+            if text and text.casefold() not in {o.casefold() for o in out}:
+                out.append(text)
+        return out
 
 
 class NotesUpdate(BaseModel):
@@ -167,6 +181,7 @@ class Proposal(BaseModel):
     ok: bool
     problems: list[str] = []
     detail: str = ""
+    trimmed: str = ""  # what `trim_follow_up` took off the model's text before the checks (an opening of thanks...)
 
 
 class Decision(BaseModel):
@@ -209,9 +224,13 @@ def decision_schema(settings: "EngineSettings") -> dict[str, Any]:
         "properties": {
             "assessment": {"type": "string", "minLength": 10, "maxLength": settings.assessment_chars},
             "action": {"type": "string", "enum": ["follow_up", "move_on"]},
-            "follow_up": {"type": "string", "maxLength": settings.follow_up_chars},
+            "follow_ups": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 10, "maxLength": settings.follow_up_chars},
+                "maxItems": max(1, settings.candidates),
+            },
         },
-        "required": ["assessment", "action", "follow_up"],
+        "required": ["assessment", "action", "follow_ups"],
         "additionalProperties": False,
     }
 
@@ -990,9 +1009,11 @@ class InterviewSession:
         )
 
     async def _ask_model(self, block: Block, question: ScriptQuestion, left: float, block_left: float) -> dict[str, Any]:
-        """The model's decision; a follow-up it proposes is checked (`interviewer.validation`) before it can be
-        said, asked for again once with the checks' complaints when it fails, and replaced by a curated neutral
-        probe (or moving on) when it fails again."""
+        """The model's decision. It offers up to `candidates` follow-ups in one reply, best first; each is checked
+        (`interviewer.validation`, after a formulaic opening and extra questions are taken off: `trim_follow_up`)
+        and the first that passes is said. When none passes, a reply that offered a single follow-up is asked for again once with the
+        checks' complaints (`regenerate`); then a curated neutral probe is said (or the interview moves on).
+        Every candidate checked is recorded in `proposals`."""
         messages = render_prompt(
             PROMPTS / "next_utterance.txt",
             interviewer_name=self.script.interviewer_name,
@@ -1026,18 +1047,29 @@ class InterviewSession:
             if value.action == "move_on":
                 return {"action": "move_on", "reason": "objective_met", "assessment": assessment, "proposals": proposals,
                         "model_s": round(time.perf_counter() - started, 3)}
-            text = " ".join(value.follow_up.split())[: self.settings.follow_up_chars]
-            verdict = self._check_follow_up(text, block, question)
-            proposals.append(Proposal(text=text, ok=verdict.ok, problems=verdict.problems, detail=verdict.explain()[:400]))
-            if verdict.ok:
-                return {"action": "follow_up", "reason": "model", "assessment": assessment, "follow_up": text,
+            offered = value.candidates()[: max(1, self.settings.candidates)] or [""]  # none: an empty proposal, refused
+            chosen: str | None = None
+            refused: list[str] = []
+            for candidate in offered:
+                text, trimmed = trim_follow_up(candidate[: self.settings.follow_up_chars])
+                verdict = self._check_follow_up(text, block, question)
+                proposals.append(Proposal(text=text, ok=verdict.ok, problems=verdict.problems, detail=verdict.explain()[:400],
+                                          trimmed=trimmed))
+                if not verdict.ok:
+                    log.info("follow-up refused for %s (%s)", self._respondent, verdict.problems)
+                    refused.append(verdict.explain()[:400 // len(offered)])
+                elif chosen is None:
+                    chosen = text
+            if chosen is not None:
+                return {"action": "follow_up", "reason": "model", "assessment": assessment, "follow_up": chosen,
                         "source": "model" if attempt == 0 else "regenerated", "proposals": proposals,
                         "model_s": round(time.perf_counter() - started, 3)}
-            log.info("follow-up refused for %s (%s): %r", self._respondent, verdict.problems, text[:80])
+            if len(offered) > 1:  # several candidates, all refused: no round trip, the safe move
+                break
             messages = [
                 *messages,
-                {"role": "assistant", "content": value.model_dump_json()},
-                {"role": "user", "content": _REGENERATE.format(problems=verdict.explain()[:400])},
+                {"role": "assistant", "content": value.model_dump_json(exclude_defaults=True)},
+                {"role": "user", "content": _REGENERATE.format(problems="; ".join(refused))},
             ]
         spent = round(time.perf_counter() - started, 3)
         if not proposals:  # no usable reply at all
@@ -1052,10 +1084,63 @@ class InterviewSession:
 
 
 _REGENERATE = (
-    "That follow-up cannot be said to the interviewee: {problems}. Reply again with the same JSON fields. The "
-    "follow_up must be one short, specific question, in plain spoken words, about what the interviewee just said, "
-    "and not one already asked; or choose move_on."
+    "That follow-up cannot be said to the interviewee: {problems}. Reply again with the same JSON fields. Each of "
+    "the follow_ups must be one short, specific question, in plain spoken words, about a detail the interviewee just "
+    "named, with no thanks or praise first, and not one already asked; or choose move_on."
 )
+
+# A formulaic opening a small model puts before every follow-up ("Thank you for sharing your life story."): said
+# each time, it makes each follow-up too like the last (`not_repeat`), and it tells the respondent nothing.
+_OPENING = re.compile(
+    r"^(?:thank(?:s|\s+you)\b|i\s+(?:really\s+|truly\s+)?appreciate\b"
+    r"|(?:that'?s|that\s+is|this\s+is|it'?s|it\s+is|what|how)\s+(?:(?:very|so|really|truly|such|an?)\s+)*"
+    r"(?:great|wonderful|interesting|fascinating|amazing|lovely|nice|inspiring|impressive|beautiful|remarkable"
+    r"|incredible|touching|moving|insightful|helpful)\b"
+    r"|(?:great|wonderful|wow|fascinating|amazing|lovely|excellent|perfect)\b)",
+    re.I,
+)
+_QUESTION_START = re.compile(
+    r"^(?:could|can|would|will|what|how|why|when|where|who|whom|which|whose|did|do|does|was|were|is|are|have|has"
+    r"|had|tell|in\s+what)\b",
+    re.I,
+)
+
+
+def _is_question(sentence: str) -> bool:
+    return sentence.rstrip("\"')] ").endswith("?")
+
+
+def trim_follow_up(text: str) -> tuple[str, str]:
+    """Take off a proposed follow-up what a small model wraps around its question: a formulaic opening (leading
+    sentences of thanks or praise, "Thank you for sharing your story.", "That's fascinating!", or a leading clause of
+    thanks, "Thank you for sharing that, what did you..."), sentences after the last question ("...? I'm curious
+    about the exact quantities.") and, when it asks more than two questions at once, every question after the first.
+    Returns (what is left, what was taken off, pieces joined by " / "); the text unchanged and "" when there is
+    nothing to take off or no question would be left. The checks then judge what is left, which is what is said."""
+    text = " ".join(text.split())
+    parts = sentences(text)
+    removed: list[str] = []
+    cut = 0
+    while cut < len(parts) - 1 and not _is_question(parts[cut]) and _OPENING.match(parts[cut]):
+        cut += 1
+    removed += parts[:cut]
+    kept = parts[cut:]
+    if kept and re.match(r"thanks?\b|thank\s+you\b", kept[0], re.I) and ", " in kept[0]:
+        head, tail = kept[0].split(", ", 1)
+        if _QUESTION_START.match(tail) and "?" not in head:
+            removed.append(head + ",")
+            kept[0] = tail[:1].upper() + tail[1:]
+    asked = [i for i, part in enumerate(kept) if _is_question(part)]
+    if not asked:
+        return text, ""
+    end = asked[0] if len(asked) > 2 else asked[-1]
+    removed += kept[end + 1 :]
+    rest = " ".join(kept[: end + 1])
+    if not removed or rest == text:
+        return text, ""
+    return rest, " / ".join(removed)
+
+
 _ANSWER_PROBLEM_WORDS = {
     "empty": "the interviewee said nothing",
     "acknowledgement": "the interviewee only acknowledged the question and did not answer it",
@@ -1097,7 +1182,7 @@ def _display_name(respondent: str) -> str:
 
 __all__ = [
     "InterviewSession", "Utterance", "Progress", "EngineSettings", "FollowUpDecision", "NotesUpdate", "Decision",
-    "Proposal", "is_decline",
+    "Proposal", "is_decline", "trim_follow_up",
 ]
 
 
