@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from experiments.faithfulness.adaptive_agents import AGENT_CONDITIONS, agent_spec, choose_targets, plan_agents
 from experiments.faithfulness.adaptive_benchmark import AdaptiveSettings, adaptive_benchmark
 from experiments.scoring.leakage import near_duplicates
+from surveys.instruments import load_instrument
 
 PROMPTS: list[str] = []
 
@@ -110,4 +111,10 @@ def test_the_command_runs_the_agents_through_the_pipeline_and_reports_them_besid
     # 6 people x 3 conditions x 4 targets answered, and no prompt asked a target while showing it answered
     answers = (runs["gss-panel-adaptive-agents"] / "responses.csv").read_text().splitlines()
     assert len(answers) - 1 == 6 * 3 * 4
-    assert PROMPTS
+    # no prompt the model saw shows a target's answer line (what a composite agent's context lists)
+    targets = agents["targets"]
+    questions = {q.id: q for q in load_instrument("gss").questions}
+    assert len(PROMPTS) >= 6 * 3 and all("\n  My answer:" in prompt for prompt in PROMPTS)  # the agents' K answers
+    for prompt in PROMPTS:
+        for target in targets:
+            assert f"- {questions[target].text.strip()}\n  My answer:" not in prompt, target
